@@ -1,0 +1,62 @@
+"""Human-readable output: the leaderboard table, the best config, the strategies list."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TextIO
+
+from rich.console import Console
+from rich.table import Table
+
+from raytuner.results import Summary
+from raytuner.space import flatten
+
+
+def _fmt(value: Any, digits: int = 4) -> str:
+    if isinstance(value, float):
+        return f"{value:.{digits}g}"
+    return str(value)
+
+
+def _console(stream: TextIO | None) -> Console:
+    console = Console(file=stream, highlight=False)
+    if not console.is_terminal:  # pipes and files: do not squeeze the table into 80 columns
+        console = Console(file=stream, highlight=False, width=200)
+    return console
+
+
+def leaderboard(summary: Summary, top: int = 10) -> Table:
+    ranked = summary.ranked()[:top]
+    params = sorted({k for t in ranked for k in flatten(t.config)})
+    table = Table(title=f"{summary.name}: top {len(ranked)} of {len(summary.trials)} trials by {summary.metric} ({summary.mode})")
+    table.add_column("#", justify="right")
+    table.add_column("trial")
+    table.add_column(summary.metric, justify="right")
+    table.add_column("steps", justify="right")
+    table.add_column("time s", justify="right")
+    for name in params:
+        table.add_column(name, justify="right")
+    for rank, trial in enumerate(ranked, start=1):
+        flat = flatten(trial.config)
+        score = _fmt(trial.score, 6) if trial.score is not None else f"[red]{trial.status}[/red]"
+        table.add_row(str(rank), trial.trial_id, score, str(trial.steps), f"{trial.time_s:.2f}",
+                      *(_fmt(flat.get(name, "")) for name in params))
+    return table
+
+
+def print_summary(summary: Summary, stream: TextIO | None = None, top: int = 10) -> None:
+    console = _console(stream)
+    console.print(leaderboard(summary, top))
+    counts = summary.counts
+    console.print(
+        f"trials: {counts['total']} ({counts['ok']} ok, {counts['error']} failed) "
+        f"in {summary.wall_time_s:.1f}s"
+    )
+    for trial in summary.trials:
+        if trial.status == "error":
+            first = (trial.error or "").strip().splitlines()
+            console.print(f"[red]failed[/red] {trial.trial_id}: {first[-1] if first else 'unknown error'} ({trial.path})")
+    if summary.best is not None:
+        console.print(f"best {summary.metric}: {summary.best.score:.6g} (trial {summary.best.trial_id})")
+        console.print("best config: " + json.dumps(summary.best.config, default=str))
+    console.print(f"results: {summary.experiment_path}")

@@ -1,0 +1,87 @@
+"""Everything checked and resolved before Ray starts: spec -> Plan.
+
+``make_plan`` resolves registry names, validates strategy and scheduler options,
+checks the trainable (imports, data, metric) and the space against the strategy.
+Any problem is a SpecError; nothing is written and Ray is not started.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from pydantic import BaseModel, ValidationError
+
+from raytuner.errors import Problem, SpecError
+from raytuner.loader import problems_from
+from raytuner.schedulers import SCHEDULERS, ScheduleContext, Scheduler
+from raytuner.spec import ExperimentSpec
+from raytuner.strategies import STRATEGIES, SearchContext, Strategy
+from raytuner.trainables import TRAINABLES, Trainable
+
+
+@dataclass(frozen=True)
+class Plan:
+    spec: ExperimentSpec
+    mode: str
+    trainable: Trainable
+    strategy: Strategy
+    scheduler: Scheduler
+    search: SearchContext
+    schedule: ScheduleContext
+
+    @property
+    def metric(self) -> str:
+        return self.spec.metric.name
+
+    @property
+    def num_samples(self) -> int:
+        return self.strategy.num_samples(self.search)
+
+
+def options(model: type[BaseModel], raw: Mapping[str, Any], path: str) -> BaseModel:
+    """Validate a registry entry's options, reporting problems under ``path``."""
+    try:
+        return model.model_validate(dict(raw))
+    except ValidationError as exc:
+        problems = [
+            Problem(f"{path}.{p.path}" if p.path and p.path != "<spec>" else path, p.value, p.expected)
+            for p in problems_from(exc)
+        ]
+        raise SpecError(problems) from None
+
+
+def make_plan(spec: ExperimentSpec) -> Plan:
+    seed = spec.strategy.seed
+    trainable_cls = TRAINABLES.get(spec.trainable.type, "trainable.type")
+    trainable = trainable_cls(spec.trainable, metric=spec.metric, seed=seed, resources=spec.resources)
+    mode = trainable.check(spec.space)
+
+    strategy_cls = STRATEGIES.get(spec.strategy.name, "strategy.name")
+    strategy = strategy_cls(options(strategy_cls.Options, spec.strategy.options, "strategy.options"))
+    search = SearchContext(
+        space=spec.space,
+        metric=spec.metric.name,
+        mode=mode,
+        seed=seed,
+        trials=spec.budget.trials,
+        max_concurrent=spec.budget.max_concurrent,
+        points_to_evaluate=list(spec.strategy.points_to_evaluate),
+        reports_per_trial=trainable.max_steps(),
+    )
+    strategy.check(search)
+
+    scheduler_cls = SCHEDULERS.get(spec.scheduler.name, "scheduler.name")
+    scheduler = scheduler_cls(options(scheduler_cls.Options, spec.scheduler.options, "scheduler.options"))
+    max_steps = trainable.max_steps()
+    if spec.stop.max_steps is not None:
+        max_steps = min(max_steps or spec.stop.max_steps, spec.stop.max_steps)
+    schedule = ScheduleContext(
+        metric=spec.metric.name,
+        mode=mode,
+        seed=seed,
+        max_steps=max_steps,
+        strategy=spec.strategy.name,
+    )
+    scheduler.check(schedule)
+    return Plan(spec, mode, trainable, strategy, scheduler, search, schedule)

@@ -1,0 +1,164 @@
+"""The only module that assembles a ray.tune.Tuner: Plan -> Tuner -> Summary on disk."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+import yaml
+
+from raytuner.errors import ExperimentFailed
+from raytuner.plan import Plan, make_plan
+from raytuner.results import SPEC_FILE, Summary, TrialRecord, best_of, write_summary
+from raytuner.session import quiet_ray, ray_session
+from raytuner.spec import ExperimentSpec
+
+
+def experiment_dir_name(spec: ExperimentSpec, now: _dt.datetime | None = None) -> str:
+    stamp = (now or _dt.datetime.now()).strftime("%Y%m%d-%H%M%S")
+    return f"{spec.name}-{stamp}"
+
+
+def storage_root(spec: ExperimentSpec) -> str:
+    path = spec.storage.path
+    if "://" in path:
+        return path
+    return str(Path(path).expanduser().resolve())
+
+
+def build_tuner(plan: Plan, name: str, callbacks: list[Any]) -> Any:
+    from ray import tune
+
+    from raytuner.stopping import build_stopper
+
+    spec = plan.spec
+    trainable = tune.with_resources(
+        plan.trainable.build(), {"cpu": spec.resources.cpu, "gpu": spec.resources.gpu}
+    )
+    tune_config = tune.TuneConfig(
+        metric=plan.metric,
+        mode=plan.mode,
+        search_alg=plan.strategy.searcher(plan.search),
+        scheduler=plan.scheduler.build(plan.schedule),
+        num_samples=plan.num_samples,
+        max_concurrent_trials=spec.budget.max_concurrent,
+        time_budget_s=spec.budget.time_limit_s,
+        reuse_actors=True,
+        trial_dirname_creator=lambda trial: f"trial_{trial.trial_id}",
+    )
+    run_config = tune.RunConfig(
+        name=name,
+        storage_path=storage_root(spec),
+        stop=build_stopper(spec.stop, plan.metric, plan.mode),
+        failure_config=tune.FailureConfig(max_failures=spec.failure.max_retries),
+        callbacks=callbacks,
+        verbose=0,
+    )
+    return tune.Tuner(
+        trainable,
+        param_space=plan.strategy.param_space(plan.search),
+        tune_config=tune_config,
+        run_config=run_config,
+    )
+
+
+def run_experiment(
+    spec: ExperimentSpec,
+    *,
+    address: str | None = None,
+    progress_stream: TextIO | None = None,
+    show_progress: bool = True,
+    verbose: bool = False,
+) -> Summary:
+    """Validate, run on Ray, write summary.json and spec.yaml; return the Summary.
+
+    Raises SpecError before Ray starts for any problem with the spec, and
+    ExperimentFailed (after writing the summary) when every trial failed.
+    """
+    plan = make_plan(spec)
+    quiet_ray(verbose)
+    from raytuner.progress import Progress, ProgressView
+
+    name = experiment_dir_name(spec)
+    progress = Progress(plan.metric, plan.mode, plan.num_samples if plan.strategy.name != "grid" else None)
+    callbacks = [ProgressView(progress, progress_stream)] if show_progress else []
+    started_at = _dt.datetime.now().isoformat(timespec="seconds")
+    start = time.perf_counter()
+    with ray_session(address, verbose=verbose):
+        tuner = build_tuner(plan, name, callbacks)
+        grid = tuner.fit()
+        experiment_path = grid.experiment_path
+        trials = [_record(result, plan.metric) for result in grid]
+    wall = time.perf_counter() - start
+    summary = Summary(
+        name=spec.name,
+        experiment_path=experiment_path,
+        metric=plan.metric,
+        mode=plan.mode,
+        strategy=spec.strategy.name,
+        scheduler=spec.scheduler.name,
+        started_at=started_at,
+        wall_time_s=round(wall, 3),
+        trials=trials,
+        best=best_of(trials, plan.mode),
+        versions=_versions(),
+    )
+    _write_outputs(summary, spec)
+    if trials and all(t.status == "error" for t in trials):
+        raise ExperimentFailed(
+            f"all {len(trials)} trials failed; first error:\n{trials[0].error}\n"
+            f"details: {summary.experiment_path}"
+        )
+    return summary
+
+
+def _write_outputs(summary: Summary, spec: ExperimentSpec) -> None:
+    path = summary.experiment_path
+    if "://" in path:  # remote storage: written through pyarrow by results.remote later
+        return
+    Path(path).mkdir(parents=True, exist_ok=True)
+    (Path(path) / SPEC_FILE).write_text(yaml.safe_dump(spec.to_data(), sort_keys=False))
+    write_summary(summary, path)
+
+
+_SMALL_KEYS = ("trial_id", "training_iteration", "time_total_s", "config", "date", "timestamp",
+               "pid", "hostname", "node_ip", "time_since_restore", "iterations_since_restore",
+               "time_this_iter_s", "checkpoint_dir_name", "done")
+
+
+def _record(result: Any, metric: str) -> TrialRecord:
+    metrics = dict(result.metrics or {})
+    error = None
+    if result.error is not None:
+        error = f"{type(result.error).__name__}: {result.error}".strip()
+    score = metrics.get(metric)
+    small = {k: v for k, v in metrics.items() if k not in _SMALL_KEYS and isinstance(v, (int, float, str, bool))}
+    small["node_ip"] = metrics.get("node_ip")
+    return TrialRecord(
+        trial_id=str(metrics.get("trial_id") or Path(result.path).name.removeprefix("trial_")),
+        status="error" if error else "ok",
+        config=dict(result.config or {}),
+        score=float(score) if isinstance(score, (int, float)) else None,
+        steps=int(metrics.get("training_iteration") or 0),
+        time_s=round(float(metrics.get("time_total_s") or 0.0), 3),
+        error=error,
+        path=str(result.path),
+        metrics=small,
+    )
+
+
+def _versions() -> dict[str, str]:
+    import ray
+    import sklearn
+
+    from raytuner import __version__
+
+    return {"raytuner": __version__, "ray": ray.__version__, "scikit-learn": sklearn.__version__}
+
+
+def run_spec_file(path: str, overrides: list[str] | None = None, **kwargs: Any) -> Summary:
+    from raytuner.loader import load_spec
+
+    return run_experiment(load_spec(path, overrides or []), **kwargs)

@@ -1,0 +1,16 @@
+"""fifo: run every trial to its end (Ray's FIFOScheduler)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from raytuner.schedulers.base import ScheduleContext, Scheduler
+
+
+class FifoScheduler(Scheduler):
+    name = "fifo"
+
+    def build(self, ctx: ScheduleContext) -> Any:
+        from ray.tune.schedulers import FIFOScheduler
+
+        return FIFOScheduler()

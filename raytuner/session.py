@@ -1,0 +1,83 @@
+"""Starting or joining Ray, quietly, and translating Ray's connection errors."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import tempfile
+from typing import Iterator
+
+from raytuner.errors import ClusterError
+
+QUIET_ENV = {
+    "RAY_AIR_NEW_OUTPUT": "0",  # the old reporter honours verbose=0: no tables
+    "RAY_DEDUP_LOGS": "1",
+    "TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S": "1000000",
+    "RAY_TRAIN_ENABLE_V2_MIGRATION_WARNINGS": "0",
+}
+
+
+def quiet_ray(verbose: bool = False) -> None:
+    for key, value in QUIET_ENV.items():
+        os.environ.setdefault(key, value)
+    if not verbose:
+        for name in ("ray", "ray.tune", "ray.train", "ray.data"):
+            logging.getLogger(name).setLevel(logging.ERROR)
+
+
+@contextlib.contextmanager
+def ray_session(address: str | None = None, *, num_cpus: int | None = None, verbose: bool = False) -> Iterator[None]:
+    """Use the Ray already initialised in this process, or start/join one for the block."""
+    import ray
+
+    quiet_ray(verbose)
+    if ray.is_initialized():
+        yield
+        return
+    temp_dir = None
+    try:
+        if address is None:
+            temp_dir = tempfile.mkdtemp(prefix="rt", dir="/tmp")
+            ray.init(
+                num_cpus=num_cpus,
+                include_dashboard=False,
+                _temp_dir=temp_dir,
+                log_to_driver=verbose,
+                logging_level=logging.INFO if verbose else logging.ERROR,
+                configure_logging=True,
+            )
+        else:
+            _connect(address, verbose)
+    except ClusterError:
+        raise
+    except Exception as exc:  # Ray raises ConnectionError, RuntimeError, ValueError...
+        raise ClusterError(f"could not start Ray: {exc}") from None
+    try:
+        yield
+    finally:
+        ray.shutdown()
+        if temp_dir:
+            shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def _connect(address: str, verbose: bool) -> None:
+    import ray
+
+    try:
+        ray.init(
+            address=address,
+            log_to_driver=verbose,
+            logging_level=logging.INFO if verbose else logging.ERROR,
+        )
+    except ConnectionError as exc:
+        text = str(exc)
+        hint = ""
+        if "crashed" in text or "auth" in text.lower() or "token" in text.lower():
+            hint = (
+                " If the cluster has token authentication on, set RAY_AUTH_MODE=token and "
+                "RAY_AUTH_TOKEN (or RAY_AUTH_TOKEN_PATH) to the cluster's token "
+                "(`ray get-auth-token` on the head node)."
+            )
+        raise ClusterError(f"could not connect to the Ray cluster at {address!r}.{hint}") from None

@@ -1,0 +1,12 @@
+"""The trainables registry: a trainable spec's ``type`` -> its adapter."""
+
+from __future__ import annotations
+
+from raytuner.registry import Registry
+from raytuner.trainables.base import Trainable
+
+TRAINABLES: Registry[type[Trainable]] = Registry("trainable", "trainable.type")
+TRAINABLES.add("sklearn", "raytuner.trainables.sklearn:SklearnTrainable", "a scikit-learn estimator scored by k-fold cross-validation, one report per fold")
+TRAINABLES.add("function", "raytuner.trainables.function:FunctionTrainable", "a user function module:fn(config) returning a dict of metrics or yielding one per step")
+
+__all__ = ["TRAINABLES", "Trainable"]

@@ -1,0 +1,167 @@
+"""A scikit-learn estimator by import path, scored by k-fold cross-validation.
+
+Each fold is one step: the trial reports the running mean of the fold scores after
+every fold, so a scheduler can drop a poor config after a few folds.
+"""
+
+from __future__ import annotations
+
+import time
+from functools import partial
+from typing import Any, Callable
+
+import numpy as np
+
+from raytuner.data import Dataset, check_data, load_data
+from raytuner.errors import SpecError
+from raytuner.params import Space
+from raytuner.registry import import_object
+from raytuner.spec import SklearnTrainableSpec
+from raytuner.trainables.base import Trainable
+
+
+def estimator_params(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested configs become scikit-learn's ``step__param`` names."""
+    out: dict[str, Any] = {}
+    for key, value in config.items():
+        if isinstance(value, dict) and not key.startswith("_"):
+            out.update(estimator_params(value, f"{prefix}{key}__"))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+class SklearnTrainable(Trainable):
+    kind = "sklearn"
+    spec: SklearnTrainableSpec
+
+    def estimator_class(self) -> Any:
+        from sklearn.base import BaseEstimator
+
+        cls = import_object(self.spec.estimator, "trainable.estimator")
+        if not (isinstance(cls, type) and hasattr(cls, "fit") and issubclass(cls, BaseEstimator)):
+            raise SpecError.at("trainable.estimator", self.spec.estimator, "a scikit-learn estimator class")
+        return cls
+
+    def check(self, space: Space) -> str:
+        metric = self.metric
+        from sklearn.base import is_classifier, is_regressor
+        from sklearn.metrics import get_scorer_names
+
+        cls = self.estimator_class()
+        try:
+            estimator = cls(**self.spec.params)
+        except TypeError as exc:
+            raise SpecError.at("trainable.params", self.spec.params, f"constructor arguments of {cls.__name__} ({exc})") from None
+        valid = set(estimator.get_params(deep=True))
+        names = estimator_params(_tree_names(space))
+        for name in names:
+            if name not in valid:
+                raise SpecError.at(
+                    "space." + name.replace("__", "."),
+                    name,
+                    f"a parameter of {cls.__name__}: {', '.join(sorted(p for p in valid if '__' not in p))}",
+                )
+        check_data(self.spec.data)
+        data_task = self.spec.data.task or _bundled_task(self.spec.data.source)
+        if data_task == "regression" and is_classifier(estimator):
+            raise SpecError.at("trainable.estimator", self.spec.estimator, f"a regressor for the regression data {self.spec.data.source}")
+        if data_task == "classification" and is_regressor(estimator):
+            raise SpecError.at("trainable.estimator", self.spec.estimator, f"a classifier for the classification data {self.spec.data.source}")
+        if metric.name not in get_scorer_names():
+            raise SpecError.at(
+                "metric.name", metric.name,
+                "a scikit-learn scorer name (e.g. accuracy, f1_macro, roc_auc, r2, "
+                "neg_mean_squared_error; see sklearn.metrics.get_scorer_names())",
+            )
+        if metric.mode == "min":
+            raise SpecError.at("metric.mode", "min", "'max' (scikit-learn scorers are greater-is-better; use a neg_* scorer for losses)")
+        return "max"
+
+    def max_steps(self) -> int | None:
+        return self.spec.cv.folds
+
+    def setup(self) -> dict[str, Any]:
+        cls = self.estimator_class()
+        estimator = cls(**self.spec.params)
+        from sklearn.base import is_classifier
+
+        stratified = self.spec.cv.stratified
+        if stratified is None:
+            stratified = is_classifier(estimator)
+        defaults: dict[str, Any] = {}
+        params = estimator.get_params()
+        if "random_state" in params and params["random_state"] is None and self.seed is not None:
+            defaults["random_state"] = self.seed
+        if "n_jobs" in params and params["n_jobs"] is None:
+            defaults["n_jobs"] = max(1, int(self.resources.cpu))
+        return {
+            "estimator": self.spec.estimator,
+            "fixed": {**defaults, **self.spec.params},
+            "folds": self.spec.cv.folds,
+            "shuffle": self.spec.cv.shuffle,
+            "stratified": stratified,
+            "seed": self.seed,
+            "metric": self.metric.name,
+        }
+
+    def build(self) -> Callable[[dict[str, Any]], None]:
+        from ray import tune
+
+        dataset = load_data(self.spec.data)
+        return tune.with_parameters(partial(sklearn_trial, setup=self.setup()), dataset=dataset)
+
+
+def _tree_names(space: Space) -> dict[str, Any]:
+    return {k: _tree_names(v) if isinstance(v, dict) else None for k, v in space.items()}
+
+
+def _bundled_task(source: str) -> str | None:
+    from raytuner.data import BUNDLED
+
+    if source.startswith("sklearn:"):
+        entry = BUNDLED.get(source.split(":", 1)[1])
+        return entry[1] if entry else None
+    return None
+
+
+def make_splits(setup: dict[str, Any], X: np.ndarray, y: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    kwargs: dict[str, Any] = {"n_splits": setup["folds"], "shuffle": setup["shuffle"]}
+    if setup["shuffle"]:
+        kwargs["random_state"] = setup["seed"]
+    splitter = StratifiedKFold(**kwargs) if setup["stratified"] else KFold(**kwargs)
+    return list(splitter.split(X, y))
+
+
+def build_estimator(setup: dict[str, Any], config: dict[str, Any]) -> Any:
+    cls = import_object(setup["estimator"], "trainable.estimator")
+    estimator = cls(**setup["fixed"])
+    return estimator.set_params(**estimator_params(config))
+
+
+def sklearn_trial(config: dict[str, Any], *, setup: dict[str, Any], dataset: Dataset) -> None:
+    """One trial: k folds, reporting the running mean score after each."""
+    from ray import tune
+    from sklearn.base import clone
+    from sklearn.metrics import get_scorer
+
+    metric_name = setup["metric"]
+    scorer = get_scorer(metric_name)
+    template = build_estimator(setup, config)
+    scores: list[float] = []
+    for fold, (train, test) in enumerate(make_splits(setup, dataset.X, dataset.y), start=1):
+        start = time.perf_counter()
+        estimator = clone(template).fit(dataset.X[train], dataset.y[train])
+        score = float(scorer(estimator, dataset.X[test], dataset.y[test]))
+        scores.append(score)
+        tune.report(
+            {
+                metric_name: float(np.mean(scores)),
+                "fold": fold,
+                "fold_score": score,
+                "score_std": float(np.std(scores)),
+                "fold_time_s": time.perf_counter() - start,
+            }
+        )
