@@ -55,13 +55,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def load_checked(args: argparse.Namespace) -> tuple[Any, Any]:
+    """Load a spec with its overrides and check it fully (no Ray): (spec, plan)."""
+    from raytuner.errors import SpecError
+    from raytuner.loader import blame_overrides, load_spec
+    from raytuner.plan import make_plan
+
+    spec = load_spec(args.spec, args.overrides)
+    try:
+        return spec, make_plan(spec)
+    except SpecError as exc:
+        raise SpecError(blame_overrides(exc.problems, args.overrides), args.spec) from None
+
+
 @command("run")
 def _run(args: argparse.Namespace) -> int:
     from raytuner.display import print_summary
-    from raytuner.loader import load_spec
     from raytuner.runner import run_experiment
 
-    spec = load_spec(args.spec, args.overrides)
+    spec, _ = load_checked(args)
     summary = run_experiment(spec, address=args.address, show_progress=not (args.quiet or args.json), verbose=args.verbose)
     if args.json:
         print(json.dumps(summary.to_data(), indent=2))
@@ -74,12 +86,9 @@ def _run(args: argparse.Namespace) -> int:
 
 @command("validate")
 def _validate(args: argparse.Namespace) -> int:
-    from raytuner.loader import load_spec
     from raytuner.params import iter_params
-    from raytuner.plan import make_plan
 
-    spec = load_spec(args.spec, args.overrides)
-    plan = make_plan(spec)
+    spec, plan = load_checked(args)
     tuned = [".".join(path) for path, p in iter_params(spec.space) if p.type != "fixed"]
     print(
         f"ok: {spec.name}: {spec.trainable.type} trainable, {plan.metric} ({plan.mode}), "

@@ -17,9 +17,32 @@ from raytuner.spec import ExperimentSpec
 
 def load_spec(path: str | Path, overrides: Iterable[str] = ()) -> ExperimentSpec:
     """Load, override and validate a spec file. Raises SpecError on any problem."""
+    overrides = list(overrides)
     raw = read_yaml(path)
     raw = apply_overrides(raw, overrides)
-    return validate_spec(raw, source=str(path))
+    try:
+        return validate_spec(raw, source=str(path))
+    except SpecError as exc:
+        raise SpecError(blame_overrides(exc.problems, overrides), str(path)) from None
+
+
+def blame_overrides(problems: list[Problem], overrides: Iterable[str]) -> list[Problem]:
+    """Point problems caused by a ``--set`` at that override."""
+    out = []
+    for problem in problems:
+        for text in overrides:
+            key = text.partition("=")[0].strip()
+            parent = key.rpartition(".")[0]
+            if (
+                problem.path == key
+                or problem.path.startswith(key + ".")
+                or key.startswith(problem.path + ".")
+                or (parent.count(".") >= 1 and problem.path.startswith(parent + "."))
+            ):
+                problem = Problem(problem.path, problem.value, f"{problem.expected} (from --set {text})")
+                break
+        out.append(problem)
+    return out
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:
@@ -88,7 +111,8 @@ def validate_spec(raw: Mapping[str, Any] | ExperimentSpec, source: str | None = 
 _TAGS = {"sklearn", "function", "torch"}
 
 
-def problems_from(exc: ValidationError, raw: Any = None) -> list[Problem]:
+def problems_from(exc: ValidationError, model: Any = None) -> list[Problem]:
+    """Our Problems from a pydantic error (``model``: the model validated, for field lists)."""
     problems = []
     for err in exc.errors(include_url=False):
         loc = [str(p) for p in err["loc"]]
@@ -102,7 +126,7 @@ def problems_from(exc: ValidationError, raw: Any = None) -> list[Problem]:
             continue
         value = err.get("input", MISSING)
         if kind == "extra_forbidden":
-            expected = "no such field (a typo?); valid fields: " + _valid_fields(loc)
+            expected = "no such field (a typo?); valid fields: " + _valid_fields(loc, model or ExperimentSpec)
             problems.append(Problem(path, value, expected))
             continue
         if kind == "union_tag_invalid":
@@ -123,8 +147,7 @@ def problems_from(exc: ValidationError, raw: Any = None) -> list[Problem]:
     return problems
 
 
-def _valid_fields(loc: list[str]) -> str:
-    model: Any = ExperimentSpec
+def _valid_fields(loc: list[str], model: Any) -> str:
     for part in loc[:-1]:
         field = getattr(model, "model_fields", {}).get(part)
         if field is None:
@@ -134,7 +157,7 @@ def _valid_fields(loc: list[str]) -> str:
             model = ann
         else:
             return "see `raytuner schema`"
-    return ", ".join(getattr(model, "model_fields", {}))
+    return ", ".join(getattr(model, "model_fields", {})) or "(none: this takes no options)"
 
 
 def spec_json_schema() -> dict[str, Any]:

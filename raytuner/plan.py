@@ -46,7 +46,7 @@ def options(model: type[BaseModel], raw: Mapping[str, Any], path: str) -> BaseMo
     except ValidationError as exc:
         problems = [
             Problem(f"{path}.{p.path}" if p.path and p.path != "<spec>" else path, p.value, p.expected)
-            for p in problems_from(exc)
+            for p in problems_from(exc, model)
         ]
         raise SpecError(problems) from None
 

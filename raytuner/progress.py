@@ -54,9 +54,18 @@ class ProgressView(Callback):
 
     def __init__(self, progress: Progress, stream: TextIO | None = None, live: bool | None = None) -> None:
         self.progress = progress
-        self.stream = stream or sys.stderr
+        self._stream = stream
         self.live = self.stream.isatty() if live is None else live
         self._last = 0.0
+
+    @property
+    def stream(self) -> TextIO:
+        return self._stream or sys.stderr
+
+    def __getstate__(self) -> dict[str, Any]:  # Ray pickles callbacks with the experiment state
+        state = dict(self.__dict__)
+        state["_stream"] = None
+        return state
 
     def _render(self, force: bool = False) -> None:
         now = time.monotonic()

@@ -116,6 +116,8 @@ def _trial(data: dict[str, Any]) -> TrialRecord:
 def read_summary(directory: str | Path) -> Summary:
     """Read an experiment directory (or its summary.json) back."""
     path = Path(directory)
+    if not path.exists():
+        raise ResultsError(f"{directory} does not exist")
     if path.is_dir():
         path = path / SUMMARY_FILE
     if not path.is_file():
@@ -133,6 +135,8 @@ def read_summary(directory: str | Path) -> Summary:
 def latest_experiment(storage: str | Path, name: str | None = None) -> Path:
     """The newest experiment directory under a storage path (optionally of one name)."""
     root = Path(storage)
+    if not root.is_dir():
+        raise ResultsError(f"{storage} does not exist")
     candidates = [
         p.parent for p in root.glob(f"*/{SUMMARY_FILE}") if name is None or p.parent.name.startswith(f"{name}-")
     ]

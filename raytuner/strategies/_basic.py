@@ -74,6 +74,20 @@ class GridStrategy(Strategy):
         return _variant_generator(ctx, [])
 
 
+def _values_space(configs: list[dict[str, Any]]) -> dict[str, Any]:
+    from ray import tune
+
+    keys = {key for config in configs for key in config}
+    out: dict[str, Any] = {}
+    for key in sorted(keys):
+        values = [config[key] for config in configs if key in config]
+        if all(isinstance(v, dict) for v in values):
+            out[key] = _values_space(values)
+        else:
+            out[key] = tune.choice(values)
+    return out
+
+
 def _grid_space(space: dict[str, Any]) -> dict[str, Any]:
     from ray import tune
 
@@ -112,6 +126,11 @@ class ManualStrategy(Strategy):
 
     def num_samples(self, ctx: SearchContext) -> int:
         return len(self.configs(ctx))
+
+    def param_space(self, ctx: SearchContext) -> dict[str, Any]:
+        # Ray resolves points against the param space, so every key a config sets must
+        # exist there; the domain is never sampled (num_samples == number of configs).
+        return {**_values_space(self.configs(ctx)), **to_ray(ctx.space)}
 
     def searcher(self, ctx: SearchContext) -> Any:
         return _variant_generator(ctx, self.configs(ctx))
