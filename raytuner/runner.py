@@ -150,12 +150,17 @@ def _record(result: Any, metric: str) -> TrialRecord:
 
 
 def _versions() -> dict[str, str]:
-    import ray
-    import sklearn
+    from importlib import metadata
 
     from raytuner import __version__
 
-    return {"raytuner": __version__, "ray": ray.__version__, "scikit-learn": sklearn.__version__}
+    out = {"raytuner": __version__}
+    for dist in ("ray", "scikit-learn", "torch"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
 
 
 def run_spec_file(path: str, overrides: list[str] | None = None, **kwargs: Any) -> Summary:
