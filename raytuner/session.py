@@ -33,6 +33,8 @@ def ray_session(address: str | None = None, *, num_cpus: int | None = None, verb
     import ray
 
     quiet_ray(verbose)
+    if address is not None:
+        preflight(address)
     if ray.is_initialized():
         yield
         return
@@ -60,6 +62,26 @@ def ray_session(address: str | None = None, *, num_cpus: int | None = None, verb
         ray.shutdown()
         if temp_dir:
             shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def preflight(address: str, timeout_s: float = 3.0) -> None:
+    """Fail fast when nothing listens at a host:port address (Ray would retry for minutes)."""
+    import socket
+
+    if address == "auto" or "://" in address and not address.startswith("ray://"):
+        return
+    hostport = address.removeprefix("ray://")
+    host, sep, port = hostport.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ClusterError(f"--address {address!r}: expected 'auto', HOST:PORT or ray://HOST:PORT")
+    try:
+        with socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout_s):
+            pass
+    except OSError as exc:
+        raise ClusterError(
+            f"no Ray cluster answers at {address!r} ({exc.strerror or exc}); start one "
+            "(`ray start --head`, `raytuner cluster local up`) or check the address"
+        ) from None
 
 
 def _connect(address: str, verbose: bool) -> None:

@@ -182,3 +182,11 @@ def test_console_script_end_to_end_with_its_own_ray(tmp_path: Path) -> None:
     assert "top 2 of 2 trials by accuracy" in proc.stdout
     assert "trials 2/2" in proc.stderr  # the progress view, on stderr
     assert "Traceback" not in proc.stderr and "View detailed results" not in proc.stdout + proc.stderr
+
+
+def test_unreachable_address_is_a_clear_error(tmp_path: Path, capsys) -> None:
+    args = ["run", str(QUICKSTART), "--address", "127.0.0.1:1", "--set", f"storage.path={tmp_path}/r"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "no Ray cluster answers at '127.0.0.1:1'" in err
+    assert not (tmp_path / "r").exists()
