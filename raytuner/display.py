@@ -29,13 +29,13 @@ def leaderboard(summary: Summary, top: int = 10) -> Table:
     ranked = summary.ranked()[:top]
     params = sorted({k for t in ranked for k in flatten(t.config)})
     table = Table(title=f"{summary.name}: top {len(ranked)} of {len(summary.trials)} trials by {summary.metric} ({summary.mode})")
-    table.add_column("#", justify="right")
-    table.add_column("trial")
-    table.add_column(summary.metric, justify="right")
-    table.add_column("steps", justify="right")
-    table.add_column("time s", justify="right")
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("trial", no_wrap=True, min_width=len(ranked[0].trial_id) if ranked else 5)
+    table.add_column(summary.metric, justify="right", no_wrap=True, min_width=8)
+    table.add_column("steps", justify="right", no_wrap=True)
+    table.add_column("time s", justify="right", no_wrap=True)
     for name in params:
-        table.add_column(name, justify="right")
+        table.add_column(name, justify="right", overflow="ellipsis")
     for rank, trial in enumerate(ranked, start=1):
         flat = flatten(trial.config)
         score = _fmt(trial.score, 6) if trial.score is not None else f"[red]{trial.status}[/red]"
@@ -58,5 +58,5 @@ def print_summary(summary: Summary, stream: TextIO | None = None, top: int = 10)
             console.print(f"[red]failed[/red] {trial.trial_id}: {first[-1] if first else 'unknown error'} ({trial.path})")
     if summary.best is not None:
         console.print(f"best {summary.metric}: {summary.best.score:.6g} (trial {summary.best.trial_id})")
-        console.print("best config: " + json.dumps(summary.best.config, default=str))
+        console.print("best config: " + json.dumps(summary.best.config, default=str), soft_wrap=True)
     console.print(f"results: {summary.experiment_path}")
