@@ -98,6 +98,22 @@ def _s3_options(endpoint: str | None, region: str | None) -> dict[str, Any]:
     return options
 
 
+# schemes pyarrow.fs.FileSystem.from_uri understands (plus gcs as an alias of gs)
+SCHEMES = ("file", "local", "mock", "s3", "gs", "gcs", "hdfs", "viewfs", "abfs", "abfss")
+
+
+def check(storage: Any) -> None:
+    """Cheap, offline check of a StorageSpec (runs before Ray starts)."""
+    path = storage.path
+    if not is_uri(path):
+        return
+    scheme = path.split("://", 1)[0].lower()
+    if scheme not in SCHEMES:
+        raise SpecError.at("storage.path", path, f"a local path or a URI with one of the schemes {', '.join(SCHEMES)}")
+    if not path.split("://", 1)[1].strip("/"):
+        raise SpecError.at("storage.path", path, "a URI with a bucket or directory, e.g. s3://my-bucket/raytuner")
+
+
 def for_spec(storage: Any) -> Location:
     """The Location of a StorageSpec (``path``, optional ``endpoint`` / ``region``)."""
     return resolve(storage.path, endpoint=getattr(storage, "endpoint", None),
