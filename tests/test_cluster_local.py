@@ -59,8 +59,12 @@ failure: {max_retries: 0}
 def local_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     state = tmp_path_factory.mktemp("cluster") / "state"
     started = time.perf_counter()
-    code = main(["cluster", "local", "up", "--state-dir", str(state), "--workers", "2", "--cpus", "1",
-                 "--head-cpus", "0", "--json"])
+    with pytest.MonkeyPatch.context() as env:  # the nodes' own S3 credentials (think: instance roles)
+        env.setenv("AWS_ACCESS_KEY_ID", "testing")
+        env.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        env.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        code = main(["cluster", "local", "up", "--state-dir", str(state), "--workers", "2", "--cpus", "1",
+                     "--head-cpus", "0", "--json"])
     try:
         assert code == 0
         info = json.loads((state / "state.json").read_text())
@@ -161,6 +165,38 @@ def test_stop_a_running_job(local_cluster: dict[str, Any], project: Path, token_
     assert f"job {job_id}: STOPPED" in capfd.readouterr().err
     assert main(["fetch", job_id, "--address", url]) == 2
     assert "reported no experiment directory" in capfd.readouterr().err
+
+
+def test_shared_s3_storage_on_the_cluster(local_cluster: dict[str, Any], project: Path, token_env: str,
+                                          s3_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                          capfd: pytest.CaptureFixture[str]) -> None:
+    """Trials on two workers write to S3 (moto); fetch reads the bucket directly, so does results."""
+    import boto3
+
+    for key, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
+                       ("AWS_DEFAULT_REGION", "us-east-1")):
+        monkeypatch.setenv(key, value)
+    boto3.client("s3", endpoint_url=s3_endpoint).create_bucket(Bucket="rt-cluster")
+    url = local_cluster["dashboard_url"]
+    capfd.readouterr()
+    code = main(["submit", str(project / "spec.yaml"), "--address", url, "--workdir", str(project),
+                 "--install", "none", "--wait", "--set", "trainable.params.sleep=0.5",
+                 "--set", "storage.path=s3://rt-cluster/exp", "--set", f"storage.endpoint={s3_endpoint}"])
+    out, err = capfd.readouterr()
+    assert code == 0, out + err
+    job_id = out.splitlines()[0].strip()
+    fetched = tmp_path / "from-s3"
+    assert main(["fetch", job_id, "--address", url, "--to", str(fetched)]) == 0
+    assert sorted(p.name for p in fetched.iterdir()) == ["spec.yaml", "summary.json"]
+    summary = read_summary(fetched)
+    assert summary.experiment_path.startswith("s3://rt-cluster/exp/spread-")
+    assert summary.counts["ok"] == 4 and set(summary.nodes) <= {n["ip"] for n in local_cluster["nodes"]}
+    capfd.readouterr()
+    assert main(["results", "s3://rt-cluster/exp", "--endpoint", s3_endpoint, "--json"]) == 0
+    assert json.loads(capfd.readouterr().out)["best"] == summary.to_data()["best"]
+    keys = [o["Key"] for o in boto3.client("s3", endpoint_url=s3_endpoint).list_objects_v2(
+        Bucket="rt-cluster")["Contents"]]
+    assert any("/trial_" in k and k.endswith("result.json") for k in keys)
 
 
 def test_unauthenticated_and_wrong_token_are_refused(local_cluster: dict[str, Any], project: Path,

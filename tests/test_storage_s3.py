@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import socket
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -21,26 +19,6 @@ SPEC = {
     "strategy": {"name": "random", "seed": 1},
     "budget": {"trials": 3, "max_concurrent": 2},
 }
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    """moto's S3 server on 127.0.0.1 and a free port, with a bucket; stopped afterwards."""
-    from moto.server import ThreadedMotoServer
-
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
 
 
 @pytest.fixture
