@@ -180,7 +180,7 @@ def test_shared_s3_storage_on_the_cluster(local_cluster: dict[str, Any], project
     url = local_cluster["dashboard_url"]
     capfd.readouterr()
     code = main(["submit", str(project / "spec.yaml"), "--address", url, "--workdir", str(project),
-                 "--install", "none", "--wait", "--set", "trainable.params.sleep=0.5",
+                 "--install", "none", "--wait", "--set", "trainable.params.sleep=0.2", "--set", "budget.trials=2",
                  "--set", "storage.path=s3://rt-cluster/exp", "--set", f"storage.endpoint={s3_endpoint}"])
     out, err = capfd.readouterr()
     assert code == 0, out + err
@@ -190,7 +190,7 @@ def test_shared_s3_storage_on_the_cluster(local_cluster: dict[str, Any], project
     assert sorted(p.name for p in fetched.iterdir()) == ["spec.yaml", "summary.json"]
     summary = read_summary(fetched)
     assert summary.experiment_path.startswith("s3://rt-cluster/exp/spread-")
-    assert summary.counts["ok"] == 4 and set(summary.nodes) <= {n["ip"] for n in local_cluster["nodes"]}
+    assert summary.counts["ok"] == 2 and set(summary.nodes) <= {n["ip"] for n in local_cluster["nodes"]}
     capfd.readouterr()
     assert main(["results", "s3://rt-cluster/exp", "--endpoint", s3_endpoint, "--json"]) == 0
     assert json.loads(capfd.readouterr().out)["best"] == summary.to_data()["best"]
