@@ -236,6 +236,7 @@ def follow(cluster: Cluster, job_id: str, stream: TextIO | None = None) -> str:
         text = cluster.redact(str(exc))
         if "401" in text or "403" in text:
             raise explain(exc, cluster.address, cluster.token) from None
+        print(f"(log stream interrupted: {type(exc).__name__}; waiting for the job to end)", file=sys.stderr)
     return wait(cluster, job_id, poll_s=0.5)
 
 

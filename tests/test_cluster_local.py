@@ -165,6 +165,8 @@ def test_stop_a_running_job(local_cluster: dict[str, Any], project: Path, token_
     assert f"job {job_id}: STOPPED" in capfd.readouterr().err
     assert main(["fetch", job_id, "--address", url]) == 2
     assert "reported no experiment directory" in capfd.readouterr().err
+    assert main(["jobs", "status", "raytuner-no-such-job", "--address", url]) == 2
+    assert "no job 'raytuner-no-such-job'" in capfd.readouterr().err
 
 
 def test_shared_s3_storage_on_the_cluster(local_cluster: dict[str, Any], project: Path, token_env: str,
@@ -197,6 +199,21 @@ def test_shared_s3_storage_on_the_cluster(local_cluster: dict[str, Any], project
     keys = [o["Key"] for o in boto3.client("s3", endpoint_url=s3_endpoint).list_objects_v2(
         Bucket="rt-cluster")["Contents"]]
     assert any("/trial_" in k and k.endswith("result.json") for k in keys)
+
+
+def test_run_with_address_uses_the_cluster(local_cluster: dict[str, Any], project: Path, tmp_path: Path) -> None:
+    """`raytuner run --address` (as on a head node): a separate driver process joins the cluster."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RAY_AUTH", "RAY_ADDRESS"))}
+    env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=local_cluster["token_path"], HOME=str(tmp_path))
+    done = subprocess.run(
+        [sys.executable, "-m", "raytuner.cli", "run", str(project / "spec.yaml"), "--address",
+         local_cluster["gcs_address"], "--json", "--set", "trainable.function=raytuner.testing:curve",
+         "--set", "budget.trials=2", "--set", f"storage.path={tmp_path / 'runs'}"],
+        capture_output=True, text=True, env=env, timeout=300, cwd=project)
+    assert done.returncode == 0, done.stderr[-2000:]
+    summary = json.loads(done.stdout)
+    workers = {n["ip"] for n in local_cluster["nodes"] if n["role"] == "worker"}
+    assert summary["counts"]["ok"] == 2 and set(summary["nodes"]) <= workers
 
 
 def test_unauthenticated_and_wrong_token_are_refused(local_cluster: dict[str, Any], project: Path,
