@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import datetime as _dt
 import os
+import re
 import secrets
 import shlex
 import shutil
@@ -85,17 +86,27 @@ def _http_ray_address() -> str | None:
 def explain(exc: BaseException, url: str, token: auth.Token | None) -> ClusterError:
     """A clear ClusterError for what the Jobs API answered (never echoing the token)."""
     text = auth.redact(str(exc), token)
-    if "401" in text or "Authentication required" in text:
+    kind = _auth_failure(text)
+    if kind == 401:
         return ClusterError(
             f"{url} refused the request: 401 Unauthorized, the cluster has token authentication on and no "
             "token was sent. Set RAY_AUTH_TOKEN_PATH (or RAY_AUTH_TOKEN, or --token-file) to the cluster's "
             "token: `ray get-auth-token` on the head node, or the file `raytuner cluster local up` printed."
         )
-    if "403" in text or "Authentication failed" in text or "Invalid authentication token" in text:
+    if kind == 403:
         source = token.source if token else "nowhere"
         return ClusterError(f"{url} refused the token from {source}: 403 Forbidden (a token of another cluster?)")
     first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
     return ClusterError(f"cannot reach the Ray Jobs API at {url}: {first}")
+
+
+def _auth_failure(text: str) -> int | None:
+    """401 / 403 from Ray's messages (not from a port number that happens to contain 401)."""
+    if re.search(r"Authentication required|Unauthorized|status code:? 401\b", text):
+        return 401
+    if re.search(r"Authentication failed|Forbidden|Invalid authentication token|status code:? 403\b", text):
+        return 403
+    return None
 
 
 def _call(cluster: Cluster, fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -105,7 +116,7 @@ def _call(cluster: Cluster, fn: Any, *args: Any, **kwargs: Any) -> Any:
         raise
     except Exception as exc:  # noqa: BLE001
         text = cluster.redact(str(exc))
-        if "does not exist" in text or "404" in text:
+        if "does not exist" in text or re.search(r"status code:? 404\b", text):
             job = args[0] if args else "?"
             raise ClusterError(f"no job {job!r} on {cluster.address}") from None
         raise explain(exc, cluster.address, cluster.token) from None
@@ -234,7 +245,7 @@ def follow(cluster: Cluster, job_id: str, stream: TextIO | None = None) -> str:
         raise
     except Exception as exc:  # noqa: BLE001 - the websocket closes oddly on some versions
         text = cluster.redact(str(exc))
-        if "401" in text or "403" in text:
+        if _auth_failure(text):
             raise explain(exc, cluster.address, cluster.token) from None
         print(f"(log stream interrupted: {type(exc).__name__}; waiting for the job to end)", file=sys.stderr)
     return wait(cluster, job_id, poll_s=0.5)

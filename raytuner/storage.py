@@ -131,7 +131,7 @@ def experiment_uri(storage: Any, experiment_path: str) -> str:
     location = for_spec(storage)
     if location.is_local or is_uri(experiment_path):
         return experiment_path
-    return f"{location.scheme}://{experiment_path.lstrip('/')}"
+    return f"{location.scheme}://{experiment_path}"
 
 
 # -- reading and writing our small files ---------------------------------------

@@ -227,3 +227,55 @@ def test_unknown_storage_scheme_is_a_spec_error(capsys: pytest.CaptureFixture[st
     spec.write_text(SPEC.replace("objective:f", "raytuner.testing:quadratic"))
     assert main(["validate", str(spec), "--set", "storage.path=s4://bucket/x"]) == 2
     assert "storage.path" in capsys.readouterr().err
+
+
+def test_a_port_with_401_in_it_is_not_an_auth_error() -> None:
+    err = jobs.explain(ConnectionError("Failed to connect to Ray at address: http://127.0.0.1:44013"),
+                       "http://127.0.0.1:44013", None)
+    assert "cannot reach the Ray Jobs API" in str(err) and "401" not in str(err).replace("44013", "")
+
+
+def test_pack_takes_summary_spec_reports_and_models_not_tune_internals(tmp_path: Path) -> None:
+    from raytuner import remote
+
+    exp = tmp_path / "demo-20260101-000000"
+    for rel in ("summary.json", "spec.yaml", "report.html", "model/best.joblib", "trial_abc/result.json",
+                "trial_abc/checkpoint_000000/state.pkl", "tuner.pkl", "experiment_state-2026.json",
+                "basic-variant-state-2026.json", ".validate_storage_marker"):
+        path = exp / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(rel)
+    logs = "other output\n"
+    import contextlib
+    import io
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert remote.main(["pack", str(exp)]) == 0
+    logs += out.getvalue() + "more output\n"
+    target = tmp_path / "fetched"
+    jobs._extract(remote.unpack(logs), target)
+    files = sorted(p.relative_to(target).as_posix() for p in target.rglob("*") if p.is_file())
+    assert files == ["model/best.joblib", "report.html", "spec.yaml", "summary.json"]
+    assert (target / "summary.json").read_text() == "summary.json"
+    with pytest.raises(ValueError, match="corrupt"):
+        remote.unpack(logs.replace("RAYTUNER_PACK_END ", "RAYTUNER_PACK_END 00"))
+    everything = remote.pack(str(exp), include_all=True)
+    target_all = tmp_path / "all"
+    jobs._extract(everything, target_all)
+    assert (target_all / "trial_abc" / "checkpoint_000000" / "state.pkl").is_file()
+
+
+def test_file_uri_storage_round_trips_paths(tmp_path: Path) -> None:
+    from raytuner import storage
+    from raytuner.spec import StorageSpec
+
+    spec = StorageSpec(path=f"file://{tmp_path}/exp")
+    path, fs = storage.tune_storage(spec)
+    assert path == f"{tmp_path}/exp" and fs is not None
+    uri = storage.experiment_uri(spec, f"{tmp_path}/exp/demo-1")
+    assert uri == f"file://{tmp_path}/exp/demo-1"
+    location = storage.resolve(uri)
+    storage.write_text(location, "summary.json", "{}")
+    assert (tmp_path / "exp" / "demo-1" / "summary.json").read_text() == "{}"
+    assert [name for name, _, _ in storage.list_dir(storage.resolve(f"file://{tmp_path}/exp"))] == ["demo-1"]
