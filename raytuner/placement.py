@@ -1,9 +1,13 @@
 """Per-trial resources for Ray Tune: a plain resource dict or a placement group.
 
 ``resources: {cpu, gpu}`` alone gives Tune's default (one bundle per trial, Ray's default
-node choice). ``resources.placement`` reserves each trial's bundle as a Ray placement
+node choice). ``resources.placement`` reserves each trial's bundles as a Ray placement
 group with that strategy (``tune.PlacementGroupFactory``): ``spread`` / ``strict_spread``
-ask Ray to put bundles on different nodes, ``pack`` / ``strict_pack`` to fill a node first.
+put the bundles on different nodes (best effort / required), ``pack`` / ``strict_pack`` on
+as few nodes as possible (best effort / one node). A trial has one bundle of its own plus
+``child_bundles`` for the Ray tasks and actors it starts; with a single bundle the strategy
+has nothing to arrange and Ray's scheduler chooses the node (it spreads trials over idle
+nodes on its own).
 """
 
 from __future__ import annotations
@@ -25,11 +29,24 @@ def trial_bundle(resources: Any) -> dict[str, float]:
     return bundle
 
 
+def child_bundle(resources: Any) -> dict[str, float]:
+    bundle = {"CPU": float(resources.child_cpu)}
+    if resources.child_gpu:
+        bundle["GPU"] = float(resources.child_gpu)
+    return bundle
+
+
 def trial_resources(resources: Any) -> Any:
-    """What ``tune.with_resources`` takes for a ResourcesSpec."""
+    """What ``tune.with_resources`` takes for a ResourcesSpec.
+
+    The first bundle is the trial's own; ``child_bundles`` more are reserved for the Ray
+    tasks and actors the trial starts (Tune captures them into the trial's placement group).
+    """
     placement = getattr(resources, "placement", None)
-    if placement is None:
+    children = int(getattr(resources, "child_bundles", 0) or 0)
+    if placement is None and not children:
         return {"cpu": resources.cpu, "gpu": resources.gpu}
     from ray import tune
 
-    return tune.PlacementGroupFactory([trial_bundle(resources)], strategy=STRATEGIES[placement])
+    bundles = [trial_bundle(resources)] + [child_bundle(resources) for _ in range(children)]
+    return tune.PlacementGroupFactory(bundles, strategy=STRATEGIES[placement or "pack"])

@@ -124,6 +124,14 @@ class ResourcesSpec(_Model):
         "strategy (spread: prefer different nodes; pack: fill nodes first); default: "
         "Ray Tune's default placement",
     )
+    child_bundles: int = Field(
+        0, ge=0, le=1024,
+        description="extra resource bundles reserved per trial for the Ray tasks/actors the "
+        "trial starts (they are placed into the trial's placement group); placement decides "
+        "whether they share the trial's node (pack) or go to other nodes (spread)",
+    )
+    child_cpu: float = Field(1.0, ge=0, description="CPUs per child bundle")
+    child_gpu: float = Field(0.0, ge=0, description="GPUs per child bundle")
 
 
 class StopSpec(_Model):

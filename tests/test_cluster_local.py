@@ -202,18 +202,27 @@ def test_shared_s3_storage_on_the_cluster(local_cluster: dict[str, Any], project
 
 
 def test_run_with_address_uses_the_cluster(local_cluster: dict[str, Any], project: Path, tmp_path: Path) -> None:
-    """`raytuner run --address` (as on a head node): a separate driver process joins the cluster."""
+    """`raytuner run --address` (as on a head node): a separate driver process joins the cluster.
+    Each trial reserves a child bundle with strict_spread: the Ray task it starts runs on the
+    other worker node."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RAY_AUTH", "RAY_ADDRESS"))}
     env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=local_cluster["token_path"], HOME=str(tmp_path))
     done = subprocess.run(
         [sys.executable, "-m", "raytuner.cli", "run", str(project / "spec.yaml"), "--address",
-         local_cluster["gcs_address"], "--json", "--set", "trainable.function=raytuner.testing:curve",
+         local_cluster["gcs_address"], "--json", "--set", "trainable.function=raytuner.testing:where",
+         "--set", "trainable.params={tasks: 1, task_cpus: 0.5}", "--set", "resources.cpu=0.5",
+         "--set", "resources.child_bundles=1", "--set", "resources.child_cpu=0.5",
+         "--set", "resources.placement=strict_spread",
          "--set", "budget.trials=2", "--set", f"storage.path={tmp_path / 'runs'}"],
         capture_output=True, text=True, env=env, timeout=300, cwd=project)
     assert done.returncode == 0, done.stderr[-2000:]
     summary = json.loads(done.stdout)
     workers = {n["ip"] for n in local_cluster["nodes"] if n["role"] == "worker"}
     assert summary["counts"]["ok"] == 2 and set(summary["nodes"]) <= workers
+    for trial in summary["trials"]:
+        metrics = trial["metrics"]
+        assert metrics["trial_node"] in workers and metrics["task_nodes"] in workers
+        assert metrics["task_nodes"] != metrics["trial_node"]  # strict_spread: the child bundle is elsewhere
 
 
 def test_unauthenticated_and_wrong_token_are_refused(local_cluster: dict[str, Any], project: Path,

@@ -202,6 +202,9 @@ def test_placement_maps_to_placement_groups() -> None:
         pgf = trial_resources(ResourcesSpec(cpu=1.5, gpu=0.25, placement=name))
         assert isinstance(pgf, tune.PlacementGroupFactory)
         assert pgf.strategy == strategy and pgf.bundles == [{"CPU": 1.5, "GPU": 0.25}]
+    pgf = trial_resources(ResourcesSpec(cpu=1, child_bundles=2, child_cpu=0.5, child_gpu=0.5))
+    assert pgf.strategy == "PACK"
+    assert pgf.bundles == [{"CPU": 1.0}, {"CPU": 0.5, "GPU": 0.5}, {"CPU": 0.5, "GPU": 0.5}]
 
 
 def test_summary_counts_trials_per_node(tmp_path: Path) -> None:
