@@ -175,6 +175,9 @@ def build_package(
     staging = wd.stage(root, files, secret=token.value if token else None)
     if rel_spec is None:  # the spec lies outside the working dir: ship it next to the files
         rel_spec = f".raytuner-spec/{spec_file.name}"
+        if token and token.value.encode() in spec_file.read_bytes():
+            shutil.rmtree(staging, ignore_errors=True)
+            raise ClusterError(f"{spec_path} contains the cluster's auth token: refusing to package it")
         (staging / ".raytuner-spec").mkdir()
         shutil.copy2(spec_file, staging / rel_spec)
         files.append(rel_spec)

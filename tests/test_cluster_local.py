@@ -72,10 +72,16 @@ def local_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str
         yield info
     finally:
         cluster = cluster_local.load(state) if (state / "state.json").exists() else None
+        if cluster is not None:  # no log of ours or of Ray's holds the token
+            token = Path(cluster.token_path).read_text().strip()
+            logs = [*state.glob("*.log"), *Path(cluster.root_temp_dir).rglob("*.log"),
+                    *Path(cluster.root_temp_dir).rglob("*.out"), *Path(cluster.root_temp_dir).rglob("*.err")]
+            leaked = [str(p) for p in logs if p.is_file() and token.encode() in p.read_bytes()]
         main(["cluster", "local", "down", "--state-dir", str(state)])
         if cluster is not None:  # every process we started is gone, and so are their temp dirs
             assert not any(cluster_local._ours(node) for node in cluster.nodes)
             assert not any(Path(node.temp_dir).exists() for node in cluster.nodes)
+            assert not leaked, f"the token appears in {leaked}"
 
 
 @pytest.fixture
