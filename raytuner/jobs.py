@@ -151,6 +151,9 @@ def build_package(
 
     overrides = list(overrides)
     root = Path(workdir).resolve()
+    if not root.is_dir():
+        raise ClusterError(f"--workdir {workdir}: not a directory")
+    install_env = runtime_env_install(install)
     spec = load_spec(spec_path, overrides)  # a bad spec or --set fails here, before anything is sent
     spec_file = Path(spec_path).resolve()
     from raytuner import workdir as wd
@@ -168,12 +171,11 @@ def build_package(
         rel_spec = spec_file.relative_to(root).as_posix()
     except ValueError:
         rel_spec = None
-    if rel_spec is None or rel_spec not in files:
-        if rel_spec is not None and patterns.excluded(rel_spec, False):
-            raise SpecError.at("<file>", spec_path, "a spec file that is not excluded from the package")
-        rel_spec = None
+    if rel_spec is not None and rel_spec not in files:
+        rel_spec = None  # excluded (e.g. git-ignored): shipped on its own below
+    _check_data_shipped(spec, root, files)
     staging = wd.stage(root, files, secret=token.value if token else None)
-    if rel_spec is None:  # the spec lies outside the working dir: ship it next to the files
+    if rel_spec is None:  # the spec lies outside the package: ship it next to the files
         rel_spec = f".raytuner-spec/{spec_file.name}"
         if token and token.value.encode() in spec_file.read_bytes():
             shutil.rmtree(staging, ignore_errors=True)
@@ -191,7 +193,7 @@ def build_package(
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     from raytuner import __version__
 
-    runtime_env = {"working_dir": str(staging), **runtime_env_install(install),
+    runtime_env = {"working_dir": str(staging), **install_env,
                    "excludes": ["__pycache__/", "*.pyc"]}
     return Package(
         submission_id=f"raytuner-{spec.name}-{stamp}-{secrets.token_hex(3)}",
@@ -201,6 +203,21 @@ def build_package(
         staging_dir=staging,
         metadata={"raytuner_spec": spec.name, "raytuner_install": install, "raytuner_version": __version__},
     )
+
+
+def _check_data_shipped(spec: Any, root: Path, files: list[str]) -> None:
+    """A data file the spec names by a relative path must travel with the job."""
+    data = getattr(spec.trainable, "data", None)
+    source = getattr(data, "source", None)
+    if not isinstance(source, str) or ":" in source.split("/", 1)[0] or Path(source).is_absolute():
+        return  # sklearn:NAME, a URI, or an absolute path on the cluster
+    rel = Path(source).as_posix().removeprefix("./")
+    if rel not in files:
+        state = "excluded from the package (.gitignore, .raytunerignore or --exclude)" if (root / rel).exists() \
+            else "missing from the working directory"
+        raise SpecError.at("trainable.data.source", source,
+                           f"a file that travels with the job; it is {state}: un-ignore it with a '!' "
+                           "pattern in .raytunerignore, or put it in shared storage and use that path")
 
 
 def submit(cluster: Cluster, package: Package) -> str:

@@ -282,3 +282,19 @@ def test_file_uri_storage_round_trips_paths(tmp_path: Path) -> None:
     storage.write_text(location, "summary.json", "{}")
     assert (tmp_path / "exp" / "demo-1" / "summary.json").read_text() == "{}"
     assert [name for name, _, _ in storage.list_dir(storage.resolve(f"file://{tmp_path}/exp"))] == ["demo-1"]
+
+
+def test_ignored_data_and_ignored_spec(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = project / "specs" / "sk.yaml"
+    spec.parent.mkdir()
+    spec.write_text(
+        "name: sk\ntrainable: {type: sklearn, estimator: sklearn.linear_model.Ridge, "
+        "data: {source: data/big.parquet, target: a}}\nmetric: r2\n")
+    (project / ".raytunerignore").write_text("notes/\nspecs/\n")
+    assert main(["submit", str(spec), "--workdir", str(project), "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert "trainable.data.source" in err and "excluded from the package" in err
+    (project / ".raytunerignore").write_text("notes/\nspecs/\n!*.parquet\n")
+    assert main(["submit", str(spec), "--workdir", str(project), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "run .raytuner-spec/sk.yaml" in out and "data/big.parquet" in out
