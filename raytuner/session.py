@@ -77,9 +77,11 @@ def _connect(address: str, verbose: bool) -> None:
 
 def connect_error(address: str, exc: BaseException) -> ClusterError:
     """Ray says "a previous Ray instance crashed" when it was refused for want of a token."""
-    text = str(exc)
+    text = f"{exc} {exc.__cause__ or ''}"  # Ray's cause names InvalidAuthToken; its message does not
     hint = ""
-    if "crashed" in text or "auth" in text.lower() or "token" in text.lower():
+    if not _reachable(address):
+        hint = " Nothing answers there: is the cluster up, and is this its GCS address (head:6379)?"
+    elif "crashed" in text or "auth" in text.lower() or "token" in text.lower():
         from raytuner.auth import resolve_token
 
         try:
@@ -97,3 +99,17 @@ def connect_error(address: str, exc: BaseException) -> ClusterError:
             "instance is misleading here."
         )
     return ClusterError(f"could not connect to the Ray cluster at {address!r}.{hint}")
+
+
+def _reachable(address: str) -> bool:
+    """Whether something listens at host:port (True when the address is not host:port)."""
+    import socket
+
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit() or "://" in address:
+        return True
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=2):
+            return True
+    except OSError:
+        return False

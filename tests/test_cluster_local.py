@@ -231,6 +231,22 @@ def test_run_with_address_uses_the_cluster(local_cluster: dict[str, Any], projec
         assert metrics["task_nodes"] != metrics["trial_node"]  # strict_spread: the child bundle is elsewhere
 
 
+def test_run_without_a_token_is_a_clear_error(local_cluster: dict[str, Any], project: Path,
+                                              tmp_path: Path) -> None:
+    """Ray says only "Failed to connect" (or that a previous instance crashed); we say why."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RAY_AUTH", "RAY_ADDRESS"))}
+    env.update(HOME=str(tmp_path), RAY_gcs_server_port_wait_time_s="2")  # Ray retries 20 s by default
+    done = subprocess.run(
+        [sys.executable, "-m", "raytuner.cli", "run", str(project / "spec.yaml"), "--address",
+         local_cluster["gcs_address"], "--set", f"storage.path={tmp_path / 'runs'}"],
+        capture_output=True, text=True, env=env, timeout=120, cwd=project)
+    assert done.returncode == 2
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: could not connect to the Ray cluster")
+    assert "token authentication" in last and "no token was found" in last and "RAY_AUTH_TOKEN_PATH" in last
+    assert "Traceback" not in done.stderr and not (tmp_path / "runs").exists()
+
+
 def test_unauthenticated_and_wrong_token_are_refused(local_cluster: dict[str, Any], project: Path,
                                                      tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
     url = local_cluster["dashboard_url"]

@@ -184,11 +184,18 @@ def test_misleading_crash_message_becomes_a_token_hint(monkeypatch: pytest.Monke
     monkeypatch.delenv("RAY_AUTH_TOKEN_PATH", raising=False)
     ray_text = ("Failed to connect to GCS. This is probably because a previous Ray instance crashed; "
                 "check the logs of the GCS")
-    message = str(connect_error("127.0.0.2:6379", ConnectionError(ray_text)))
+    message = str(connect_error("auto", ConnectionError(ray_text)))
     assert "token authentication" in message and "no token was found" in message
     assert "get-auth-token" in message
-    plain = str(connect_error("127.0.0.2:6379", ConnectionError("connection refused")))
+    plain = str(connect_error("auto", ConnectionError("connection refused")))
     assert "token" not in plain
+    import socket
+
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    nobody = str(connect_error(f"127.0.0.1:{port}", ConnectionError(ray_text)))
+    assert "Nothing answers there" in nobody and "token" not in nobody
 
 
 def test_placement_maps_to_placement_groups() -> None:
