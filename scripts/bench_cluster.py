@@ -83,6 +83,9 @@ def main() -> int:
         if (state / "state.json").exists():
             with timed(rows, "cluster local down", "SIGTERM, 3 s grace, SIGKILL, temp dirs removed"):
                 cluster_local.down(state)
+        import shutil
+
+        shutil.rmtree(work, ignore_errors=True)
     print(f"| step | seconds | note |\n|---|---:|---|")
     for name, seconds, note in rows:
         print(f"| {name} | {seconds:.2f} | {note} |")

@@ -44,7 +44,7 @@ def slow(config):
 SPEC = """
 name: spread
 description: two workers, trials spread over them
-trainable: {type: function, function: "objective:slow", params: {sleep: 1.5}}
+trainable: {type: function, function: "objective:slow", params: {sleep: 1.0}}
 space:
   x: {type: float, low: 0.0, high: 6.0}
 metric: {name: loss, mode: min}
@@ -77,6 +77,8 @@ def local_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str
             logs = [*state.glob("*.log"), *Path(cluster.root_temp_dir).rglob("*.log"),
                     *Path(cluster.root_temp_dir).rglob("*.out"), *Path(cluster.root_temp_dir).rglob("*.err")]
             leaked = [str(p) for p in logs if p.is_file() and token.encode() in p.read_bytes()]
+            leaked += [f"command line of {pid}" for node in cluster.nodes for pid in cluster_local._ours(node)
+                       if token in cluster_local._cmdline(pid)]
         main(["cluster", "local", "down", "--state-dir", str(state)])
         if cluster is not None:  # every process we started is gone, and so are their temp dirs
             assert not any(cluster_local._ours(node) for node in cluster.nodes)
