@@ -19,6 +19,8 @@ def _connection(p: argparse.ArgumentParser) -> None:
                         "~/.ray/auth_token)")
     p.add_argument("--insecure", action="store_true",
                    help="allow plain http:// to a non-loopback address (token and code travel unencrypted)")
+    p.add_argument("--ca-cert", default=None, metavar="PATH",
+                   help="CA bundle (file or directory) to verify an https:// dashboard with")
 
 
 def add_cluster_commands(sub: Any, command: Register) -> None:
@@ -82,7 +84,7 @@ def add_cluster_commands(sub: Any, command: Register) -> None:
 def _connect(args: argparse.Namespace) -> Any:
     from raytuner.jobs import connect
 
-    return connect(args.address, token_file=args.token_file, insecure=args.insecure)
+    return connect(args.address, token_file=args.token_file, insecure=args.insecure, ca_cert=args.ca_cert)
 
 
 def _submit(args: argparse.Namespace) -> int:

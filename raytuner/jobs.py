@@ -65,14 +65,18 @@ class Cluster:
         return auth.redact(text, self.token)
 
 
-def connect(address: str | None, *, token_file: str | None = None, insecure: bool = False) -> Cluster:
+def connect(address: str | None, *, token_file: str | None = None, insecure: bool = False,
+            ca_cert: str | None = None) -> Cluster:
     address = address or os.environ.get("RAY_API_SERVER_ADDRESS") or _http_ray_address()
     url = auth.check_address(address or "", insecure=insecure)
     token = auth.resolve_token(token_file)
+    if ca_cert is not None and not Path(ca_cert).expanduser().exists():
+        raise ClusterError(f"--ca-cert {ca_cert}: no such file or directory")
     from ray.job_submission import JobSubmissionClient
 
+    verify: Any = str(Path(ca_cert).expanduser()) if ca_cert else True
     try:
-        client = JobSubmissionClient(url, headers=auth.headers(token))
+        client = JobSubmissionClient(url, headers=auth.headers(token), verify=verify)
     except Exception as exc:  # noqa: BLE001 - Ray raises ConnectionError/RuntimeError/ValueError
         raise explain(exc, url, token) from None
     return Cluster(url, token, client)

@@ -64,6 +64,27 @@ def test_launcher_config_is_valid(path: Path) -> None:
     assert ".env" in config["rsync_exclude"] and ".venv" in config["rsync_exclude"]
 
 
+def test_images_match_the_pinned_ray_and_python() -> None:
+    import sys
+
+    import ray
+
+    tag = f"{ray.__version__}-py{sys.version_info.major}{sys.version_info.minor}"
+    images = []
+    for path in LAUNCHER + MANIFESTS:
+        text = path.read_text()
+        images += [line.split("rayproject/ray:", 1)[1].split()[0] for line in text.splitlines()
+                   if "rayproject/ray:" in line and not line.lstrip().startswith("#")]
+        for doc in [_load(path)]:
+            spec = doc.get("spec", {})
+            version = spec.get("rayVersion") or spec.get("rayClusterSpec", {}).get("rayVersion")
+            assert version in (None, ray.__version__), path.name
+    dockerfile = (CLUSTER / "kubernetes" / "Dockerfile").read_text()
+    images += [line.split("rayproject/ray:", 1)[1].split()[0] for line in dockerfile.splitlines()
+               if line.startswith("ARG BASE=")]
+    assert images and all(image.startswith(tag) for image in images), images
+
+
 def test_the_schema_check_can_fail() -> None:
     config = _load(LAUNCHER[0])
     config["available_node_types"]["cpu_worker"]["min_wokers"] = 1  # a typo
