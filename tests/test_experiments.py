@@ -16,7 +16,7 @@ DEFAULT = ["budget.trials=2"]
 OVERRIDES: dict[str, list[str]] = {
     "quickstart.yaml": ["budget.trials=2", "trainable.cv.folds=2"],
     "cluster_spread.yaml": ["budget.trials=2", "budget.max_concurrent=2", "resources.cpu=1",
-                            "trainable.cv.folds=2", "space.max_iter.values=[10]"],
+                            "trainable.cv.folds=2", "space.max_iter.values=[5]"],
 }
 # Specs that cannot run on this machine (e.g. they need a GPU): validated only.
 VALIDATE_ONLY: set[str] = set()
