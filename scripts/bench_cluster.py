@@ -65,6 +65,9 @@ def main() -> int:
             cluster = cluster_local.up(state, workers=opts.workers, cpus_per_worker=1)
         os.environ["RAY_AUTH_TOKEN_PATH"] = cluster.token_path
         url = cluster.dashboard_url
+        with timed(rows, "first submit --wait on a fresh cluster (cold)", "--install none; workers start"):
+            code, out = quiet_main(["submit", str(work / "spec.yaml"), "--address", url, "--workdir", str(work),
+                                    "--install", "none", "--wait", "--set", f"storage.path={work / 'res'}"])
         for install in ("none", "package"):
             with timed(rows, f"submit --wait, {opts.trials} trials, --install {install}", "submit to SUCCEEDED"):
                 code, out = quiet_main(["submit", str(work / "spec.yaml"), "--address", url, "--workdir", str(work),
