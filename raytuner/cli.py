@@ -125,12 +125,16 @@ def _results(args: argparse.Namespace) -> int:
     from raytuner.results import SUMMARY_FILE, latest_experiment, read_summary
 
     if "://" in args.path:  # s3://bucket/exp (a storage root or one experiment)
+        from raytuner.errors import ResultsError, SpecError
         from raytuner.storage import exists, resolve
 
         uri = args.path
-        if not exists(resolve(uri, endpoint=args.endpoint).child(SUMMARY_FILE)):
-            uri = str(latest_experiment(uri, endpoint=args.endpoint))
-        return _show(read_summary(uri, endpoint=args.endpoint), args)
+        try:
+            if not exists(resolve(uri, endpoint=args.endpoint).child(SUMMARY_FILE)):
+                uri = str(latest_experiment(uri, endpoint=args.endpoint))
+            return _show(read_summary(uri, endpoint=args.endpoint), args)
+        except SpecError as exc:
+            raise ResultsError(f"cannot open {args.path}: {exc.problems[0].expected}") from None
     path = Path(args.path)
     if path.is_dir() and not (path / SUMMARY_FILE).exists():
         path = latest_experiment(path)

@@ -26,6 +26,7 @@ import tarfile
 from pathlib import Path
 from typing import Any, Sequence
 
+PACK_LIMIT = 256 * 2**20  # what `fetch` moves through the Jobs API's log endpoint at most
 RESULT_MARKER = "RAYTUNER_RESULT "
 PACK_MARKER = "RAYTUNER_PACK "
 PACK_END = "RAYTUNER_PACK_END "
@@ -114,7 +115,11 @@ def pack(directory: str, include_all: bool = False, *, endpoint: str | None = No
         raise FileNotFoundError(f"{directory} does not exist on this node")
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / Path(location.path).name
-        storage.copy_tree(location, root, skip=fetch_skip(include_all))
+        copied = storage.copy_tree(location, root, skip=fetch_skip(include_all))
+        size = sum(p.stat().st_size for p in copied)
+        if size > PACK_LIMIT:
+            raise ValueError(f"{directory} holds {size / 2**20:.0f} MiB to fetch, over the {PACK_LIMIT // 2**20} MiB "
+                             "that travel through job logs: use shared storage (s3://...) for such runs")
         buffer = io.BytesIO()
         with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
             tar.add(root, arcname=root.name)

@@ -75,6 +75,8 @@ def test_results_on_an_empty_bucket_is_a_clear_error(s3_endpoint: str, aws_env: 
     _bucket(s3_endpoint, "rt-empty")
     assert main(["results", "s3://rt-empty/exp", "--endpoint", s3_endpoint]) == 2
     assert "no finished experiment under s3://rt-empty/exp" in capsys.readouterr().err
+    assert main(["results", "s4://rt-empty/exp"]) == 2
+    assert "cannot open s4://rt-empty/exp" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("storage, expected", [
