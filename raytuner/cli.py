@@ -52,6 +52,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path", help="experiment directory (or a storage directory: its newest experiment)")
     p.add_argument("--top", type=int, default=10)
     p.add_argument("--json", action="store_true")
+    p.add_argument("--endpoint", default=None, help="S3-compatible endpoint for s3:// paths, e.g. http://127.0.0.1:9000")
+
+    from raytuner.cli_cluster import add_cluster_commands
+
+    add_cluster_commands(sub, command)
     return parser
 
 
@@ -128,10 +133,26 @@ def _results(args: argparse.Namespace) -> int:
     from raytuner.display import print_summary
     from raytuner.results import SUMMARY_FILE, latest_experiment, read_summary
 
+    if "://" in args.path:  # s3://bucket/exp (a storage root or one experiment)
+        from raytuner.errors import ResultsError, SpecError
+        from raytuner.storage import exists, resolve
+
+        uri = args.path
+        try:
+            if not exists(resolve(uri, endpoint=args.endpoint).child(SUMMARY_FILE)):
+                uri = str(latest_experiment(uri, endpoint=args.endpoint))
+            return _show(read_summary(uri, endpoint=args.endpoint), args)
+        except SpecError as exc:
+            raise ResultsError(f"cannot open {args.path}: {exc.problems[0].expected}") from None
     path = Path(args.path)
     if path.is_dir() and not (path / SUMMARY_FILE).exists():
         path = latest_experiment(path)
-    summary = read_summary(path)
+    return _show(read_summary(path), args)
+
+
+def _show(summary: Any, args: argparse.Namespace) -> int:
+    from raytuner.display import print_summary
+
     if args.json:
         print(json.dumps(summary.to_data(), indent=2))
     else:

@@ -52,6 +52,9 @@ def print_summary(summary: Summary, stream: TextIO | None = None, top: int = 10)
         f"trials: {counts['total']} ({counts['ok']} ok, {counts['error']} failed) "
         f"in {summary.wall_time_s:.1f}s"
     )
+    nodes = summary.nodes
+    if nodes:
+        console.print("nodes: " + ", ".join(f"{ip} ({n} trial{'s' if n != 1 else ''})" for ip, n in nodes.items()))
     for trial in summary.trials:
         if trial.status == "error":
             first = (trial.error or "").strip().splitlines()

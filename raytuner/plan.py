@@ -16,6 +16,7 @@ from raytuner.errors import Problem, SpecError
 from raytuner.loader import problems_from
 from raytuner.schedulers import SCHEDULERS, ScheduleContext, Scheduler
 from raytuner.spec import ExperimentSpec
+from raytuner.storage import check as check_storage
 from raytuner.strategies import STRATEGIES, SearchContext, Strategy
 from raytuner.trainables import TRAINABLES, Trainable
 
@@ -84,4 +85,5 @@ def make_plan(spec: ExperimentSpec) -> Plan:
         strategy=spec.strategy.name,
     )
     scheduler.check(schedule)
+    check_storage(spec.storage)
     return Plan(spec, mode, trainable, strategy, scheduler, search, schedule)

@@ -60,6 +60,16 @@ class Summary:
             out[trial.status] = out.get(trial.status, 0) + 1
         return out
 
+    @property
+    def nodes(self) -> dict[str, int]:
+        """Trials per node (the node_ip each trial last reported from), most used first."""
+        out: dict[str, int] = {}
+        for trial in self.trials:
+            node = trial.metrics.get("node_ip")
+            if node:
+                out[str(node)] = out.get(str(node), 0) + 1
+        return dict(sorted(out.items(), key=lambda kv: (-kv[1], kv[0])))
+
     def ranked(self) -> list[TrialRecord]:
         """Trials with a finite score, best first; then the rest."""
         scored = [t for t in self.trials if _finite(t.score)]
@@ -69,6 +79,7 @@ class Summary:
     def to_data(self) -> dict[str, Any]:
         data = asdict(self)
         data["counts"] = self.counts
+        data["nodes"] = self.nodes
         return _json_safe(data)
 
 
@@ -113,8 +124,10 @@ def _trial(data: dict[str, Any]) -> TrialRecord:
     return TrialRecord(**{**data, "score": score})
 
 
-def read_summary(directory: str | Path) -> Summary:
-    """Read an experiment directory (or its summary.json) back."""
+def read_summary(directory: str | Path, *, endpoint: str | None = None) -> Summary:
+    """Read an experiment directory (or its summary.json) back; URIs (s3://...) too."""
+    if "://" in str(directory):
+        return _read_remote_summary(str(directory), endpoint)
     path = Path(directory)
     if not path.exists():
         raise ResultsError(f"{directory} does not exist")
@@ -123,17 +136,23 @@ def read_summary(directory: str | Path) -> Summary:
     if not path.is_file():
         raise ResultsError(f"no {SUMMARY_FILE} in {directory}: not a finished raytuner experiment directory")
     try:
-        data = json.loads(path.read_text())
-        data.pop("counts", None)
-        trials = [_trial(t) for t in data.pop("trials")]
-        best = data.pop("best")
-        return Summary(trials=trials, best=_trial(best) if best else None, **data)
+        return _summary_from(json.loads(path.read_text()))
     except (ValueError, TypeError, KeyError) as exc:
         raise ResultsError(f"{path} is not a raytuner summary ({exc})") from None
 
 
-def latest_experiment(storage: str | Path, name: str | None = None) -> Path:
-    """The newest experiment directory under a storage path (optionally of one name)."""
+def _summary_from(data: dict[str, Any]) -> Summary:
+    data.pop("counts", None)
+    data.pop("nodes", None)
+    trials = [_trial(t) for t in data.pop("trials")]
+    best = data.pop("best")
+    return Summary(trials=trials, best=_trial(best) if best else None, **data)
+
+
+def latest_experiment(storage: str | Path, name: str | None = None, *, endpoint: str | None = None) -> Path:
+    """The newest experiment directory under a storage path (optionally of one name); URIs too."""
+    if "://" in str(storage):
+        return _latest_remote(str(storage), name, endpoint)  # type: ignore[return-value]
     root = Path(storage)
     if not root.is_dir():
         raise ResultsError(f"{storage} does not exist")
@@ -143,3 +162,50 @@ def latest_experiment(storage: str | Path, name: str | None = None) -> Path:
     if not candidates:
         raise ResultsError(f"no finished experiment under {storage}")
     return max(candidates, key=lambda p: (p / SUMMARY_FILE).stat().st_mtime)
+
+
+# -- remote storage (s3://, gs://, any pyarrow filesystem URI) -------------------------
+
+
+def write_remote_outputs(summary: Summary, spec: Any, endpoint: str | None = None) -> None:
+    """Write spec.yaml and summary.json into a remote experiment directory."""
+    import yaml
+
+    from raytuner import storage
+
+    location = storage.resolve(summary.experiment_path, endpoint=getattr(spec.storage, "endpoint", endpoint),
+                               region=getattr(spec.storage, "region", None))
+    storage.write_text(location, SPEC_FILE, yaml.safe_dump(spec.to_data(), sort_keys=False))
+    storage.write_text(location, SUMMARY_FILE, json.dumps(summary.to_data(), indent=2, allow_nan=False))
+
+
+def _read_remote_summary(uri: str, endpoint: str | None = None) -> Summary:
+    from raytuner import storage
+
+    endpoint = endpoint or os.environ.get("RAYTUNER_STORAGE_ENDPOINT")
+    location = storage.resolve(uri, endpoint=endpoint)
+    if not location.uri.endswith(SUMMARY_FILE):
+        location = location.child(SUMMARY_FILE)
+    if not storage.is_file(location):
+        raise ResultsError(f"no {SUMMARY_FILE} at {location.uri}: not a finished raytuner experiment directory")
+    try:
+        return _summary_from(json.loads(storage.read_text(location)))
+    except (ValueError, TypeError, KeyError) as exc:
+        raise ResultsError(f"{location.uri} is not a raytuner summary ({exc})") from None
+
+
+def _latest_remote(uri: str, name: str | None = None, endpoint: str | None = None) -> str:
+    from raytuner import storage
+
+    endpoint = endpoint or os.environ.get("RAYTUNER_STORAGE_ENDPOINT")
+    root = storage.resolve(uri, endpoint=endpoint)
+    best: tuple[float, str] | None = None
+    for entry, is_dir, _ in storage.list_dir(root):
+        if not is_dir or (name is not None and not entry.startswith(f"{name}-")):
+            continue
+        for child, child_is_dir, mtime in storage.list_dir(root.child(entry)):
+            if child == SUMMARY_FILE and not child_is_dir and (best is None or mtime > best[0]):
+                best = (mtime, root.child(entry).uri)
+    if best is None:
+        raise ResultsError(f"no finished experiment under {uri}")
+    return best[1]

@@ -11,9 +11,10 @@ import yaml
 
 from raytuner.errors import ExperimentFailed
 from raytuner.plan import Plan, make_plan
-from raytuner.results import SPEC_FILE, Summary, TrialRecord, best_of, write_summary
+from raytuner.results import SPEC_FILE, Summary, TrialRecord, best_of, write_remote_outputs, write_summary
 from raytuner.session import quiet_ray, ray_session
 from raytuner.spec import ExperimentSpec
+from raytuner.storage import experiment_uri
 
 
 def experiment_dir_name(spec: ExperimentSpec, now: _dt.datetime | None = None) -> str:
@@ -34,9 +35,11 @@ def build_tuner(plan: Plan, name: str, callbacks: list[Any]) -> Any:
     from raytuner.stopping import build_stopper
 
     spec = plan.spec
-    trainable = tune.with_resources(
-        plan.trainable.build(), {"cpu": spec.resources.cpu, "gpu": spec.resources.gpu}
-    )
+    from raytuner.placement import trial_resources
+    from raytuner.storage import tune_storage
+
+    trainable = tune.with_resources(plan.trainable.build(), trial_resources(spec.resources))
+    storage_path, storage_filesystem = tune_storage(spec.storage)
     tune_config = tune.TuneConfig(
         metric=plan.metric,
         mode=plan.mode,
@@ -50,7 +53,8 @@ def build_tuner(plan: Plan, name: str, callbacks: list[Any]) -> Any:
     )
     run_config = tune.RunConfig(
         name=name,
-        storage_path=storage_root(spec),
+        storage_path=storage_path,
+        storage_filesystem=storage_filesystem,
         stop=build_stopper(spec.stop, plan.metric, plan.mode),
         failure_config=tune.FailureConfig(max_failures=spec.failure.max_retries),
         callbacks=callbacks,
@@ -89,7 +93,7 @@ def run_experiment(
     with ray_session(address, verbose=verbose):
         tuner = build_tuner(plan, name, callbacks)
         grid = tuner.fit()
-        experiment_path = grid.experiment_path
+        experiment_path = experiment_uri(spec.storage, grid.experiment_path)
         trials = [_record(result, plan.metric) for result in grid]
     wall = time.perf_counter() - start
     summary = Summary(
@@ -116,7 +120,8 @@ def run_experiment(
 
 def _write_outputs(summary: Summary, spec: ExperimentSpec) -> None:
     path = summary.experiment_path
-    if "://" in path:  # remote storage: written through pyarrow by results.remote later
+    if "://" in path:  # remote storage: written through the same pyarrow filesystem
+        write_remote_outputs(summary, spec)
         return
     Path(path).mkdir(parents=True, exist_ok=True)
     (Path(path) / SPEC_FILE).write_text(yaml.safe_dump(spec.to_data(), sort_keys=False))

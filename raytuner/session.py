@@ -94,12 +94,44 @@ def _connect(address: str, verbose: bool) -> None:
             logging_level=logging.INFO if verbose else logging.ERROR,
         )
     except ConnectionError as exc:
-        text = str(exc)
-        hint = ""
-        if "crashed" in text or "auth" in text.lower() or "token" in text.lower():
-            hint = (
-                " If the cluster has token authentication on, set RAY_AUTH_MODE=token and "
-                "RAY_AUTH_TOKEN (or RAY_AUTH_TOKEN_PATH) to the cluster's token "
-                "(`ray get-auth-token` on the head node)."
-            )
-        raise ClusterError(f"could not connect to the Ray cluster at {address!r}.{hint}") from None
+        raise connect_error(address, exc) from None
+
+
+def connect_error(address: str, exc: BaseException) -> ClusterError:
+    """Ray says "a previous Ray instance crashed" when it was refused for want of a token."""
+    text = f"{exc} {exc.__cause__ or ''}"  # Ray's cause names InvalidAuthToken; its message does not
+    hint = ""
+    if not _reachable(address):
+        hint = " Nothing answers there: is the cluster up, and is this its GCS address (head:6379)?"
+    elif "crashed" in text or "auth" in text.lower() or "token" in text.lower():
+        from raytuner.auth import resolve_token
+
+        try:
+            token = resolve_token()
+        except ClusterError as bad:
+            token, found = None, f" ({bad})"
+        else:
+            found = f" (a token was found in {token.source}: is it this cluster's?)" if token else (
+                " (no token was found in RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token)")
+        mode = "" if os.environ.get("RAY_AUTH_MODE") == "token" else "RAY_AUTH_MODE=token and "
+        hint = (
+            " The cluster most likely has token authentication on and refused this process"
+            f"{found}: set {mode}RAY_AUTH_TOKEN_PATH (or RAY_AUTH_TOKEN) to the cluster's token "
+            "(`ray get-auth-token` on the head node). Ray's message about a crashed previous "
+            "instance is misleading here."
+        )
+    return ClusterError(f"could not connect to the Ray cluster at {address!r}.{hint}")
+
+
+def _reachable(address: str) -> bool:
+    """Whether something listens at host:port (True when the address is not host:port)."""
+    import socket
+
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit() or "://" in address:
+        return True
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=2):
+            return True
+    except OSError:
+        return False

@@ -118,6 +118,20 @@ class BudgetSpec(_Model):
 class ResourcesSpec(_Model):
     cpu: float = Field(1.0, gt=0, description="CPUs per trial (fractions allowed)")
     gpu: float = Field(0.0, ge=0, description="GPUs per trial (fractions allowed)")
+    placement: Literal["pack", "spread", "strict_pack", "strict_spread"] | None = Field(
+        None,
+        description="reserve each trial's resources as a Ray placement group with this "
+        "strategy (spread: prefer different nodes; pack: fill nodes first); default: "
+        "Ray Tune's default placement",
+    )
+    child_bundles: int = Field(
+        0, ge=0, le=1024,
+        description="extra resource bundles reserved per trial for the Ray tasks/actors the "
+        "trial starts (they are placed into the trial's placement group); placement decides "
+        "whether they share the trial's node (pack) or go to other nodes (spread)",
+    )
+    child_cpu: float = Field(1.0, ge=0, description="CPUs per child bundle")
+    child_gpu: float = Field(0.0, ge=0, description="GPUs per child bundle")
 
 
 class StopSpec(_Model):
@@ -131,6 +145,27 @@ class StopSpec(_Model):
 
 class StorageSpec(_Model):
     path: str = Field("results", description="directory (or URI) for results")
+    endpoint: str | None = Field(
+        None,
+        description="endpoint of an S3-compatible store (MinIO, Ceph, moto...) or a GCS "
+        "emulator, e.g. http://127.0.0.1:9000; credentials come from the environment",
+    )
+    region: str | None = Field(None, description="S3 region, e.g. us-west-2")
+
+    @model_validator(mode="after")
+    def _endpoint_needs_uri(self) -> "StorageSpec":
+        if self.endpoint is None:
+            return self
+        from raytuner.storage import endpoint_parts
+
+        scheme = self.path.split("://", 1)[0].lower() if "://" in self.path else ""
+        if scheme not in ("s3", "gs", "gcs"):
+            raise ValueError(f"storage.endpoint is set but storage.path {self.path!r} is not an s3:// or gs:// URI")
+        try:
+            endpoint_parts(self.endpoint)
+        except ValueError as exc:
+            raise ValueError(f"storage.endpoint: {exc}") from None
+        return self
 
 
 class FailureSpec(_Model):

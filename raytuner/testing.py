@@ -107,6 +107,22 @@ def fail_once(config: dict[str, Any]) -> dict[str, float]:
     return {"loss": float(config["x"])}
 
 
+def where(config: dict[str, Any]) -> dict[str, Any]:
+    """Reports the node it runs on and the nodes of ``tasks`` Ray tasks it starts (placement tests)."""
+    import time
+
+    import ray
+
+    @ray.remote(num_cpus=float(config.get("task_cpus", 1.0)))
+    def node_of_task() -> str:
+        time.sleep(float(config.get("sleep", 0.0)))
+        return ray.util.get_node_ip_address()
+
+    ips = ray.get([node_of_task.remote() for _ in range(int(config.get("tasks", 1)))])
+    return {"loss": float(config.get("x", 0.0)), "trial_node": ray.util.get_node_ip_address(),
+            "task_nodes": ",".join(sorted(ips))}
+
+
 # -- Ray for tests ------------------------------------------------------------
 
 

@@ -15,6 +15,8 @@ EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
 DEFAULT = ["budget.trials=2"]
 OVERRIDES: dict[str, list[str]] = {
     "quickstart.yaml": ["budget.trials=2", "trainable.cv.folds=2"],
+    "cluster_spread.yaml": ["budget.trials=2", "budget.max_concurrent=2", "resources.cpu=1",
+                            "trainable.cv.folds=2", "space.max_iter.values=[5]"],
 }
 # Specs that cannot run on this machine (e.g. they need a GPU): validated only.
 VALIDATE_ONLY: set[str] = set()

@@ -1,0 +1,138 @@
+"""Cluster path timings: local multi-node cluster up/down, submit -> finished, fetch, S3 storage.
+
+    .venv/bin/python scripts/bench_cluster.py [--workers 2] [--trials 4]
+
+Starts its own local cluster (own ports, temp dirs, token; stopped by PID at the end) and its
+own moto S3 server on loopback; prints a markdown table. Never runs `ray stop`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import os
+import socket
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SPEC = """
+name: bench
+trainable: {type: function, function: "raytuner.testing:quadratic"}
+space: {x: {type: float, low: 0.0, high: 6.0}}
+metric: {name: loss, mode: min}
+strategy: {name: random, seed: 0}
+budget: {trials: TRIALS, max_concurrent: 2}
+resources: {cpu: 1, placement: spread}
+"""
+
+
+def timed(rows: list[tuple[str, float, str]], name: str, note: str = ""):  # type: ignore[no-untyped-def]
+    @contextlib.contextmanager
+    def block():  # type: ignore[no-untyped-def]
+        start = time.perf_counter()
+        yield
+        rows.append((name, time.perf_counter() - start, note))
+
+    return block()
+
+
+def quiet_main(args: list[str]) -> tuple[int, str]:
+    from raytuner.cli import main
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+        code = main(args)
+    return code, out.getvalue()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--trials", type=int, default=4)
+    opts = parser.parse_args()
+    rows: list[tuple[str, float, str]] = []
+    work = Path(tempfile.mkdtemp(prefix="rtbench"))
+    (work / "spec.yaml").write_text(SPEC.replace("TRIALS", str(opts.trials)))
+    state = work / "state"
+    from raytuner import cluster_local
+
+    os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1")
+    try:
+        with timed(rows, f"cluster local up (head + {opts.workers} workers)", "until every node is registered"):
+            cluster = cluster_local.up(state, workers=opts.workers, cpus_per_worker=1)
+        os.environ["RAY_AUTH_TOKEN_PATH"] = cluster.token_path
+        url = cluster.dashboard_url
+        with timed(rows, "first submit --wait on a fresh cluster (cold)", "--install none; workers start"):
+            code, out = quiet_main(["submit", str(work / "spec.yaml"), "--address", url, "--workdir", str(work),
+                                    "--install", "none", "--wait", "--set", f"storage.path={work / 'res'}"])
+        for install in ("none", "package"):
+            with timed(rows, f"submit --wait, {opts.trials} trials, --install {install}", "submit to SUCCEEDED"):
+                code, out = quiet_main(["submit", str(work / "spec.yaml"), "--address", url, "--workdir", str(work),
+                                        "--install", install, "--wait", "--set", f"storage.path={work / 'res'}"])
+            if code != 0:
+                print(out, file=sys.stderr)
+                return 1
+            job = out.splitlines()[0]
+        with timed(rows, "fetch (local storage on the head: pack job)", "summary.json + spec.yaml"):
+            code, _ = quiet_main(["fetch", job, "--address", url, "--to", str(work / "fetched")])
+        assert code == 0
+        with timed(rows, "jobs list", ""):
+            quiet_main(["jobs", "list", "--address", url])
+        _bench_s3(rows, work, opts.trials)
+    finally:
+        if (state / "state.json").exists():
+            with timed(rows, "cluster local down", "SIGTERM, 3 s grace, SIGKILL, temp dirs removed"):
+                cluster_local.down(state)
+        import shutil
+
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"| step | seconds | note |\n|---|---:|---|")
+    for name, seconds, note in rows:
+        print(f"| {name} | {seconds:.2f} | {note} |")
+    return 0
+
+
+def _bench_s3(rows: list[tuple[str, float, str]], work: Path, trials: int) -> None:
+    """The same run in-process on one local Ray: local storage vs S3 (moto on loopback)."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    from raytuner.testing import start_test_ray
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    import logging
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    import ray
+
+    temp_dir = start_test_ray(2)
+    try:
+        endpoint = f"http://127.0.0.1:{port}"
+        boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="bench")
+        spec = str(work / "spec.yaml")
+        quiet_main(["run", spec, "--quiet", "--set", f"storage.path={work / 'warm'}"])  # warm-up
+        with timed(rows, f"run {trials} trials, local storage (one local Ray)", "in-process"):
+            quiet_main(["run", spec, "--quiet", "--set", f"storage.path={work / 'local'}"])
+        with timed(rows, f"run {trials} trials, s3:// storage (moto)", "same, through pyarrow S3"):
+            code, _ = quiet_main(["run", spec, "--quiet", "--set", "storage.path=s3://bench/exp",
+                                  "--set", f"storage.endpoint={endpoint}"])
+        assert code == 0
+        with timed(rows, "results s3://bench/exp", "newest experiment, read back"):
+            quiet_main(["results", "s3://bench/exp", "--endpoint", endpoint])
+    finally:
+        ray.shutdown()
+        import shutil
+
+        shutil.rmtree(temp_dir, ignore_errors=True)
+        server.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
