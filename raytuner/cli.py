@@ -52,6 +52,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path", help="experiment directory (or a storage directory: its newest experiment)")
     p.add_argument("--top", type=int, default=10)
     p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("predict", help="predict with a saved model (an experiment's refit model or ensemble)")
+    p.add_argument("--model", required=True, help="experiment directory, model directory or model file")
+    p.add_argument("--data", required=True, help="a .csv / .parquet file with the training columns")
+    p.add_argument("--out", default=None, help="write predictions to this CSV (default: stdout)")
+    p.add_argument("--ensemble", action="store_true", help="use the experiment's ensemble instead of its best model")
+    p.add_argument("--proba", action="store_true", help="add one probability column per class")
+    p.add_argument("--format", choices=["joblib", "skops"], default=None, help="which saved file to load")
     return parser
 
 
@@ -128,6 +136,33 @@ def _results(args: argparse.Namespace) -> int:
     else:
         print_summary(summary, top=args.top)
     return 0
+
+
+@command("predict")
+def _predict(args: argparse.Namespace) -> int:
+    from raytuner.export import load_model, predict_table
+    from raytuner.holdout import read_table
+
+    saved = load_model(args.model, args.format, ensemble=args.ensemble)
+    frame = read_table(args.data) if _is_file(args.data, "--data") else None
+    table, score = predict_table(saved, frame, proba=args.proba)
+    if args.out:
+        table.to_csv(args.out, index=False)
+    else:
+        table.to_csv(sys.stdout, index=False)
+    if score is not None:
+        print(f"{saved.meta['metric']}: {score:.6g} on {len(table)} rows of {args.data}", file=sys.stderr)
+    return 0
+
+
+def _is_file(path: str, field: str) -> bool:
+    from pathlib import Path
+
+    from raytuner.errors import SpecError
+
+    if not Path(path).is_file():
+        raise SpecError.at(field, path, "an existing .csv / .parquet file")
+    return True
 
 
 def main(argv: Sequence[str] | None = None) -> int:
