@@ -24,9 +24,15 @@ ENSEMBLE_METHODS.add("stacking", "raytuner.ensemble._stacking:StackingMethod", "
 
 def make_method(name: str, options: dict[str, Any] | None = None, path: str = "ensemble") -> Any:
     """The method object for a name and its options (SpecError naming the field when invalid)."""
+    from raytuner.errors import SpecError
     from raytuner.plan import options as validate_options
 
     cls = ENSEMBLE_METHODS.get(name, f"{path}.method")
+    fields = cls.Options.model_fields
+    for key in options or {}:
+        if key not in fields:
+            raise SpecError.at(f"{path}.options.{key}", (options or {})[key],
+                               f"an option of the {name!r} method: {', '.join(fields) or 'it takes none'}")
     return cls(validate_options(cls.Options, options or {}, f"{path}.options"))
 
 

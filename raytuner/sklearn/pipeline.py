@@ -39,7 +39,7 @@ def make_step(choice: Any, step: dict[str, Any], field: str, seed: int | None = 
         return PASSTHROUGH
     if isinstance(choice, str) and choice in options:
         path, params = options[choice]["estimator"], dict(options[choice].get("params") or {})
-    elif isinstance(choice, str):
+    elif isinstance(choice, str) and "." in choice:
         path, params = choice, {}
     else:
         raise SpecError.at(field, choice, f"an option of step {step['name']!r} ({', '.join(options)}), an import path or 'passthrough'")

@@ -252,7 +252,7 @@ class TuneSearchCV(BaseSearchCV):
             names = None if found in ([], ["score"]) else found
         candidates, out = [], []
         for trial in summary.trials:
-            candidates.append(decoder.decode(trial.config))
+            candidates.append(dict(sorted(decoder.decode(trial.config).items())))  # as ParameterGrid
             splits = split_results(trial.metrics, self.n_splits_, names, self.return_train_score, trial.status == "error")
             if trial.status == "error":
                 for item in splits:
