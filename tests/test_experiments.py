@@ -15,6 +15,8 @@ EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
 DEFAULT = ["budget.trials=2"]
 OVERRIDES: dict[str, list[str]] = {
     "quickstart.yaml": ["budget.trials=2", "trainable.cv.folds=2"],
+    "sklearn_pipeline.yaml": ["budget.trials=2", "trainable.cv.folds=2"],
+    "sklearn_ensemble.yaml": ["budget.trials=3", "trainable.cv.folds=2", "ensemble.top_k=2"],
 }
 # Specs that cannot run on this machine (e.g. they need a GPU): validated only.
 VALIDATE_ONLY: set[str] = set()
