@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib
 import math
 import traceback
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,7 +74,9 @@ def finish_experiment(plan: Any, trials: list[TrialRecord], experiment_path: str
         if not step.applies(plan):
             continue
         try:
-            ctx.results[name] = step().run(ctx)
+            with warnings.catch_warnings():  # quiet like the trials (their warnings stay on the workers)
+                warnings.simplefilter("ignore")
+                ctx.results[name] = step().run(ctx)
         except Exception as exc:  # reported in summary.json and the summary, never lost
             ctx.results[name] = {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc(limit=8)}
     return ctx.results

@@ -185,3 +185,11 @@ def test_spec_ensemble_beats_or_ties_best_single_on_holdout(ray_local: None, tmp
     assert main(["results", summary["experiment_path"]]) == 0
     out = capsys.readouterr().out
     assert "holdout accuracy" in out and "ensemble (greedy" in out
+
+    # another method on the same finished search, from the CLI (no new search)
+    assert main(["ensemble", summary["experiment_path"], "--method", "voting", "--option", "voting=hard",
+                 "--top-k", "3", "--json"]) == 0
+    rebuilt = json.loads(capsys.readouterr().out)
+    assert rebuilt["method"] == "voting" and rebuilt["options"] == {"voting": "hard"}
+    assert rebuilt["member_trials"] == ensemble["member_trials"][:3] and 0.5 < rebuilt["holdout_score"] <= 1
+    assert json.loads(Path(summary["experiment_path"], "summary.json").read_text())["final"]["ensemble"]["method"] == "voting"

@@ -68,3 +68,47 @@ class EnsembleStep:
             meta = save_model(directory, model, model_meta(ctx, parts, "ensemble", **out), ctx.spec.refit.formats, ctx.spec.to_data())
             out.update(path=str(directory), files=meta["files"], skipped=meta["skipped"])
         return out
+
+
+def ensemble_experiment(directory: str, method: str | None = None, top_k: int | None = None,
+                        options: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Build (or rebuild) the ensemble of a finished experiment without re-running its search.
+
+    Reads ``spec.yaml`` and ``summary.json``, applies the method/top_k/options given,
+    checks the spec as ``raytuner run`` would, runs the ensemble step and records its
+    result under ``final.ensemble`` in ``summary.json``.
+    """
+    from pathlib import Path
+
+    import yaml
+
+    from raytuner.finish import FinishContext
+    from raytuner.loader import validate_spec
+    from raytuner.plan import make_plan
+    from raytuner.results import SPEC_FILE, read_summary, write_summary
+
+    summary = read_summary(directory)
+    spec_file = Path(directory) / SPEC_FILE
+    if not spec_file.is_file():
+        raise SpecError.at("<experiment>", str(directory), f"an experiment directory with {SPEC_FILE}")
+    raw = yaml.safe_load(spec_file.read_text())
+    ensemble = dict(raw.get("ensemble") or {})
+    if method is not None:
+        ensemble["method"] = method
+        if options is None:
+            ensemble.pop("options", None)  # options belong to the method
+    if top_k is not None:
+        ensemble["top_k"] = top_k
+    if options is not None:
+        ensemble["options"] = options
+    raw["ensemble"] = ensemble
+    plan = make_plan(validate_spec(raw, source=str(spec_file)))
+    ctx = FinishContext(plan, summary.trials, str(Path(directory).resolve()), results=dict(summary.final))
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = EnsembleStep().run(ctx)
+    summary.final["ensemble"] = result
+    write_summary(summary, directory)
+    return result
