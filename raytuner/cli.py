@@ -117,6 +117,11 @@ def _strategies(args: argparse.Namespace) -> int:
     print("schedulers (scheduler.name):")
     for entry in SCHEDULERS.entries():
         print(f"  {entry.name:<12} {entry.summary}")
+    from raytuner.ensemble import ENSEMBLE_METHODS
+
+    print("ensemble methods (ensemble.method):")
+    for entry in ENSEMBLE_METHODS.entries():
+        print(f"  {entry.name:<12} {entry.summary}")
     return 0
 
 
