@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib
 import math
+import time
 import traceback
 import warnings
 from dataclasses import dataclass, field
@@ -73,10 +74,11 @@ def finish_experiment(plan: Any, trials: list[TrialRecord], experiment_path: str
         step = _step(target)
         if not step.applies(plan):
             continue
+        start = time.perf_counter()
         try:
             with warnings.catch_warnings():  # quiet like the trials (their warnings stay on the workers)
                 warnings.simplefilter("ignore")
-                ctx.results[name] = step().run(ctx)
+                ctx.results[name] = {**step().run(ctx), "time_s": round(time.perf_counter() - start, 3)}
         except Exception as exc:  # reported in summary.json and the summary, never lost
             ctx.results[name] = {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc(limit=8)}
     return ctx.results
