@@ -106,6 +106,7 @@ def describe_final(final: dict[str, Any], metric: str) -> list[str]:
                          + (f" | ensemble ({ensemble['method']}, {len(ensemble['member_trials'])} configs) {fmt(ensemble['holdout_score'])}"
                             if "holdout_score" in ensemble else ""))
     if "holdout_score" in ensemble:
-        lines.append(f"ensemble: {ensemble['method']} of top {len(ensemble['member_trials'])}, weights {ensemble['weights']}, "
+        weights = "" if ensemble["method"] == "stacking" else f", weights {ensemble['weights']}"
+        lines.append(f"ensemble: {ensemble['method']} of top {len(ensemble['member_trials'])}{weights}, "
                      f"OOF {metric} {fmt(ensemble['oof_score'])}" + (f", saved to {ensemble['path']}" if ensemble.get("path") else ""))
     return lines
