@@ -58,7 +58,7 @@ SKIPPED = {
     "check_estimators_nan_inf": "inner estimator validates (six failing searches)",
     "check_fit1d": "inner estimator validates (failing search)",
     "check_fit2d_1sample": "inner estimator validates; CV cannot split one sample",
-    "check_fit2d_1feature": "covered by the fitting checks above",
+    "check_fit2d_1feature": "a search on one-feature data: nothing specific to the meta-estimator",
     "check_supervised_y_2d": "inner estimator validates (a search for a warning)",
     "check_supervised_y_no_nan": "inner estimator validates (failing search)",
     "check_classifiers_one_label": "inner estimator validates (failing search)",

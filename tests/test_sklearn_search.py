@@ -147,3 +147,29 @@ def test_ensemble_of_diverse_models_beats_or_ties_best_on_holdout(ray_local: Non
     best, ensemble = search.best_estimator_.score(X_test, y_test), search.ensemble_.score(X_test, y_test)
     assert ensemble >= best
     assert search.ensemble_.predict_proba(X_test).shape == (len(y_test), 2)
+
+
+def _needs_options(cls: type) -> bool:
+    return any(field.is_required() for field in cls.Options.model_fields.values())
+
+
+def test_every_registered_strategy_and_scheduler_accepts_a_tunesearchcv_spec(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Plan-level (no Ray): each registry entry validates TuneSearchCV's spec and in-memory inputs,
+    with one report per fold as the schedulers' time axis."""
+    from raytuner.plan import make_plan
+    from raytuner.schedulers import SCHEDULERS
+    from raytuner.strategies import STRATEGIES
+
+    X, y = load_iris(return_X_y=True)
+    checked = []
+    for kind, registry in (("strategy", STRATEGIES), ("scheduler", SCHEDULERS)):
+        for name in registry.names():
+            if _needs_options(registry.get(name)):
+                continue  # e.g. manual: its configs come from options, not param_distributions
+            search = TuneSearchCV(SVC(), {"C": [0.1, 1.0], "kernel": ["rbf", "linear"]}, cv=3, n_trials=4,
+                                  random_state=0, **{kind: name})
+            spec, inputs, _ = search._prepare(X, y, {}, str(tmp_path))
+            plan = make_plan(spec, inputs)
+            assert plan.trainable.inputs is inputs and plan.schedule.max_steps == 3
+            checked.append(name)
+    assert {"random", "grid", "fifo"} <= set(checked)

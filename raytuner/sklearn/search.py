@@ -204,6 +204,24 @@ class TuneSearchCV(BaseSearchCV):
         """
         from raytuner.runner import run_experiment
 
+        storage = self.storage_path or tempfile.mkdtemp(prefix="rt-search-", dir="/tmp")
+        try:
+            spec, inputs, prepared = self._prepare(X, y, params, storage)
+            summary = run_experiment(spec, address=self.address, inputs=inputs,
+                                     show_progress=self.verbose > 0, verbose=self.verbose > 1)
+        finally:
+            if self.storage_path is None:
+                shutil.rmtree(storage, ignore_errors=True)
+        X, y, routed, scorers, refit_metric, splits, decoder, names = prepared
+        self.summary_ = summary
+        if self.storage_path is not None:
+            self.experiment_path_ = summary.experiment_path
+        results, out = self._results(summary, decoder, names)
+        self._finish(X, y, routed, scorers, refit_metric, results, out, splits)
+        return self
+
+    def _prepare(self, X: Any, y: Any, params: dict[str, Any], storage: str) -> tuple[Any, SearchInputs, tuple[Any, ...]]:
+        """Everything before Ray: scorers, CV splits, the space, the spec and the in-memory inputs."""
         scorers, refit_metric = self._get_scorers()
         X, y = indexable(X, y)
         params = _check_method_params(X, params=params)
@@ -224,20 +242,8 @@ class TuneSearchCV(BaseSearchCV):
             return_train_score=self.return_train_score, error_score=self.error_score,
             decoder=decoder, metric=metric, refit_name=refit_name,
         )
-        storage = self.storage_path or tempfile.mkdtemp(prefix="rt-search-", dir="/tmp")
-        try:
-            spec = self._spec(space, metric, self.n_splits_, storage)
-            summary = run_experiment(spec, address=self.address, inputs=inputs,
-                                     show_progress=self.verbose > 0, verbose=self.verbose > 1)
-        finally:
-            if self.storage_path is None:
-                shutil.rmtree(storage, ignore_errors=True)
-        self.summary_ = summary
-        if self.storage_path is not None:
-            self.experiment_path_ = summary.experiment_path
-        results, out = self._results(summary, decoder, names)
-        self._finish(X, y, routed, scorers, refit_metric, results, out, splits)
-        return self
+        spec = self._spec(space, metric, self.n_splits_, storage)
+        return spec, inputs, (X, y, routed, scorers, refit_metric, splits, decoder, names)
 
     def _results(self, summary: Any, decoder: Any, names: list[str] | None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         failed = [t for t in summary.trials if t.status == "error"]
