@@ -92,6 +92,27 @@ def test_holdout_split_is_disjoint_stratified_and_seeded() -> None:
     np.testing.assert_array_equal(search.X, again.X)
 
 
+def test_holdout_from_a_separate_file_gets_the_training_columns(tmp_path: Path) -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    from raytuner.holdout import split_data
+    from raytuner.spec import DataSpec
+
+    train = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0], "color": ["red", "blue", "red", "green"], "y": [0, 1, 0, 1]})
+    test = pd.DataFrame({"y": [1, 0], "color": ["blue", "red"], "x": [9.0, 8.0]})  # other order, no 'green'
+    train.to_csv(tmp_path / "train.csv", index=False)
+    test.to_csv(tmp_path / "test.csv", index=False)
+    data = DataSpec(source=str(tmp_path / "train.csv"), target="y", holdout={"source": str(tmp_path / "test.csv")})
+    search, held = split_data(data, LogisticRegression())
+    assert held is not None and search.feature_names == held.feature_names
+    assert search.feature_names == ["x", "color_blue", "color_green", "color_red"]
+    np.testing.assert_array_equal(held.X, [[9.0, 1.0, 0.0, 0.0], [8.0, 0.0, 0.0, 1.0]])
+    assert held.y.tolist() == [1, 0] and len(search.y) == 4
+    test.drop(columns=["x"]).to_csv(tmp_path / "test.csv", index=False)
+    with pytest.raises(SpecError, match=r"missing \['x'\]"):
+        split_data(data, LogisticRegression())
+
+
 # -- on Ray -------------------------------------------------------------------------------
 
 

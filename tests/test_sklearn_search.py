@@ -8,7 +8,7 @@ import pytest
 from scipy.stats import loguniform, norm, randint, uniform
 from sklearn.datasets import load_breast_cancer, load_iris
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import GridSearchCV, StratifiedKFold, train_test_split
+from sklearn.model_selection import GridSearchCV, GroupKFold, StratifiedKFold, train_test_split
 from sklearn.naive_bayes import GaussianNB
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline
@@ -108,8 +108,8 @@ def test_random_search_with_distributions_and_multimetric(ray_local: None) -> No
     search = TuneSearchCV(
         LogisticRegression(max_iter=500),
         {"C": loguniform(1e-2, 1e2), "tol": {"type": "float", "low": 1e-5, "high": 1e-3, "log": True}},
-        n_trials=3, cv=2, random_state=0, scoring={"acc": "accuracy", "f1": "f1_macro"}, refit="f1",
-    ).fit(X, y)
+        n_trials=3, cv=GroupKFold(2), random_state=0, scoring={"acc": "accuracy", "f1": "f1_macro"}, refit="f1",
+    ).fit(X, y, groups=np.arange(len(y)) % 6, sample_weight=np.ones(len(y)))  # routed like GridSearchCV
     results = search.cv_results_
     assert {"mean_test_acc", "mean_test_f1", "rank_test_f1", "split1_test_acc"} <= set(results)
     assert len(results["params"]) == 3
@@ -173,3 +173,25 @@ def test_every_registered_strategy_and_scheduler_accepts_a_tunesearchcv_spec(tmp
             assert plan.trainable.inputs is inputs and plan.schedule.max_steps == 3
             checked.append(name)
     assert {"random", "grid", "fifo"} <= set(checked)
+
+
+def test_early_stopped_candidates_rank_last_with_nan_for_unrun_folds() -> None:
+    """What a scheduler's early stop looks like in cv_results_ (no Ray: a summary as the runner writes it)."""
+    from raytuner.results import Summary, TrialRecord
+    from raytuner.sklearn.distributions import Decoder
+
+    def trial(tid: str, C: float, scores: list[float]) -> TrialRecord:
+        metrics = {}
+        for i, s in enumerate(scores):
+            metrics.update({f"split{i}_test_score": s, f"split{i}_fit_time": 0.1, f"split{i}_score_time": 0.01,
+                            f"split{i}_n_test_samples": 50, f"split{i}_fit_error": ""})
+        return TrialRecord(tid, "ok", {"C": C}, float(np.mean(scores)), len(scores), 1.0, metrics=metrics)
+
+    summary = Summary("s", "/tmp/x", "test_score", "max", "random", "asha", "", 1.0,
+                      [trial("a", 1.0, [0.9, 0.92, 0.91]), trial("b", 2.0, [0.99]), trial("c", 3.0, [0.8, 0.85, 0.82])], None)
+    search = TuneSearchCV(SVC(), {"C": [1.0, 2.0, 3.0]})
+    search.n_splits_ = 3
+    results, out = search._results(summary, Decoder(), None)
+    assert np.isnan(results["split1_test_score"][1]) and np.isnan(results["mean_test_score"][1])
+    assert results["rank_test_score"].tolist() == [1, 3, 2]  # b scored 0.99 on one fold but stopped early
+    assert results["params"][int(np.argmin(results["rank_test_score"]))] == {"C": 1.0}
