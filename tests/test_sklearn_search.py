@@ -49,11 +49,26 @@ def test_to_space_converts_lists_scipy_and_dsl() -> None:
     ({"C": norm(0, 1)}, "no raytuner equivalent"),
     ({"C": 1.0}, "needs to be a list"),
     ({"C": []}, "non-empty"),
-    ([{"C": [1]}, {"gamma": [1]}], "not supported"),
+    ([], "empty list"),
 ])
 def test_to_space_rejects_what_it_cannot_express(bad: object, error: str) -> None:
     with pytest.raises((TypeError, ValueError), match=error):
         to_space(bad)  # type: ignore[arg-type]
+
+
+def test_a_list_of_dicts_is_a_choice_of_sub_spaces() -> None:
+    from raytuner.sklearn.distributions import grid_points
+
+    grids = [{"kernel": ["linear"], "C": [1, 10]}, {"kernel": ["rbf"], "C": [1, 10], "gamma": [0.1, 0.01]}]
+    space, decoder = to_space(grids)
+    assert space["subspace"] == ChoiceParam(values=[0, 1])
+    assert set(space) == {"subspace", "kernel@0", "C@0", "kernel@1", "C@1", "gamma@1"}
+    assert decoder.decode({"subspace": 0, "kernel@0": "linear", "C@0": 10, "kernel@1": "rbf", "C@1": 1,
+                           "gamma@1": 0.1}) == {"kernel": "linear", "C": 10}
+    points = [decoder.decode(p) for p in grid_points(space, decoder)]
+    from sklearn.model_selection import ParameterGrid
+
+    assert sorted(repr(dict(sorted(p.items()))) for p in points) == sorted(repr(dict(sorted(p.items()))) for p in ParameterGrid(grids))
 
 
 def test_unknown_parameter_fails_before_ray() -> None:
@@ -124,12 +139,18 @@ def test_random_search_with_distributions_and_multimetric(ray_local: None) -> No
 def test_pipeline_tuning_matches_gridsearchcv(ray_local: None) -> None:
     X, y = load_iris(return_X_y=True)
     pipe = Pipeline([("scale", StandardScaler()), ("clf", SVC())])
-    grid = {"scale": [MinMaxScaler(), "passthrough"], "clf__C": [0.1, 10.0]}
+    grid = [{"scale": [MinMaxScaler()], "clf__C": [0.1, 10.0]},  # a list of grids, as GridSearchCV takes
+            {"scale": ["passthrough"], "clf__C": [1.0], "clf__kernel": ["linear", "poly"]}]
     tune = TuneSearchCV(pipe, grid, strategy="grid", cv=2).fit(X, y)
     sk = GridSearchCV(pipe, grid, cv=2).fit(X, y)
     assert repr(tune.best_params_) == repr(sk.best_params_)
     assert tune.best_score_ == pytest.approx(sk.best_score_, abs=1e-12)
-    assert sorted(map(repr, tune.cv_results_["param_scale"])) == sorted(map(repr, sk.cv_results_["param_scale"]))
+    assert set(tune.cv_results_) == set(sk.cv_results_)
+    ours = sorted(zip(map(repr, tune.cv_results_["params"]), tune.cv_results_["mean_test_score"]))
+    theirs = sorted(zip(map(repr, sk.cv_results_["params"]), sk.cv_results_["mean_test_score"]))
+    assert [p for p, _ in ours] == [p for p, _ in theirs] and len(ours) == 4
+    np.testing.assert_allclose([m for _, m in ours], [m for _, m in theirs], atol=1e-12)
+    assert tune.cv_results_["param_clf__kernel"].mask.sum() == 2  # masked where a sub-space lacks it
     assert tune.best_estimator_.named_steps["clf"].C == sk.best_params_["clf__C"]
 
 

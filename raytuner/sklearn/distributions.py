@@ -9,6 +9,7 @@
 * raytuner DSL nodes (``{"type": "float", "low": 1e-3, "high": 1, "log": True}`` or a
   ``raytuner.params`` model).
 
+A list of several dicts is a choice of sub-spaces (see :func:`to_space`).
 Values that are not plain JSON scalars (estimators, tuples, callables) are searched
 as string labels (their ``repr``) and decoded back in each trial, so every searcher
 sees a categorical space it understands and leaderboards stay readable.
@@ -35,18 +36,35 @@ from raytuner.params import (
 _PLAIN = (type(None), bool, int, float, str)
 
 
+SUBSPACE = "subspace"
+
+
 @dataclass
 class Decoder:
-    """label -> original value, per parameter whose values are not JSON scalars."""
+    """Search config -> estimator params: labels back to values; sub-space names back to params.
+
+    ``tables``: label -> original value, per searched name whose values are not JSON
+    scalars. ``subspaces`` (a list of parameter dicts): per sub-space, searched name
+    (``C@1``) -> parameter name (``C``); the config's ``subspace`` picks one.
+    """
 
     tables: dict[str, dict[str, Any]] = field(default_factory=dict)
+    subspaces: list[dict[str, str]] | None = None
+
+    def value(self, key: str, value: Any) -> Any:
+        table = self.tables.get(key)
+        return table[value] if table is not None and isinstance(value, str) and value in table else value
 
     def decode(self, config: Mapping[str, Any]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for key, value in config.items():
-            table = self.tables.get(key)
-            out[key] = table[value] if table is not None and isinstance(value, str) and value in table else value
-        return out
+        if self.subspaces is not None:
+            names = self.subspaces[int(config[SUBSPACE])]
+            return {param: self.value(key, config[key]) for key, param in names.items()}
+        return {key: self.value(key, value) for key, value in config.items()}
+
+    def param_names(self, space: Space) -> list[str]:
+        if self.subspaces is None:
+            return list(space)
+        return list(dict.fromkeys(p for names in self.subspaces for p in names.values()))
 
 
 def _plain(value: Any) -> bool:
@@ -120,20 +138,64 @@ def convert_node(name: str, node: Any, decoder: Decoder) -> Any:
 
 
 def to_space(param_distributions: Mapping[str, Any] | list[Mapping[str, Any]]) -> tuple[Space, Decoder]:
-    """Convert scikit-learn style ``param_distributions`` into a raytuner space and a decoder."""
+    """Convert scikit-learn style ``param_distributions`` into a raytuner space and a decoder.
+
+    A list of several dicts (alternative sub-spaces, as GridSearchCV and
+    RandomizedSearchCV take) becomes a ``subspace`` choice plus each sub-space's
+    parameters under their own names (``C@0``, ``C@1``); a trial uses only the chosen
+    sub-space's parameters.
+    """
     if isinstance(param_distributions, (list, tuple)):
-        if len(param_distributions) != 1:
-            raise ValueError(
-                "a list of several parameter dicts (alternative sub-spaces) is not supported by "
-                "TuneSearchCV yet; run one search per sub-space or encode the alternative as a choice"
-            )
-        param_distributions = param_distributions[0]
-    if not isinstance(param_distributions, Mapping):
-        raise TypeError(f"param_distributions must be a dict (got {type(param_distributions).__name__})")
+        dicts = list(param_distributions)
+        if not dicts:
+            raise ValueError("param_distributions is an empty list")
+        if len(dicts) == 1:
+            return to_space(dicts[0])
+        decoder = Decoder(subspaces=[])
+        space: Space = {SUBSPACE: ChoiceParam(values=list(range(len(dicts))))}
+        for i, sub in enumerate(dicts):
+            part, part_decoder = to_space(_mapping(sub))
+            names = {}
+            for name, node in part.items():
+                space[f"{name}@{i}"] = node
+                names[f"{name}@{i}"] = name
+                if name in part_decoder.tables:
+                    decoder.tables[f"{name}@{i}"] = part_decoder.tables[name]
+            decoder.subspaces.append(names)  # type: ignore[union-attr]
+        return space, decoder
     decoder = Decoder()
-    space: Space = {}
-    for name, node in param_distributions.items():
+    space = {}
+    for name, node in _mapping(param_distributions).items():
         if not isinstance(name, str):
             raise TypeError(f"parameter names must be strings (got {name!r})")
         space[name] = convert_node(name, node, decoder)
     return space, decoder
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise TypeError(f"param_distributions must be a dict or a list of dicts (got {type(value).__name__})")
+    return value
+
+
+def grid_points(space: Space, decoder: Decoder) -> list[dict[str, Any]]:
+    """Every point of a grid over choices, sub-space by sub-space (no cross-sub-space duplicates)."""
+    from itertools import product
+
+    def expand(names: list[str]) -> list[dict[str, Any]]:
+        values = []
+        for name in names:
+            node = space[name]
+            if isinstance(node, FixedParam):
+                values.append([node.value])
+            elif isinstance(node, ChoiceParam):
+                values.append(list(node.values))
+            elif isinstance(node, IntParam):
+                values.append(node.values())
+            else:
+                raise ValueError(f"parameter {name!r}: the grid strategy takes lists of values (got {node.type})")
+        return [dict(zip(names, combo)) for combo in product(*values)]
+
+    if decoder.subspaces is None:
+        return expand(list(space))
+    return [{SUBSPACE: i, **point} for i, names in enumerate(decoder.subspaces) for point in expand(sorted(names))]

@@ -31,7 +31,7 @@ from sklearn.model_selection._validation import _warn_or_raise_about_fit_failure
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import _check_method_params, check_random_state, indexable
 
-from raytuner.sklearn.distributions import to_space
+from raytuner.sklearn.distributions import grid_points, to_space
 from raytuner.sklearn.inputs import SearchInputs, split_results
 
 _CONSTRAINTS = {k: v for k, v in BaseSearchCV._parameter_constraints.items() if k != "pre_dispatch"}
@@ -158,10 +158,16 @@ class TuneSearchCV(BaseSearchCV):
             raise ValueError(f"{kind} must be a name or {{'name': ..., 'options': {{...}}}} (got {value!r})")
         return {"name": value["name"], "options": dict(value.get("options") or {})}
 
-    def _spec(self, space: dict[str, Any], metric: str, n_splits: int, storage: str) -> Any:
+    def _spec(self, space: dict[str, Any], decoder: Any, metric: str, n_splits: int, storage: str) -> Any:
         from raytuner.loader import validate_spec
 
         strategy = {**self._component(self.strategy, "strategy"), "seed": self._seed()}
+        trials = None if strategy["name"] == "grid" else self.n_trials
+        if strategy["name"] == "grid" and decoder.subspaces is not None:
+            # a list of grids, as GridSearchCV takes: exactly their points, each once, in order
+            points = grid_points(space, decoder)
+            strategy = {"name": "random", "seed": strategy["seed"], "points_to_evaluate": points}
+            trials = len(points)
         n_jobs = self.n_jobs if self.n_jobs is not None and self.n_jobs > 0 else None
         cls = type(self.estimator)
         name = re.sub(r"[^A-Za-z0-9_.-]", "-", f"tunesearchcv-{cls.__name__}")[:100]
@@ -176,7 +182,7 @@ class TuneSearchCV(BaseSearchCV):
             "metric": {"name": metric, "mode": "max"},
             "strategy": strategy,
             "scheduler": self._component(self.scheduler, "scheduler"),
-            "budget": {"trials": None if strategy["name"] == "grid" else self.n_trials,
+            "budget": {"trials": trials,
                        "max_concurrent": n_jobs, "time_limit_s": self.time_budget_s},
             "resources": dict(self.resources or {}),
             "storage": {"path": storage},
@@ -184,11 +190,11 @@ class TuneSearchCV(BaseSearchCV):
             "refit": False,
         })
 
-    def _check_names(self, space: dict[str, Any]) -> None:
+    def _check_names(self, names: list[str]) -> None:
         valid = set(self.estimator.get_params(deep=True))
-        for name in space:
+        for name in names:
             head = name.split("__", 1)[0]
-            if name not in valid and not ("__" in name and head in space):
+            if name not in valid and not ("__" in name and head in names):
                 raise ValueError(
                     f"Invalid parameter {name!r} for estimator {self.estimator}. "
                     f"Valid parameters are: {sorted(valid)!r}."
@@ -232,7 +238,7 @@ class TuneSearchCV(BaseSearchCV):
         if len(splits) != self.n_splits_:
             raise ValueError(f"cv.split and cv.get_n_splits return inconsistent results. Expected {self.n_splits_} splits, got {len(splits)}")
         space, decoder = to_space(self.param_distributions)
-        self._check_names(space)
+        self._check_names(decoder.param_names(space))
         names = list(scorers._scorers) if isinstance(scorers, _MultimetricScorer) else None
         refit_name = self.refit if isinstance(self.refit, str) else (names[0] if names else None)
         metric = f"test_{refit_name}" if names else "test_score"
@@ -242,7 +248,7 @@ class TuneSearchCV(BaseSearchCV):
             return_train_score=self.return_train_score, error_score=self.error_score,
             decoder=decoder, metric=metric, refit_name=refit_name,
         )
-        spec = self._spec(space, metric, self.n_splits_, storage)
+        spec = self._spec(space, decoder, metric, self.n_splits_, storage)
         return spec, inputs, (X, y, routed, scorers, refit_metric, splits, decoder, names)
 
     def _results(self, summary: Any, decoder: Any, names: list[str] | None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
