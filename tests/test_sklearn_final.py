@@ -54,7 +54,7 @@ def test_pipeline_spec_builds_steps_and_validates_step_parameters() -> None:
     pipe = build_estimator(setup, {"clf": "knn", "scale": "sklearn.preprocessing.MinMaxScaler"})
     assert [type(s).__name__ for _, s in pipe.steps] == ["MinMaxScaler", "KNeighborsClassifier"]
     forest = build_estimator(setup, {"clf": "forest"}).named_steps["clf"]
-    assert forest.n_estimators == 50 and forest.random_state == 0  # option params, the spec's seed
+    assert forest.n_estimators == 30 and forest.random_state == 0  # option params, the spec's seed
     raw = spec.to_data()
     raw["space"]["clf"] = {"type": "choice", "values": ["logreg", "forest"]}
     raw["space"]["clf__C"] = {"type": "float", "low": 0.1, "high": 1.0}  # forest has no C

@@ -100,7 +100,7 @@ def search_trial(config: dict[str, Any], *, metric: str, refit_name: str | None,
         tune.report({**report, metric: float(np.mean(scores)), "fold": i + 1})
 
 
-def split_results(metrics: dict[str, Any], n_splits: int, names: list[str] | None, return_train_score: bool, error: bool) -> list[dict[str, Any]]:
+def split_results(metrics: dict[str, Any], n_splits: int, names: list[str] | None, return_train_score: bool) -> list[dict[str, Any]]:
     """A trial's reported metrics -> one ``_fit_and_score``-like dict per split (NaN where not run)."""
     out = []
     for i in range(n_splits):

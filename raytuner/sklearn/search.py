@@ -265,7 +265,7 @@ class TuneSearchCV(BaseSearchCV):
         candidates, out = [], []
         for trial in summary.trials:
             candidates.append(dict(sorted(decoder.decode(trial.config).items())))  # as ParameterGrid
-            splits = split_results(trial.metrics, self.n_splits_, names, self.return_train_score, trial.status == "error")
+            splits = split_results(trial.metrics, self.n_splits_, names, self.return_train_score)
             if trial.status == "error":
                 for item in splits:
                     if not isinstance(self.error_score, str):
