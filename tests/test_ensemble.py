@@ -85,3 +85,19 @@ def test_distinct_top_and_bad_options() -> None:
         build_ensemble([SVC(), SVC()], X, y, [], get_scorer("accuracy"), "greedy", {"rounds": 0}, task="classification")
     with pytest.raises(ValueError, match="at least 2"):
         build_ensemble([SVC()], X, y, [], get_scorer("accuracy"), "voting", {}, task="classification")
+
+
+def test_summary_lines_show_holdout_scores_side_by_side_and_step_errors() -> None:
+    from raytuner.finish import describe_final
+
+    final = {
+        "refit": {"trial_id": "t1", "search_rows": 100, "holdout_rows": 50, "holdout_score": 0.9, "path": "/x/model"},
+        "ensemble": {"method": "greedy", "member_trials": ["t1", "t2"], "weights": [0.5, 0.5],
+                     "oof_score": 0.95, "holdout_score": 0.92},
+    }
+    lines = describe_final(final, "accuracy")
+    assert "holdout accuracy (50 rows the search never saw): best model 0.9 | ensemble (greedy, 2 configs) 0.92" in lines
+    failed = describe_final({"ensemble": {"error": "ValueError: an ensemble needs at least 2 distinct configs (got 1)"}}, "r2")
+    assert failed == ["[red]ensemble failed[/red]: ValueError: an ensemble needs at least 2 distinct configs (got 1)"]
+    assert describe_final({"refit": {"skipped": "no trial finished with a score"}}, "r2") == [
+        "refit: skipped (no trial finished with a score)"]
