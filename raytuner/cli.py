@@ -57,6 +57,22 @@ def build_parser() -> argparse.ArgumentParser:
     from raytuner.cli_cluster import add_cluster_commands
 
     add_cluster_commands(sub, command)
+
+    p = sub.add_parser("predict", help="predict with a saved model (an experiment's refit model or ensemble)")
+    p.add_argument("--model", required=True, help="experiment directory, model directory or model file")
+    p.add_argument("--data", required=True, help="a .csv / .parquet file with the training columns")
+    p.add_argument("--out", default=None, help="write predictions to this CSV (default: stdout)")
+    p.add_argument("--ensemble", action="store_true", help="use the experiment's ensemble instead of its best model")
+    p.add_argument("--proba", action="store_true", help="add one probability column per class")
+    p.add_argument("--format", choices=["joblib", "skops"], default=None, help="which saved file to load")
+
+    p = sub.add_parser("ensemble", help="build an ensemble of a finished experiment's top configs (no new search)")
+    p.add_argument("path", help="experiment directory")
+    p.add_argument("--method", default=None, help="greedy | voting | average | stacking (default: the spec's, else greedy)")
+    p.add_argument("--top-k", type=int, default=None, help="distinct configs, best first (default: the spec's, else 5)")
+    p.add_argument("--option", dest="options", action="append", default=None, metavar="KEY=VALUE",
+                   help="a method option, e.g. --option rounds=100 (repeatable)")
+    p.add_argument("--json", action="store_true")
     return parser
 
 
@@ -115,6 +131,11 @@ def _strategies(args: argparse.Namespace) -> int:
     print("schedulers (scheduler.name):")
     for entry in SCHEDULERS.entries():
         print(f"  {entry.name:<12} {entry.summary}")
+    from raytuner.ensemble import ENSEMBLE_METHODS
+
+    print("ensemble methods (ensemble.method):")
+    for entry in ENSEMBLE_METHODS.entries():
+        print(f"  {entry.name:<12} {entry.summary}")
     return 0
 
 
@@ -158,6 +179,58 @@ def _show(summary: Any, args: argparse.Namespace) -> int:
     else:
         print_summary(summary, top=args.top)
     return 0
+
+
+@command("predict")
+def _predict(args: argparse.Namespace) -> int:
+    from raytuner.export import load_model, predict_table
+    from raytuner.holdout import read_table
+
+    saved = load_model(args.model, args.format, ensemble=args.ensemble)
+    frame = read_table(args.data) if _is_file(args.data, "--data") else None
+    table, score = predict_table(saved, frame, proba=args.proba)
+    if args.out:
+        table.to_csv(args.out, index=False)
+    else:
+        table.to_csv(sys.stdout, index=False)
+    if score is not None:
+        print(f"{saved.meta['metric']}: {score:.6g} on {len(table)} rows of {args.data}", file=sys.stderr)
+    return 0
+
+
+@command("ensemble")
+def _ensemble(args: argparse.Namespace) -> int:
+    from raytuner.ensemble.step import ensemble_experiment
+    from raytuner.finish import describe_final
+    from raytuner.loader import parse_override
+    from raytuner.results import read_summary
+
+    options = None
+    if args.options is not None:
+        options = {}
+        for text in args.options:
+            keys, value = parse_override(text)
+            options[".".join(keys)] = value
+    result = ensemble_experiment(args.path, args.method, args.top_k, options)
+    if args.json:
+        print(json.dumps(read_summary(args.path).to_data()["final"]["ensemble"], indent=2))
+    else:
+        from raytuner.display import _console
+
+        console = _console(None)
+        for line in describe_final(read_summary(args.path).final, read_summary(args.path).metric):
+            console.print(line)
+    return 1 if "error" in result else 0
+
+
+def _is_file(path: str, field: str) -> bool:
+    from pathlib import Path
+
+    from raytuner.errors import SpecError
+
+    if not Path(path).is_file():
+        raise SpecError.at(field, path, "an existing .csv / .parquet file")
+    return True
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -62,4 +62,8 @@ def print_summary(summary: Summary, stream: TextIO | None = None, top: int = 10)
     if summary.best is not None:
         console.print(f"best {summary.metric}: {summary.best.score:.6g} (trial {summary.best.trial_id})")
         console.print("best config: " + json.dumps(summary.best.config, default=str), soft_wrap=True)
+    from raytuner.finish import describe_final
+
+    for line in describe_final(summary.final, summary.metric):  # refit, holdout, ensemble
+        console.print(line)
     console.print(f"results: {summary.experiment_path}")

@@ -52,10 +52,13 @@ def options(model: type[BaseModel], raw: Mapping[str, Any], path: str) -> BaseMo
         raise SpecError(problems) from None
 
 
-def make_plan(spec: ExperimentSpec) -> Plan:
+def make_plan(spec: ExperimentSpec, inputs: Any = None) -> Plan:
+    """``inputs``: in-memory data/estimator from Python (TuneSearchCV) the trainable uses instead of paths."""
     seed = spec.strategy.seed
     trainable_cls = TRAINABLES.get(spec.trainable.type, "trainable.type")
     trainable = trainable_cls(spec.trainable, metric=spec.metric, seed=seed, resources=spec.resources)
+    if inputs is not None:
+        trainable.take_inputs(inputs)
     mode = trainable.check(spec.space)
 
     strategy_cls = STRATEGIES.get(spec.strategy.name, "strategy.name")
@@ -86,4 +89,7 @@ def make_plan(spec: ExperimentSpec) -> Plan:
     )
     scheduler.check(schedule)
     check_storage(spec.storage)
+    from raytuner.finish import check_finish
+
+    check_finish(spec, inputs)  # refit / ensemble / holdout fields, before Ray starts
     return Plan(spec, mode, trainable, strategy, scheduler, search, schedule)

@@ -10,6 +10,7 @@ from typing import Any, TextIO
 import yaml
 
 from raytuner.errors import ExperimentFailed
+from raytuner.finish import finish_experiment
 from raytuner.plan import Plan, make_plan
 from raytuner.results import SPEC_FILE, Summary, TrialRecord, best_of, write_remote_outputs, write_summary
 from raytuner.session import quiet_ray, ray_session
@@ -75,13 +76,14 @@ def run_experiment(
     progress_stream: TextIO | None = None,
     show_progress: bool = True,
     verbose: bool = False,
+    inputs: Any = None,
 ) -> Summary:
     """Validate, run on Ray, write summary.json and spec.yaml; return the Summary.
 
     Raises SpecError before Ray starts for any problem with the spec, and
     ExperimentFailed (after writing the summary) when every trial failed.
     """
-    plan = make_plan(spec)
+    plan = make_plan(spec, inputs)
     quiet_ray(verbose)
     from raytuner.progress import Progress, ProgressView
 
@@ -95,6 +97,7 @@ def run_experiment(
         grid = tuner.fit()
         experiment_path = experiment_uri(spec.storage, grid.experiment_path)
         trials = [_record(result, plan.metric) for result in grid]
+        final = finish_experiment(plan, trials, experiment_path)  # refit, export, ensemble, holdout
     wall = time.perf_counter() - start
     summary = Summary(
         name=spec.name,
@@ -108,6 +111,7 @@ def run_experiment(
         trials=trials,
         best=best_of(trials, plan.mode),
         versions=_versions(),
+        final=final,
     )
     _write_outputs(summary, spec)
     if trials and all(t.status == "error" for t in trials):

@@ -24,6 +24,23 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class HoldoutSpec(_Model):
+    """A test split kept out of the search (and of ensemble selection), scored at the end."""
+
+    fraction: float | None = Field(None, gt=0, lt=1, description="share of the rows held out")
+    source: str | None = Field(
+        None, description="a separate .csv / .parquet test file with the same columns"
+    )
+    stratified: bool | None = Field(None, description="default: true for classifiers")
+    seed: int = Field(0, description="seed of the split (independent of the search's seed)")
+
+    @model_validator(mode="after")
+    def _one_of(self) -> "HoldoutSpec":
+        if (self.fraction is None) == (self.source is None):
+            raise ValueError("exactly one of fraction or source")
+        return self
+
+
 class DataSpec(_Model):
     """Where the data comes from: a bundled dataset or a CSV/Parquet file."""
 
@@ -41,6 +58,15 @@ class DataSpec(_Model):
     task: Literal["classification", "regression"] | None = Field(
         None, description="default: inferred from the estimator"
     )
+    holdout: HoldoutSpec | None = Field(
+        None, description="rows the search never sees, to score the final model(s); "
+        "a fraction (0.2) or {fraction|source, stratified, seed}",
+    )
+
+    @field_validator("holdout", mode="before")
+    @classmethod
+    def _holdout_shorthand(cls, raw: Any) -> Any:
+        return {"fraction": raw} if isinstance(raw, (int, float)) and not isinstance(raw, bool) else raw
 
 
 class CVSpec(_Model):
@@ -51,16 +77,64 @@ class CVSpec(_Model):
     stratified: bool | None = Field(None, description="default: true for classifiers")
 
 
+class PipelineOptionSpec(_Model):
+    """One alternative for a pipeline step: an estimator by import path and its fixed arguments."""
+
+    estimator: str = Field(examples=["sklearn.svm.SVC"])
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class PipelineStepSpec(_Model):
+    """A step of a scikit-learn Pipeline: an estimator, or named options the space chooses from."""
+
+    name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$", examples=["scale", "clf"])
+    estimator: str | None = Field(
+        None, description="import path, or 'passthrough'", examples=["sklearn.preprocessing.StandardScaler"]
+    )
+    params: dict[str, Any] = Field(default_factory=dict, description="fixed constructor arguments")
+    options: dict[str, PipelineOptionSpec] = Field(
+        default_factory=dict,
+        description="alternatives by name; tune with space: {STEP: {type: choice, values: [names]}} "
+        "(the first is the default)",
+    )
+
+    @model_validator(mode="after")
+    def _one_of(self) -> "PipelineStepSpec":
+        if "__" in self.name:
+            raise ValueError(f"a step name without '__' (got {self.name!r})")
+        if (self.estimator is None) == (not self.options):
+            raise ValueError("exactly one of estimator or options")
+        if self.options and self.params:
+            raise ValueError("params inside each option, not next to options")
+        return self
+
+
 class SklearnTrainableSpec(_Model):
     """Any scikit-learn estimator by import path, scored by cross-validation."""
 
     type: Literal["sklearn"] = "sklearn"
-    estimator: str = Field(examples=["sklearn.ensemble.RandomForestClassifier"])
+    estimator: str | None = Field(
+        None, examples=["sklearn.ensemble.RandomForestClassifier"],
+        description="import path (or give a pipeline instead)",
+    )
+    pipeline: list[PipelineStepSpec] | None = Field(
+        None, min_length=1, description="a Pipeline of steps (instead of estimator); "
+        "tune step parameters as nested space entries (STEP: {param: ...})",
+    )
     params: dict[str, Any] = Field(
         default_factory=dict, description="fixed constructor arguments"
     )
     data: DataSpec
     cv: CVSpec = CVSpec()
+
+    @model_validator(mode="after")
+    def _estimator_or_pipeline(self) -> "SklearnTrainableSpec":
+        if (self.estimator is None) == (self.pipeline is None):
+            raise ValueError("exactly one of estimator or pipeline")
+        names = [step.name for step in self.pipeline or []]
+        if len(set(names)) != len(names):
+            raise ValueError(f"unique pipeline step names (got {names})")
+        return self
 
 
 class FunctionTrainableSpec(_Model):
@@ -172,6 +246,24 @@ class FailureSpec(_Model):
     max_retries: int = Field(1, ge=0, description="retries of a failed trial")
 
 
+class RefitSpec(_Model):
+    """After the search: refit the best config on all search rows and save it (sklearn)."""
+
+    enabled: bool = True
+    formats: list[Literal["joblib", "skops"]] = Field(
+        default_factory=lambda: ["joblib", "skops"],
+        description="files written to <experiment>/model/ (skops only when installed)",
+    )
+
+
+class EnsembleSpec(_Model):
+    """After the search: an ensemble of the top-k configs, scored on the holdout (sklearn)."""
+
+    top_k: int = Field(5, ge=2, le=100, description="distinct configs, best first")
+    method: str = Field("greedy", description="greedy | voting | average | stacking")
+    options: dict[str, Any] = Field(default_factory=dict, description="the method's options")
+
+
 class ExperimentSpec(_Model):
     """One tuning experiment: what to train, over which space, how, with what budget."""
 
@@ -187,6 +279,13 @@ class ExperimentSpec(_Model):
     stop: StopSpec = StopSpec()
     storage: StorageSpec = StorageSpec()
     failure: FailureSpec = FailureSpec()
+    refit: RefitSpec = RefitSpec()
+    ensemble: EnsembleSpec | None = None
+
+    @field_validator("refit", mode="before")
+    @classmethod
+    def _refit_shorthand(cls, raw: Any) -> Any:
+        return {"enabled": raw} if isinstance(raw, bool) else raw
 
     @field_validator("space", mode="before")
     @classmethod

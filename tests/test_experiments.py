@@ -17,6 +17,8 @@ OVERRIDES: dict[str, list[str]] = {
     "quickstart.yaml": ["budget.trials=2", "trainable.cv.folds=2"],
     "cluster_spread.yaml": ["budget.trials=2", "budget.max_concurrent=2", "resources.cpu=1",
                             "trainable.cv.folds=2", "space.max_iter.values=[5]"],
+    "sklearn_pipeline.yaml": ["budget.trials=2", "trainable.cv.folds=2"],
+    "sklearn_ensemble.yaml": ["budget.trials=3", "trainable.cv.folds=2", "ensemble.top_k=2"],
 }
 # Specs that cannot run on this machine (e.g. they need a GPU): validated only.
 VALIDATE_ONLY: set[str] = set()

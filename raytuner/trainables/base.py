@@ -25,6 +25,15 @@ class Trainable:
         self.seed = seed
         self.resources = resources
 
+    def take_inputs(self, inputs: Any) -> None:
+        """Use in-memory inputs (data, estimator) given from Python instead of the spec's paths.
+
+        Trainables that cannot are a spec error; see SklearnTrainable and raytuner.sklearn.
+        """
+        from raytuner.errors import SpecError
+
+        raise SpecError.at("trainable.type", self.kind, "a trainable that takes in-memory inputs (sklearn)")
+
     def check(self, space: Space) -> str:
         """Validate the spec against the metric and space; return the metric's mode."""
         raise NotImplementedError

@@ -34,16 +34,27 @@ def estimator_params(config: dict[str, Any], prefix: str = "") -> dict[str, Any]
 class SklearnTrainable(Trainable):
     kind = "sklearn"
     spec: SklearnTrainableSpec
+    inputs: Any = None  # in-memory inputs from Python (raytuner.sklearn.inputs), see take_inputs
+
+    def take_inputs(self, inputs: Any) -> None:
+        """In-memory X, y and estimator (TuneSearchCV): ``inputs`` checks and builds the trial."""
+        self.inputs = inputs
 
     def estimator_class(self) -> Any:
         from sklearn.base import BaseEstimator
 
+        if self.spec.pipeline is not None:  # a factory of Pipelines (raytuner.sklearn.pipeline)
+            from raytuner.sklearn.pipeline import pipeline_factory
+
+            return pipeline_factory(self.spec.pipeline)
         cls = import_object(self.spec.estimator, "trainable.estimator")
         if not (isinstance(cls, type) and hasattr(cls, "fit") and issubclass(cls, BaseEstimator)):
             raise SpecError.at("trainable.estimator", self.spec.estimator, "a scikit-learn estimator class")
         return cls
 
     def check(self, space: Space) -> str:
+        if self.inputs is not None:
+            return self.inputs.check(self, space)
         metric = self.metric
         from sklearn.base import is_classifier, is_regressor
         from sklearn.metrics import get_scorer_names
@@ -54,6 +65,10 @@ class SklearnTrainable(Trainable):
         except TypeError as exc:
             raise SpecError.at("trainable.params", self.spec.params, f"constructor arguments of {cls.__name__} ({exc})") from None
         valid = set(estimator.get_params(deep=True))
+        if self.spec.pipeline is not None:  # names valid for every option a step may take
+            from raytuner.sklearn.pipeline import check_pipeline_space
+
+            valid = check_pipeline_space(self.spec, space)
         names = estimator_params(_tree_names(space))
         for name in names:
             if name not in valid:
@@ -63,6 +78,9 @@ class SklearnTrainable(Trainable):
                     f"a parameter of {cls.__name__}: {', '.join(sorted(p for p in valid if '__' not in p))}",
                 )
         check_data(self.spec.data)
+        from raytuner.holdout import check_holdout
+
+        check_holdout(self.spec.data)
         data_task = self.spec.data.task or _bundled_task(self.spec.data.source)
         if data_task == "regression" and is_classifier(estimator):
             raise SpecError.at("trainable.estimator", self.spec.estimator, f"a regressor for the regression data {self.spec.data.source}")
@@ -79,6 +97,8 @@ class SklearnTrainable(Trainable):
         return "max"
 
     def max_steps(self) -> int | None:
+        if self.inputs is not None:
+            return self.inputs.max_steps(self)
         return self.spec.cv.folds
 
     def setup(self) -> dict[str, Any]:
@@ -95,7 +115,7 @@ class SklearnTrainable(Trainable):
             defaults["random_state"] = self.seed
         if "n_jobs" in params and params["n_jobs"] is None:
             defaults["n_jobs"] = max(1, int(self.resources.cpu))
-        return {
+        setup = {
             "estimator": self.spec.estimator,
             "fixed": {**defaults, **self.spec.params},
             "folds": self.spec.cv.folds,
@@ -104,11 +124,20 @@ class SklearnTrainable(Trainable):
             "seed": self.seed,
             "metric": self.metric.name,
         }
+        if self.spec.pipeline is not None:  # steps built per trial by raytuner.sklearn.pipeline
+            from raytuner.sklearn.pipeline import pipeline_setup
+
+            setup["pipeline"] = pipeline_setup(self.spec.pipeline, self.seed, max(1, int(self.resources.cpu)))
+        return setup
 
     def build(self) -> Callable[[dict[str, Any]], None]:
         from ray import tune
 
-        dataset = load_data(self.spec.data)
+        if self.inputs is not None:
+            return self.inputs.build(self)
+        from raytuner.holdout import search_data
+
+        dataset = search_data(self.spec.data, self.estimator_class()(**self.spec.params))  # no holdout rows
         return tune.with_parameters(partial(sklearn_trial, setup=self.setup()), dataset=dataset)
 
 
@@ -136,6 +165,10 @@ def make_splits(setup: dict[str, Any], X: np.ndarray, y: np.ndarray) -> list[tup
 
 
 def build_estimator(setup: dict[str, Any], config: dict[str, Any]) -> Any:
+    if setup.get("pipeline") is not None:
+        from raytuner.sklearn.pipeline import build_pipeline
+
+        return build_pipeline(setup["pipeline"], setup["fixed"], config)
     cls = import_object(setup["estimator"], "trainable.estimator")
     estimator = cls(**setup["fixed"])
     return estimator.set_params(**estimator_params(config))

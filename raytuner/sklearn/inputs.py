@@ -1,0 +1,124 @@
+"""In-memory inputs for the sklearn trainable: TuneSearchCV's estimator object, X, y and splits.
+
+The runner stays the one place that builds the Tuner: TuneSearchCV builds an
+ExperimentSpec and hands these inputs to the sklearn trainable
+(``SklearnTrainable.take_inputs``), which then checks and builds its trials from them
+instead of from the spec's import paths and data files.
+
+Each trial evaluates one candidate with scikit-learn's own ``_fit_and_score`` on the
+same (train, test) splits GridSearchCV would use, one split per step, and reports the
+running mean of the refit metric (for schedulers) plus every split's scores and times
+(for ``cv_results_``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, Callable
+
+import numpy as np
+
+from raytuner.params import Space
+from raytuner.sklearn.distributions import Decoder
+
+SPLIT_FIELDS = ("fit_time", "score_time", "n_test_samples")
+
+
+@dataclass
+class SearchInputs:
+    estimator: Any
+    X: Any
+    y: Any
+    splits: list[tuple[np.ndarray, np.ndarray]]
+    scorer: Any
+    fit_params: dict[str, Any]
+    score_params: dict[str, Any]
+    return_train_score: bool
+    error_score: Any
+    decoder: Decoder
+    metric: str  # the reported key the search optimises
+    refit_name: str | None  # which scorer of a multi-metric dict is the metric
+
+    # -- the SklearnTrainable hook ---------------------------------------------
+    def check(self, trainable: Any, space: Space) -> str:
+        return "max"  # scikit-learn scorers are greater-is-better
+
+    def max_steps(self, trainable: Any) -> int:
+        return len(self.splits)
+
+    def build(self, trainable: Any) -> Callable[[dict[str, Any]], None]:
+        from ray import tune
+
+        payload = {
+            "estimator": self.estimator, "X": self.X, "y": self.y, "splits": self.splits,
+            "scorer": self.scorer, "fit_params": self.fit_params, "score_params": self.score_params,
+            "return_train_score": self.return_train_score, "error_score": self.error_score,
+            "decoder": self.decoder,
+        }
+        return tune.with_parameters(partial(search_trial, metric=self.metric, refit_name=self.refit_name), payload=payload)
+
+
+def _flat_scores(prefix: str, scores: Any) -> dict[str, float]:
+    if isinstance(scores, dict):
+        return {f"{prefix}_{name}": float(value) for name, value in scores.items()}
+    return {f"{prefix}_score": float(scores)}
+
+
+def _refit_score(scores: Any, refit_name: str | None) -> float:
+    if isinstance(scores, dict):
+        if refit_name in scores:
+            return float(scores[refit_name])
+        return float(next(iter(scores.values())))
+    return float(scores)
+
+
+def search_trial(config: dict[str, Any], *, metric: str, refit_name: str | None, payload: dict[str, Any]) -> None:
+    """One candidate over every split, one report per split (the running mean of the metric)."""
+    from ray import tune
+    from sklearn.base import clone
+    from sklearn.model_selection._validation import _fit_and_score
+
+    params = payload["decoder"].decode(config)
+    report: dict[str, Any] = {}
+    scores: list[float] = []
+    for i, (train, test) in enumerate(payload["splits"]):
+        out = _fit_and_score(
+            clone(payload["estimator"]), payload["X"], payload["y"],
+            scorer=payload["scorer"], train=train, test=test, verbose=0, parameters=params,
+            fit_params=payload["fit_params"], score_params=payload["score_params"],
+            return_train_score=payload["return_train_score"], return_n_test_samples=True,
+            return_times=True, error_score=payload["error_score"],
+        )
+        scores.append(_refit_score(out["test_scores"], refit_name))
+        report.update(_flat_scores(f"split{i}_test", out["test_scores"]))
+        if payload["return_train_score"]:
+            report.update(_flat_scores(f"split{i}_train", out["train_scores"]))
+        for key in SPLIT_FIELDS:
+            report[f"split{i}_{key}"] = float(out[key])
+        report[f"split{i}_fit_error"] = out["fit_error"] or ""
+        tune.report({**report, metric: float(np.mean(scores)), "fold": i + 1})
+
+
+def split_results(metrics: dict[str, Any], n_splits: int, names: list[str] | None, return_train_score: bool) -> list[dict[str, Any]]:
+    """A trial's reported metrics -> one ``_fit_and_score``-like dict per split (NaN where not run)."""
+    out = []
+    for i in range(n_splits):
+        ran = f"split{i}_fit_time" in metrics
+
+        def scores(kind: str) -> Any:
+            if names is None:
+                return float(metrics.get(f"split{i}_{kind}_score", np.nan)) if ran else np.nan
+            return {n: float(metrics.get(f"split{i}_{kind}_{n}", np.nan)) if ran else np.nan for n in names}
+
+        item: dict[str, Any] = {
+            "test_scores": scores("test"),
+            "fit_time": float(metrics.get(f"split{i}_fit_time", np.nan)),
+            "score_time": float(metrics.get(f"split{i}_score_time", np.nan)),
+            "n_test_samples": int(metrics.get(f"split{i}_n_test_samples", 0)),
+            "fit_error": (metrics.get(f"split{i}_fit_error") or None) if ran else None,
+        }
+        if return_train_score:
+            item["train_scores"] = scores("train")
+        out.append(item)
+    return out
