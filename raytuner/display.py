@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from raytuner.results import Summary
+from raytuner.scheduling_display import scheduling_lines
 from raytuner.space import flatten
 
 
@@ -52,6 +53,8 @@ def print_summary(summary: Summary, stream: TextIO | None = None, top: int = 10)
         f"trials: {counts['total']} ({counts['ok']} ok, {counts['error']} failed) "
         f"in {summary.wall_time_s:.1f}s"
     )
+    for line in scheduling_lines(summary):
+        console.print(line)
     for trial in summary.trials:
         if trial.status == "error":
             first = (trial.error or "").strip().splitlines()

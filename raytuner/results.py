@@ -52,6 +52,7 @@ class Summary:
     best: TrialRecord | None
     versions: dict[str, str] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
+    scheduling: dict[str, Any] = field(default_factory=dict)  # early stopping counts, PBT schedules
 
     @property
     def counts(self) -> dict[str, int]:

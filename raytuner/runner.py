@@ -11,6 +11,7 @@ import yaml
 
 from raytuner.errors import ExperimentFailed
 from raytuner.plan import Plan, make_plan
+from raytuner.scheduling import scheduling_report
 from raytuner.results import SPEC_FILE, Summary, TrialRecord, best_of, write_summary
 from raytuner.session import quiet_ray, ray_session
 from raytuner.spec import ExperimentSpec
@@ -31,6 +32,7 @@ def storage_root(spec: ExperimentSpec) -> str:
 def build_tuner(plan: Plan, name: str, callbacks: list[Any]) -> Any:
     from ray import tune
 
+    from raytuner.scheduling import checkpoint_config
     from raytuner.stopping import build_stopper
 
     spec = plan.spec
@@ -53,6 +55,7 @@ def build_tuner(plan: Plan, name: str, callbacks: list[Any]) -> Any:
         storage_path=storage_root(spec),
         stop=build_stopper(spec.stop, plan.metric, plan.mode),
         failure_config=tune.FailureConfig(max_failures=spec.failure.max_retries),
+        checkpoint_config=checkpoint_config(plan),
         callbacks=callbacks,
         verbose=0,
     )
@@ -104,6 +107,7 @@ def run_experiment(
         trials=trials,
         best=best_of(trials, plan.mode),
         versions=_versions(),
+        scheduling=scheduling_report(plan, trials),
     )
     _write_outputs(summary, spec)
     if trials and all(t.status == "error" for t in trials):

@@ -80,6 +80,41 @@ def curve(config: dict[str, Any]) -> Iterator[dict[str, float]]:
         yield {"loss": final + 10.0 / step, "step": step}
 
 
+def resumable_curve(config: dict[str, Any], state: Any = None) -> Iterator[tuple[dict[str, float], dict[str, Any]]]:
+    """`curve` with checkpoints: loss decays towards (x - 3)^2 + offset; resumes from `state`.
+
+    Reports `restored_step` (the step the trial resumed from, 0 on a fresh start).
+    """
+    steps = int(config.get("steps", 5))
+    final = (float(config["x"]) - 3.0) ** 2 + float(config.get("offset", 0.0))
+    done = int(state["done"]) if state else 0
+    for step in range(done + 1, steps + 1):
+        yield {"loss": final + 10.0 / step, "restored_step": done}, {"done": step}
+
+
+def growth(config: dict[str, Any], state: Any = None) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    """A population-training objective: `score` grows by `rate` per step (maximise).
+
+    The state is the running score and the trial that wrote it; after a restore the
+    trial reports where its state came from (`restored_from`, `restored_step`,
+    `restored_score`), so tests can check a PBT clone continued from the donor.
+    """
+    from ray import tune
+
+    me = str(tune.get_context().get_trial_id())
+    steps = int(config.get("steps", 12))
+    score = float(state["score"]) if state else 0.0
+    done = int(state["done"]) if state else 0
+    origin = {
+        "restored_from": state["writer"] if state else "",
+        "restored_step": done,
+        "restored_score": score,
+    }
+    for step in range(done + 1, steps + 1):
+        score += float(config["rate"])
+        yield {"score": score, **origin}, {"score": score, "done": step, "writer": me}
+
+
 def nan_when_negative(config: dict[str, Any]) -> dict[str, float]:
     """Reports NaN for x < 0: searchers must survive it."""
     x = float(config["x"])

@@ -18,6 +18,7 @@ from raytuner.params import Space
 from raytuner.registry import import_object
 from raytuner.spec import SklearnTrainableSpec
 from raytuner.trainables.base import Trainable
+from raytuner.trainables.sklearn_steps import check_fidelity, fidelity_setup, fidelity_steps, step_trial
 
 
 def estimator_params(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -62,6 +63,7 @@ class SklearnTrainable(Trainable):
                     name,
                     f"a parameter of {cls.__name__}: {', '.join(sorted(p for p in valid if '__' not in p))}",
                 )
+        check_fidelity(self.spec, estimator)
         check_data(self.spec.data)
         data_task = self.spec.data.task or _bundled_task(self.spec.data.source)
         if data_task == "regression" and is_classifier(estimator):
@@ -79,7 +81,10 @@ class SklearnTrainable(Trainable):
         return "max"
 
     def max_steps(self) -> int | None:
-        return self.spec.cv.folds
+        return fidelity_steps(self.spec)
+
+    def checkpoints(self) -> bool:
+        return True  # every fidelity (folds, epochs, estimators) saves and restores per step
 
     def setup(self) -> dict[str, Any]:
         cls = self.estimator_class()
@@ -103,13 +108,16 @@ class SklearnTrainable(Trainable):
             "stratified": stratified,
             "seed": self.seed,
             "metric": self.metric.name,
+            "fidelity": fidelity_setup(self.spec),
         }
 
     def build(self) -> Callable[[dict[str, Any]], None]:
         from ray import tune
 
         dataset = load_data(self.spec.data)
-        return tune.with_parameters(partial(sklearn_trial, setup=self.setup()), dataset=dataset)
+        setup = self.setup()
+        trial = step_trial(setup) or sklearn_trial
+        return tune.with_parameters(partial(trial, setup=setup), dataset=dataset)
 
 
 def _tree_names(space: Space) -> dict[str, Any]:
@@ -142,26 +150,32 @@ def build_estimator(setup: dict[str, Any], config: dict[str, Any]) -> Any:
 
 
 def sklearn_trial(config: dict[str, Any], *, setup: dict[str, Any], dataset: Dataset) -> None:
-    """One trial: k folds, reporting the running mean score after each."""
-    from ray import tune
+    """One trial: k folds, reporting the running mean score after each (checkpoint: the scores)."""
     from sklearn.base import clone
     from sklearn.metrics import get_scorer
+
+    from raytuner.checkpointing import report_step, restore
 
     metric_name = setup["metric"]
     scorer = get_scorer(metric_name)
     template = build_estimator(setup, config)
-    scores: list[float] = []
+    restored = restore()
+    scores: list[float] = list(restored.state) if restored else []
     for fold, (train, test) in enumerate(make_splits(setup, dataset.X, dataset.y), start=1):
+        if fold <= len(scores):
+            continue  # done before a pause or retry
         start = time.perf_counter()
         estimator = clone(template).fit(dataset.X[train], dataset.y[train])
         score = float(scorer(estimator, dataset.X[test], dataset.y[test]))
         scores.append(score)
-        tune.report(
+        report_step(
             {
                 metric_name: float(np.mean(scores)),
                 "fold": fold,
                 "fold_score": score,
                 "score_std": float(np.std(scores)),
                 "fold_time_s": time.perf_counter() - start,
-            }
+            },
+            step=fold,
+            state=scores,
         )
