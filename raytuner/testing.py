@@ -6,6 +6,7 @@ so specs can name them as ``trainable.function: raytuner.testing:branin``.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import tempfile
@@ -95,24 +96,30 @@ def resumable_curve(config: dict[str, Any], state: Any = None) -> Iterator[tuple
 def growth(config: dict[str, Any], state: Any = None) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
     """A population-training objective: `score` grows by `rate` per step (maximise).
 
-    The state is the running score and the trial that wrote it; after a restore the
-    trial reports where its state came from (`restored_from`, `restored_step`,
-    `restored_score`), so tests can check a PBT clone continued from the donor.
+    The state carries the score, the steps done, the trial that wrote it and the
+    lineage of (re)starts: each start appends {me, from, step, score, rate} (``from``:
+    the trial whose checkpoint it restored). The lineage is reported as JSON in
+    ``history`` so tests can check a PBT clone continued from the donor's state.
     """
     from ray import tune
 
     me = str(tune.get_context().get_trial_id())
     steps = int(config.get("steps", 12))
+    rate = float(config["rate"])
     score = float(state["score"]) if state else 0.0
     done = int(state["done"]) if state else 0
-    origin = {
-        "restored_from": state["writer"] if state else "",
-        "restored_step": done,
-        "restored_score": score,
-    }
+    history = list(state["history"]) if state else []
+    history.append({"me": me, "from": state["writer"] if state else "", "step": done, "score": score, "rate": rate})
+    text = json.dumps(history)
     for step in range(done + 1, steps + 1):
-        score += float(config["rate"])
-        yield {"score": score, **origin}, {"score": score, "done": step, "writer": me}
+        score += rate
+        yield {"score": score, "history": text}, {"score": score, "done": step, "writer": me, "history": history}
+
+
+def flat(config: dict[str, Any]) -> Iterator[dict[str, float]]:
+    """A learning curve that never moves: `loss` = x for `steps` reports (plateau tests)."""
+    for step in range(1, int(config.get("steps", 10)) + 1):
+        yield {"loss": float(config["x"]), "step": step}
 
 
 def nan_when_negative(config: dict[str, Any]) -> dict[str, float]:

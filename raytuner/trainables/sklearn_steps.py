@@ -27,7 +27,6 @@ from raytuner.errors import SpecError
 from raytuner.spec import SklearnTrainableSpec
 
 DEFAULT_STEPS = {"epochs": 20, "estimators": 10}
-GROWTH_PARAMS = ("n_estimators", "max_iter")  # what warm_start grows, in order of preference
 
 
 def fidelity_steps(spec: SklearnTrainableSpec) -> int:
@@ -38,10 +37,16 @@ def fidelity_steps(spec: SklearnTrainableSpec) -> int:
     return fidelity.steps or DEFAULT_STEPS[fidelity.kind]
 
 
-def growth_param(params: dict[str, Any]) -> str | None:
+def growth_param(estimator: Any) -> str | None:
+    """What warm_start grows: n_estimators of an ensemble, max_iter of HistGradientBoosting*."""
+    params = estimator.get_params()
     if "warm_start" not in params:
         return None
-    return next((name for name in GROWTH_PARAMS if name in params), None)
+    if "n_estimators" in params:
+        return "n_estimators"
+    if "max_iter" in params and type(estimator).__name__.startswith("HistGradientBoosting"):
+        return "max_iter"  # boosting iterations (for SGD/MLP max_iter means epochs: use kind 'epochs')
+    return None
 
 
 def check_fidelity(spec: SklearnTrainableSpec, estimator: Any) -> None:
@@ -62,7 +67,7 @@ def check_fidelity(spec: SklearnTrainableSpec, estimator: Any) -> None:
             f"'folds' or 'estimators': {name} has no partial_fit (epochs need SGDClassifier, "
             "MLPClassifier, Perceptron... )",
         )
-    if fidelity.kind == "estimators" and growth_param(estimator.get_params()) is None:
+    if fidelity.kind == "estimators" and growth_param(estimator) is None:
         raise SpecError.at(
             "trainable.fidelity.kind", "estimators",
             f"'folds' or 'epochs': {name} cannot grow with warm_start (estimators need warm_start and "
@@ -167,7 +172,7 @@ def growth_trial(config: dict[str, Any], *, setup: dict[str, Any], dataset: Any)
     scorer = get_scorer(setup["metric"])
     splits = _splits(setup, X, y)
     step, models = _start(setup, config, len(splits))
-    param = growth_param(models[0].get_params()) or "n_estimators"
+    param = growth_param(models[0]) or "n_estimators"
     final = growth_target(build_config_estimator(setup, config), param)
     steps = setup["fidelity"]["steps"]
     while step < steps:
