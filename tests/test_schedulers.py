@@ -177,3 +177,14 @@ def test_sklearn_fidelity_checks() -> None:
     base["trainable"] = {**base["trainable"], "fidelity": {"kind": "epochs", "steps": 7}}
     plan = make_plan(ExperimentSpec.model_validate(base))
     assert plan.schedule.max_steps == 7 and plan.schedule.checkpoints
+
+
+def test_pb2_names_the_missing_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from raytuner.errors import DependencyError
+
+    monkeypatch.setitem(sys.modules, "ray.tune.schedulers.pb2", None)  # import fails as if not installed
+    with pytest.raises(DependencyError) as exc:
+        make_plan(spec({"name": "pb2"}))
+    assert "raytuner[pb2]" in str(exc.value) and "'pb2' scheduler" in str(exc.value)
