@@ -21,7 +21,7 @@ OVERRIDES: dict[str, list[str]] = {
     "median.yaml": ["budget.trials=3", "trainable.fidelity.steps=3", "scheduler.options.grace_period=2",
                     "scheduler.options.min_samples_required=1"],
     "pbt.yaml": ["budget.trials=2", "trainable.fidelity.steps=3", "scheduler.options.perturbation_interval=1"],
-    "pb2.yaml": ["budget.trials=2", "trainable.fidelity.steps=3", "scheduler.options.perturbation_interval=1"],
+    "pb2.yaml": ["budget.trials=2", "trainable.fidelity.steps=2", "scheduler.options.perturbation_interval=1"],
     "bohb.yaml": ["budget.trials=3", "trainable.fidelity.steps=3", "space.max_iter.high=30"],
 }
 # Specs that need a strategy another issue adds: skipped until it is registered.

@@ -188,3 +188,25 @@ def test_pb2_names_the_missing_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(DependencyError) as exc:
         make_plan(spec({"name": "pb2"}))
     assert "raytuner[pb2]" in str(exc.value) and "'pb2' scheduler" in str(exc.value)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_conformance_every_scheduler_builds_or_refuses_clearly(name: str) -> None:
+    """Every registry entry: default options validate, and it builds a Ray TrialScheduler
+    (or refuses the spec with a SpecError naming a field, never a crash)."""
+    from ray.tune.schedulers import TrialScheduler
+
+    from raytuner.strategies import STRATEGIES
+
+    cls = SCHEDULERS.get(name)
+    assert cls.name == name and SCHEDULERS.summary(name)
+    strategy = {"name": "bohb"} if name == "bohb" and "bohb" in STRATEGIES else {"name": "random"}
+    try:
+        plan = make_plan(spec({"name": name}, strategy=strategy))
+    except SpecError as exc:
+        assert name == "bohb" and exc.problems[0].path in ("scheduler.name", "strategy.name")
+        return
+    built = plan.scheduler.build(plan.schedule)
+    assert built is None or isinstance(built, TrialScheduler)
+    keep = plan.scheduler.checkpoints_to_keep(plan.schedule)
+    assert keep is None or keep >= 2
