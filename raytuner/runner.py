@@ -11,8 +11,8 @@ import yaml
 
 from raytuner.errors import ExperimentFailed
 from raytuner.plan import Plan, make_plan
-from raytuner.scheduling import scheduling_report
 from raytuner.results import SPEC_FILE, Summary, TrialRecord, best_of, write_summary
+from raytuner.scheduling import scheduling_report
 from raytuner.session import quiet_ray, ray_session
 from raytuner.spec import ExperimentSpec
 

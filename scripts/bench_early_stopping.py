@@ -47,7 +47,7 @@ sys.path.insert(0, str(ROOT))
 SPACE_LR = (1e-5, 1e-1)
 SPACE_ALPHA = (1e-6, 1e-1)
 BATCH_SIZES = [32, 64, 128, 256]
-HIDDEN = (64,)
+HIDDEN = [64]  # hidden layer sizes (--hidden)
 _LOCK = threading.Lock()  # Optuna and halving observe from 2 threads
 
 
@@ -182,7 +182,7 @@ def run_optuna(pruner_name: str, seed: int, trials: int, steps: int, per_step: i
 
     def objective(trial: Any) -> float:
         model = MLPClassifier(
-            hidden_layer_sizes=HIDDEN, random_state=seed,
+            hidden_layer_sizes=tuple(HIDDEN), random_state=seed,
             learning_rate_init=trial.suggest_float("learning_rate_init", *SPACE_LR, log=True),
             alpha=trial.suggest_float("alpha", *SPACE_ALPHA, log=True),
             batch_size=trial.suggest_categorical("batch_size", BATCH_SIZES),
@@ -227,7 +227,7 @@ def run_halving(seed: int, trials: int, epochs: int, target: float) -> Run:
         return score
 
     search = HalvingRandomSearchCV(
-        MLPClassifier(hidden_layer_sizes=HIDDEN, random_state=seed),
+        MLPClassifier(hidden_layer_sizes=tuple(HIDDEN), random_state=seed),
         {"learning_rate_init": loguniform(*SPACE_LR), "alpha": loguniform(*SPACE_ALPHA), "batch_size": BATCH_SIZES},
         n_candidates=trials, resource="max_iter", min_resources=2, max_resources=epochs, factor=3,
         cv=split, scoring=scorer, random_state=seed, refit=False, n_jobs=2, error_score=0.0,
@@ -249,7 +249,7 @@ def fmt(value: float | None, digits: int = 1) -> str:
 def summarise(runs: list[Run], target: float, trials: int, epochs: int, per_step: int) -> str:
     methods = list(dict.fromkeys(r.method for r in runs))
     lines = [
-        f"Digits, MLPClassifier(64), {trials} configs per method, up to {epochs} epochs "
+        f"Digits, MLPClassifier{tuple(HIDDEN)}, {trials} configs per method, up to {epochs} epochs "
         f"({per_step} per report), "
         f"target holdout accuracy {target}, 2 parallel workers, seeds "
         f"{sorted({r.seed for r in runs})}.",
@@ -297,8 +297,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--target", type=float, default=0.97)
     parser.add_argument("--methods", nargs="+",
                         default=["fifo", "asha", "optuna-sha", "optuna-hyperband", "halving"])
+    parser.add_argument("--hidden", type=int, nargs="+", default=[64], help="MLP hidden layer sizes")
     parser.add_argument("--storage", default="/tmp/rt-bench-es")
     args = parser.parse_args(argv)
+    HIDDEN[:] = args.hidden
     per_step = args.epochs_per_step
     steps = args.epochs // per_step
 
