@@ -18,6 +18,10 @@ parallelism:
 * HalvingRandomSearchCV: resource = max_iter (epochs, from scratch per rung),
   min 2, factor 3, the same holdout split, n_jobs=2 threads.
 
+In-process methods run with one BLAS thread per worker thread (threadpoolctl), as
+Ray's trial workers do (OMP_NUM_THREADS=1): otherwise 2 threads x N BLAS threads
+oversubscribe the cores and the comparison measures that instead.
+
 Time to target: wall-clock seconds from the start of the search until any reported
 score (any step of any trial) first reaches --target; "-" if it never did. Steps:
 epochs trained in total. A method that never reaches the target counts its full time.
@@ -40,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -199,7 +204,7 @@ def run_optuna(pruner_name: str, seed: int, trials: int, steps: int, per_step: i
         return score
 
     run.start = time.perf_counter()
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), threadpool_limits(1):  # as Ray's workers: 1 BLAS thread each
         warnings.simplefilter("ignore")
         study.optimize(objective, n_trials=trials, n_jobs=2)
     return run.finish()
@@ -233,7 +238,7 @@ def run_halving(seed: int, trials: int, epochs: int, target: float) -> Run:
         cv=split, scoring=scorer, random_state=seed, refit=False, n_jobs=2, error_score=0.0,
     )
     run.start = time.perf_counter()
-    with warnings.catch_warnings(), parallel_backend("threading", n_jobs=2):
+    with warnings.catch_warnings(), parallel_backend("threading", n_jobs=2), threadpool_limits(1):
         warnings.simplefilter("ignore")
         search.fit(X, y)
     return run.finish()

@@ -210,3 +210,15 @@ def test_conformance_every_scheduler_builds_or_refuses_clearly(name: str) -> Non
     assert built is None or isinstance(built, TrialScheduler)
     keep = plan.scheduler.checkpoints_to_keep(plan.schedule)
     assert keep is None or keep >= 2
+
+
+def test_cli_refuses_bohb_without_its_strategy(capsys: pytest.CaptureFixture[str]) -> None:
+    from pathlib import Path
+
+    from raytuner.cli import main
+
+    spec_path = Path(__file__).resolve().parents[1] / "experiments" / "asha.yaml"
+    assert main(["validate", str(spec_path), "--set", "scheduler.name=bohb", "--set", "scheduler.options={}"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: invalid spec") and "scheduler.name" in err and "'bohb'" in err
+    assert "Traceback" not in err
