@@ -141,7 +141,8 @@ def _record(result: Any, metric: str) -> TrialRecord:
     small = {k: v for k, v in metrics.items() if k not in _SMALL_KEYS and isinstance(v, (int, float, str, bool))}
     small["node_ip"] = metrics.get("node_ip")
     return TrialRecord(
-        trial_id=str(metrics.get("trial_id") or Path(result.path).name.removeprefix("trial_")),
+        # the directory names the trial; a PBT clone's last metrics may be its donor's
+        trial_id=str(Path(result.path).name.removeprefix("trial_") or metrics.get("trial_id")),
         status="error" if error else "ok",
         config=dict(result.config or {}),
         score=float(score) if isinstance(score, (int, float)) else None,
