@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from raytuner.results import Summary
+from raytuner.scheduling_display import scheduling_lines
 from raytuner.space import flatten
 
 
@@ -55,6 +56,8 @@ def print_summary(summary: Summary, stream: TextIO | None = None, top: int = 10)
     nodes = summary.nodes
     if nodes:
         console.print("nodes: " + ", ".join(f"{ip} ({n} trial{'s' if n != 1 else ''})" for ip, n in nodes.items()))
+    for line in scheduling_lines(summary):
+        console.print(line)
     for trial in summary.trials:
         if trial.status == "error":
             first = (trial.error or "").strip().splitlines()

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 from raytuner.errors import Problem, SpecError
 from raytuner.loader import problems_from
 from raytuner.schedulers import SCHEDULERS, ScheduleContext, Scheduler
+from raytuner.schedulers.base import objectives_of
 from raytuner.spec import ExperimentSpec
 from raytuner.storage import check as check_storage
 from raytuner.strategies import STRATEGIES, SearchContext, Strategy
@@ -86,6 +87,9 @@ def make_plan(spec: ExperimentSpec, inputs: Any = None) -> Plan:
         seed=seed,
         max_steps=max_steps,
         strategy=spec.strategy.name,
+        space=spec.space,
+        checkpoints=trainable.checkpoints(),
+        objectives=objectives_of(spec.metric, mode),
     )
     scheduler.check(schedule)
     check_storage(spec.storage)

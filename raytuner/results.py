@@ -53,6 +53,7 @@ class Summary:
     versions: dict[str, str] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
     final: dict[str, Any] = field(default_factory=dict)  # after the search: refit, ensemble (raytuner.finish)
+    scheduling: dict[str, Any] = field(default_factory=dict)  # early stopping counts, PBT schedules
 
     @property
     def counts(self) -> dict[str, int]:

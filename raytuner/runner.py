@@ -13,6 +13,7 @@ from raytuner.errors import ExperimentFailed
 from raytuner.finish import finish_experiment
 from raytuner.plan import Plan, make_plan
 from raytuner.results import SPEC_FILE, Summary, TrialRecord, best_of, write_remote_outputs, write_summary
+from raytuner.scheduling import scheduling_report
 from raytuner.session import quiet_ray, ray_session
 from raytuner.spec import ExperimentSpec
 from raytuner.storage import experiment_uri
@@ -33,6 +34,7 @@ def storage_root(spec: ExperimentSpec) -> str:
 def build_tuner(plan: Plan, name: str, callbacks: list[Any]) -> Any:
     from ray import tune
 
+    from raytuner.scheduling import checkpoint_config
     from raytuner.stopping import build_stopper
 
     spec = plan.spec
@@ -58,6 +60,7 @@ def build_tuner(plan: Plan, name: str, callbacks: list[Any]) -> Any:
         storage_filesystem=storage_filesystem,
         stop=build_stopper(spec.stop, plan.metric, plan.mode),
         failure_config=tune.FailureConfig(max_failures=spec.failure.max_retries),
+        checkpoint_config=checkpoint_config(plan),
         callbacks=callbacks,
         verbose=0,
     )
@@ -112,6 +115,7 @@ def run_experiment(
         best=best_of(trials, plan.mode),
         versions=_versions(),
         final=final,
+        scheduling=scheduling_report(plan, trials),
     )
     _write_outputs(summary, spec)
     if trials and all(t.status == "error" for t in trials):
@@ -146,7 +150,8 @@ def _record(result: Any, metric: str) -> TrialRecord:
     small = {k: v for k, v in metrics.items() if k not in _SMALL_KEYS and isinstance(v, (int, float, str, bool))}
     small["node_ip"] = metrics.get("node_ip")
     return TrialRecord(
-        trial_id=str(metrics.get("trial_id") or Path(result.path).name.removeprefix("trial_")),
+        # the directory names the trial; a PBT clone's last metrics may be its donor's
+        trial_id=str(Path(result.path).name.removeprefix("trial_") or metrics.get("trial_id")),
         status="error" if error else "ok",
         config=dict(result.config or {}),
         score=float(score) if isinstance(score, (int, float)) else None,

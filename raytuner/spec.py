@@ -108,6 +108,26 @@ class PipelineStepSpec(_Model):
             raise ValueError("params inside each option, not next to options")
         return self
 
+class FidelitySpec(_Model):
+    """What one step (one report) of a scikit-learn trial is: what schedulers count.
+
+    folds: one report per cross-validation fold (running mean); epochs: one
+    ``partial_fit`` pass (SGDClassifier, MLPClassifier...); estimators: the
+    ensemble grows with ``warm_start`` (random forests, gradient boosting) until
+    it reaches its n_estimators (max_iter for HistGradientBoosting).
+    """
+
+    kind: Literal["folds", "epochs", "estimators"] = "folds"
+    steps: int | None = Field(
+        None, ge=1, le=100000,
+        description="reports per trial (default: folds: cv.folds; epochs: 20; estimators: 10)",
+    )
+    epochs_per_step: int = Field(1, ge=1, description="epochs: partial_fit passes per report")
+    validation: Literal["cv", "holdout"] = Field(
+        "cv", description="epochs/estimators: score every step on all cv folds (k models) or on "
+        "the first fold only (one model, 1/cv.folds of the data held out)",
+    )
+
 
 class SklearnTrainableSpec(_Model):
     """Any scikit-learn estimator by import path, scored by cross-validation."""
@@ -126,6 +146,9 @@ class SklearnTrainableSpec(_Model):
     )
     data: DataSpec
     cv: CVSpec = CVSpec()
+    fidelity: FidelitySpec = Field(
+        FidelitySpec(), description="what one step is: a fold, an epoch or a growth step"
+    )
 
     @model_validator(mode="after")
     def _estimator_or_pipeline(self) -> "SklearnTrainableSpec":
@@ -208,12 +231,35 @@ class ResourcesSpec(_Model):
     child_gpu: float = Field(0.0, ge=0, description="GPUs per child bundle")
 
 
+class TrialPlateauSpec(_Model):
+    """Stop a trial whose metric stopped moving (Ray's TrialPlateauStopper)."""
+
+    std: float = Field(0.01, ge=0, description="stop when the std of the last `window` results is below this")
+    window: int = Field(4, ge=2, description="number of recent results compared")
+    grace_steps: int = Field(4, ge=0, description="reports before a trial can plateau")
+    threshold: float | None = Field(
+        None, description="only stop trials whose metric is at least this good (>= for max, <= for min)"
+    )
+
+
+class ExperimentPlateauSpec(_Model):
+    """Stop the whole experiment when the best results stopped improving (ExperimentPlateauStopper)."""
+
+    std: float = Field(0.001, ge=0, description="stop when the std of the top results is below this")
+    top: int = Field(10, ge=2, description="how many of the best results are compared")
+    patience: int = Field(0, ge=0, description="further results to wait once the plateau is reached")
+
+
 class StopSpec(_Model):
     """Per-trial stopping conditions."""
 
     max_steps: int | None = Field(None, ge=1, description="stop a trial after N reports")
     target: float | None = Field(
         None, description="stop a trial once its metric reaches this value"
+    )
+    plateau: TrialPlateauSpec | None = Field(None, description="stop a trial whose metric plateaued")
+    experiment_plateau: ExperimentPlateauSpec | None = Field(
+        None, description="stop the experiment once its top results plateaued"
     )
 
 

@@ -6,6 +6,7 @@ so specs can name them as ``trainable.function: raytuner.testing:branin``.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import tempfile
@@ -78,6 +79,47 @@ def curve(config: dict[str, Any]) -> Iterator[dict[str, float]]:
     final = (float(config["x"]) - 3.0) ** 2
     for step in range(1, steps + 1):
         yield {"loss": final + 10.0 / step, "step": step}
+
+
+def resumable_curve(config: dict[str, Any], state: Any = None) -> Iterator[tuple[dict[str, float], dict[str, Any]]]:
+    """`curve` with checkpoints: loss decays towards (x - 3)^2 + offset; resumes from `state`.
+
+    Reports `restored_step` (the step the trial resumed from, 0 on a fresh start).
+    """
+    steps = int(config.get("steps", 5))
+    final = (float(config["x"]) - 3.0) ** 2 + float(config.get("offset", 0.0))
+    done = int(state["done"]) if state else 0
+    for step in range(done + 1, steps + 1):
+        yield {"loss": final + 10.0 / step, "restored_step": done}, {"done": step}
+
+
+def growth(config: dict[str, Any], state: Any = None) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    """A population-training objective: `score` grows by `rate` per step (maximise).
+
+    The state carries the score, the steps done, the trial that wrote it and the
+    lineage of (re)starts: each start appends {me, from, step, score, rate} (``from``:
+    the trial whose checkpoint it restored). The lineage is reported as JSON in
+    ``history`` so tests can check a PBT clone continued from the donor's state.
+    """
+    from ray import tune
+
+    me = str(tune.get_context().get_trial_id())
+    steps = int(config.get("steps", 12))
+    rate = float(config["rate"])
+    score = float(state["score"]) if state else 0.0
+    done = int(state["done"]) if state else 0
+    history = list(state["history"]) if state else []
+    history.append({"me": me, "from": state["writer"] if state else "", "step": done, "score": score, "rate": rate})
+    text = json.dumps(history)
+    for step in range(done + 1, steps + 1):
+        score += rate
+        yield {"score": score, "history": text}, {"score": score, "done": step, "writer": me, "history": history}
+
+
+def flat(config: dict[str, Any]) -> Iterator[dict[str, float]]:
+    """A learning curve that never moves: `loss` = x for `steps` reports (plateau tests)."""
+    for step in range(1, int(config.get("steps", 10)) + 1):
+        yield {"loss": float(config["x"]), "step": step}
 
 
 def nan_when_negative(config: dict[str, Any]) -> dict[str, float]:

@@ -10,6 +10,8 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
+from raytuner.errors import SpecError
+
 
 class NoOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -25,12 +27,20 @@ class ScheduleContext:
     max_steps: int | None = None  # reports per trial, when the trainable knows it
     time_attr: str = "training_iteration"
     strategy: str = "random"
+    space: dict[str, Any] | None = None  # the spec's search space (PBT/PB2 derive mutations from it)
+    checkpoints: bool = False  # the trainable saves and restores a checkpoint every step
+    objectives: tuple[tuple[str, str], ...] = ()  # (name, mode) of every objective; >1: multi-objective
+
+    @property
+    def multi_objective(self) -> bool:
+        return len(self.objectives) > 1 or isinstance(self.metric, (list, tuple))
 
 
 class Scheduler:
     name: ClassVar[str]
     Options: ClassVar[type[BaseModel]] = NoOptions
     needs_checkpoints: ClassVar[bool] = False
+    stops_early: ClassVar[bool] = False  # may end a trial before its last step
 
     def __init__(self, options: BaseModel | None = None) -> None:
         self.options = options if options is not None else self.Options()
@@ -41,3 +51,31 @@ class Scheduler:
     def build(self, ctx: ScheduleContext) -> Any:
         """A ray.tune TrialScheduler, or None for Ray's FIFO scheduler."""
         return None
+
+    def history(self) -> dict[str, Any]:
+        """What the built scheduler did, for the summary (PBT: each trial's exploits)."""
+        return {}
+
+    def checkpoints_to_keep(self, ctx: ScheduleContext) -> int | None:
+        """Checkpoints each trial keeps on storage (None: all of them)."""
+        return 2
+
+    def require_checkpoints(self, ctx: ScheduleContext) -> None:
+        """SpecError unless the trainable saves and restores a checkpoint every step."""
+        if not ctx.checkpoints:
+            raise SpecError.at(
+                "scheduler.name",
+                self.name,
+                f"a scheduler the trainable supports: '{self.name}' pauses or clones trials, so the "
+                "trainable must save and restore a checkpoint every step (a function trainable: "
+                "fn(config, state) yielding (metrics, state) pairs; scikit-learn trainables do)",
+            )
+
+
+def objectives_of(metric: Any, mode: Any) -> tuple[tuple[str, str], ...]:
+    """(name, mode) of every objective: one for a metric spec, several for a list of them."""
+    items = metric if isinstance(metric, (list, tuple)) else [metric]
+    modes = mode if isinstance(mode, (list, tuple)) else [mode] * len(items)
+    return tuple(
+        (str(getattr(item, "name", item)), str(getattr(item, "mode", None) or m)) for item, m in zip(items, modes)
+    )

@@ -42,6 +42,10 @@ class Trainable:
         """How many times a trial reports, when known (schedulers' max_t)."""
         return None
 
+    def checkpoints(self) -> bool:
+        """Whether a trial saves and restores a checkpoint every step (PBT, HyperBand need it)."""
+        return False
+
     def build(self) -> Callable[[dict[str, Any]], None]:
         """The Tune function trainable (may close over data put in the object store)."""
         raise NotImplementedError

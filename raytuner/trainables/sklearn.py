@@ -12,12 +12,13 @@ from typing import Any, Callable
 
 import numpy as np
 
-from raytuner.data import Dataset, check_data, load_data
+from raytuner.data import Dataset, check_data
 from raytuner.errors import SpecError
 from raytuner.params import Space
 from raytuner.registry import import_object
 from raytuner.spec import SklearnTrainableSpec
 from raytuner.trainables.base import Trainable
+from raytuner.trainables.sklearn_steps import check_fidelity, fidelity_setup, fidelity_steps, step_trial
 
 
 def estimator_params(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -77,6 +78,7 @@ class SklearnTrainable(Trainable):
                     name,
                     f"a parameter of {cls.__name__}: {', '.join(sorted(p for p in valid if '__' not in p))}",
                 )
+        check_fidelity(self.spec, estimator)
         check_data(self.spec.data)
         from raytuner.holdout import check_holdout
 
@@ -99,7 +101,12 @@ class SklearnTrainable(Trainable):
     def max_steps(self) -> int | None:
         if self.inputs is not None:
             return self.inputs.max_steps(self)
-        return self.spec.cv.folds
+        return fidelity_steps(self.spec)
+
+    def checkpoints(self) -> bool:
+        # every fidelity (folds, epochs, estimators) saves and restores per step; the
+        # in-memory trials of TuneSearchCV run scikit-learn's _fit_and_score and do not
+        return self.inputs is None
 
     def setup(self) -> dict[str, Any]:
         cls = self.estimator_class()
@@ -123,6 +130,7 @@ class SklearnTrainable(Trainable):
             "stratified": stratified,
             "seed": self.seed,
             "metric": self.metric.name,
+            "fidelity": fidelity_setup(self.spec),
         }
         if self.spec.pipeline is not None:  # steps built per trial by raytuner.sklearn.pipeline
             from raytuner.sklearn.pipeline import pipeline_setup
@@ -138,7 +146,9 @@ class SklearnTrainable(Trainable):
         from raytuner.holdout import search_data
 
         dataset = search_data(self.spec.data, self.estimator_class()(**self.spec.params))  # no holdout rows
-        return tune.with_parameters(partial(sklearn_trial, setup=self.setup()), dataset=dataset)
+        setup = self.setup()
+        trial = step_trial(setup) or sklearn_trial
+        return tune.with_parameters(partial(trial, setup=setup), dataset=dataset)
 
 
 def _tree_names(space: Space) -> dict[str, Any]:
@@ -175,26 +185,32 @@ def build_estimator(setup: dict[str, Any], config: dict[str, Any]) -> Any:
 
 
 def sklearn_trial(config: dict[str, Any], *, setup: dict[str, Any], dataset: Dataset) -> None:
-    """One trial: k folds, reporting the running mean score after each."""
-    from ray import tune
+    """One trial: k folds, reporting the running mean score after each (checkpoint: the scores)."""
     from sklearn.base import clone
     from sklearn.metrics import get_scorer
+
+    from raytuner.checkpointing import report_step, restore
 
     metric_name = setup["metric"]
     scorer = get_scorer(metric_name)
     template = build_estimator(setup, config)
-    scores: list[float] = []
+    restored = restore()
+    scores: list[float] = list(restored.state) if restored else []
     for fold, (train, test) in enumerate(make_splits(setup, dataset.X, dataset.y), start=1):
+        if fold <= len(scores):
+            continue  # done before a pause or retry
         start = time.perf_counter()
         estimator = clone(template).fit(dataset.X[train], dataset.y[train])
         score = float(scorer(estimator, dataset.X[test], dataset.y[test]))
         scores.append(score)
-        tune.report(
+        report_step(
             {
                 metric_name: float(np.mean(scores)),
                 "fold": fold,
                 "fold_score": score,
                 "score_std": float(np.std(scores)),
                 "fold_time_s": time.perf_counter() - start,
-            }
+            },
+            step=fold,
+            state=scores,
         )

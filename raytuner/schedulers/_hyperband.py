@@ -1,0 +1,47 @@
+"""hyperband: synchronous HyperBand (Ray's HyperBandScheduler).
+
+Trials run in brackets; at each rung the bracket pauses until its trials arrive,
+then keeps the top 1/reduction_factor. Paused trials resume from their checkpoint.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from raytuner.schedulers._common import BudgetOptions, metric_kwargs, resolve_max_t
+from raytuner.schedulers.base import ScheduleContext, Scheduler
+
+
+class HyperBandOptions(BudgetOptions):
+    reduction_factor: float = Field(3, gt=1, description="keep the top 1/reduction_factor at each rung")
+    stop_last_trials: bool = Field(True, description="stop trials at max_t (false: let them run on)")
+
+
+class HyperBandScheduler(Scheduler):
+    name = "hyperband"
+    Options = HyperBandOptions
+    needs_checkpoints = True
+    stops_early = True
+    options: HyperBandOptions
+
+    def check(self, ctx: ScheduleContext) -> None:
+        resolve_max_t(self.options.max_t, self.options.time_attr, ctx, self.name)
+        metric_kwargs(self.options, ctx, self.name)
+        self.require_checkpoints(ctx)
+
+    def ray_class(self) -> Any:
+        from ray.tune.schedulers import HyperBandScheduler as RayHyperBand
+
+        return RayHyperBand
+
+    def build(self, ctx: ScheduleContext) -> Any:
+        o = self.options
+        return self.ray_class()(
+            time_attr=o.time_attr,
+            max_t=resolve_max_t(o.max_t, o.time_attr, ctx, self.name),
+            reduction_factor=o.reduction_factor,
+            stop_last_trials=o.stop_last_trials,
+            **metric_kwargs(o, ctx, self.name),
+        )

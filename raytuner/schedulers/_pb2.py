@@ -1,0 +1,123 @@
+"""pb2: population-based bandits (Ray's PB2): PBT whose explore step picks new values
+with a Gaussian-process bandit inside bounds, instead of random perturbation.
+
+PB2 mutates continuous parameters only: the bounds default to the [low, high] of
+every float and int parameter of the space. Needs scikit-learn and scipy.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from raytuner.errors import MISSING, SpecError, missing_extra
+from raytuner.params import FloatParam, IntParam, iter_params, parse_space
+from raytuner.schedulers._common import metric_kwargs
+from raytuner.schedulers._population import (
+    PopulationOptions,
+    checkpoints_to_keep,
+    perturbation_interval,
+    population_history,
+    recording,
+    select,
+)
+from raytuner.schedulers.base import ScheduleContext, Scheduler
+
+
+class Pb2Options(PopulationOptions):
+    bounds: list[str] | dict[str, Any] | None = Field(
+        None,
+        description="what to mutate: names of float/int parameters (dotted for nested), or a "
+        "mapping name -> [low, high]; default: every float and int parameter of the space",
+    )
+
+
+def _bounds_space(raw: list[str] | dict[str, Any] | None, ctx: ScheduleContext) -> dict[str, Any]:
+    field = "scheduler.options.bounds"
+    if isinstance(raw, dict):
+        known = {".".join(path): param for path, param in iter_params(ctx.space or {})}
+        nodes: dict[str, Any] = {}
+        for name, value in raw.items():
+            if not (isinstance(value, (list, tuple)) and len(value) == 2):
+                raise SpecError.at(f"{field}.{name}", value, "[low, high]")
+            kind = "int" if isinstance(known.get(name), IntParam) else "float"
+            node = nodes
+            parts = name.split(".")
+            for part in parts[:-1]:
+                node = node.setdefault(part, {})
+            node[parts[-1]] = {"type": kind, "low": value[0], "high": value[1]}
+        return parse_space(nodes, field)
+    space = select(ctx.space or {}, raw, field)
+    numeric = _numeric(space)
+    if not numeric:
+        raise SpecError.at(field, raw if raw is not None else MISSING,
+                           "float or int parameters to mutate (PB2 explores continuous values only)")
+    return numeric
+
+
+def _numeric(space: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, node in space.items():
+        if isinstance(node, dict):
+            sub = _numeric(node)
+            if sub:
+                out[key] = sub
+        elif isinstance(node, (FloatParam, IntParam)):
+            out[key] = node
+    return out
+
+
+def _to_bounds(space: dict[str, Any]) -> dict[str, Any]:
+    return {k: _to_bounds(v) if isinstance(v, dict) else [float(v.low), float(v.high)] for k, v in space.items()}
+
+
+class Pb2Scheduler(Scheduler):
+    name = "pb2"
+    Options = Pb2Options
+    needs_checkpoints = True
+    options: Pb2Options
+
+    def __init__(self, options: Any = None) -> None:
+        super().__init__(options)
+        self._built: Any = None
+
+    def check(self, ctx: ScheduleContext) -> None:
+        metric_kwargs(self.options, ctx, self.name)
+        perturbation_interval(self.options, ctx, self.name)
+        _bounds_space(self.options.bounds, ctx)
+        self.require_checkpoints(ctx)
+        ray_pb2()
+
+    def checkpoints_to_keep(self, ctx: ScheduleContext) -> int | None:
+        return checkpoints_to_keep(self.options, ctx)
+
+    def build(self, ctx: ScheduleContext) -> Any:
+        o = self.options
+        space = _bounds_space(o.bounds, ctx)
+        cls = recording(ray_pb2(), space=space, seed=ctx.seed, time_attr=o.time_attr)
+        self._built = cls(
+            time_attr=o.time_attr,
+            perturbation_interval=perturbation_interval(o, ctx, self.name),
+            hyperparam_bounds=_to_bounds(space),
+            quantile_fraction=o.quantile_fraction,
+            synch=o.synch,
+            log_config=False,
+            **metric_kwargs(o, ctx, self.name),
+        )
+        return self._built
+
+    def history(self) -> dict[str, Any]:
+        return population_history(self._built)
+
+
+def ray_pb2() -> type:
+    """Ray's PB2 class; a DependencyError naming the extra when its dependencies are missing."""
+    try:
+        import scipy  # noqa: F401
+        import sklearn.gaussian_process  # noqa: F401
+        from ray.tune.schedulers.pb2 import PB2
+    except ImportError as exc:
+        name = getattr(exc, "name", None) or "scikit-learn"
+        raise missing_extra(name, "pb2", "the 'pb2' scheduler") from None
+    return PB2

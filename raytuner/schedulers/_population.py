@@ -1,0 +1,205 @@
+"""What PBT and PB2 share: mutations derived from the space, seeded and bounded
+exploration, and a record of every exploit (the schedule each trial followed).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import random
+from typing import Any, Iterator
+
+from pydantic import Field
+
+from raytuner.errors import MISSING, SpecError
+from raytuner.params import ChoiceParam, FloatParam, GridParam, IntParam, Space, iter_params, parse_space
+from raytuner.schedulers._common import STEP_ATTRS, Number, SchedulerOptions, check_at_most
+from raytuner.schedulers.base import ScheduleContext
+
+MUTABLE = (FloatParam, IntParam, ChoiceParam, GridParam)
+
+
+class PopulationOptions(SchedulerOptions):
+    perturbation_interval: Number | None = Field(
+        None, gt=0, description="time_attr units between exploit/explore decisions "
+        "(default: a quarter of the trainable's steps)",
+    )
+    quantile_fraction: float = Field(
+        0.25, ge=0, le=0.5, description="the bottom fraction clones the top fraction"
+    )
+    synch: bool = Field(False, description="perturb the whole population at once (slower, less noisy)")
+
+
+def perturbation_interval(options: PopulationOptions, ctx: ScheduleContext, name: str) -> Number:
+    if options.perturbation_interval is not None:
+        if options.time_attr in STEP_ATTRS and ctx.max_steps:
+            check_at_most(options.perturbation_interval, ctx.max_steps - 1 or 1, "perturbation_interval",
+                          "the trainable's steps less one")
+        return options.perturbation_interval
+    if options.time_attr in STEP_ATTRS and ctx.max_steps:
+        return max(1, ctx.max_steps // 4)
+    raise SpecError.at(
+        "scheduler.options.perturbation_interval",
+        MISSING,
+        f"time_attr units between perturbations, for '{name}' (the trainable does not say how many "
+        "steps a trial takes, so no default)",
+    )
+
+
+def checkpoints_to_keep(options: PopulationOptions, ctx: ScheduleContext) -> int | None:
+    """Enough per-step checkpoints that a donor's is still on storage when it is cloned.
+
+    A donor's checkpoint is referenced until the donor's next perturbation
+    (perturbation_interval steps later) plus the time it takes to restart the clone;
+    Ray's own warning: keeping 2 or fewer loses checkpoints. Time in seconds: keep all.
+    """
+    if options.time_attr not in STEP_ATTRS or options.perturbation_interval is None and not ctx.max_steps:
+        return None
+    interval = perturbation_interval(options, ctx, "pbt")
+    return int(2 * interval + 3)
+
+
+# -- the mutated part of the space ------------------------------------------
+
+
+def select(space: Space, spec: list[str] | dict[str, Any] | None, field: str) -> Space:
+    """The subspace PBT mutates: given names, given DSL nodes, or every tunable parameter."""
+    if isinstance(spec, dict):
+        return parse_space(spec, field)
+    known = {".".join(path): param for path, param in iter_params(space)}
+    if spec is None:
+        names = [name for name, param in known.items() if isinstance(param, MUTABLE)]
+        if not names:
+            raise SpecError.at(field, MISSING, "parameters to mutate: the space has no float, int or choice parameter")
+    else:
+        names = list(spec)
+        for i, name in enumerate(names):
+            if name not in known or not isinstance(known[name], MUTABLE):
+                tunable = [n for n, p in known.items() if isinstance(p, MUTABLE)]
+                raise SpecError.at(f"{field}.{i}", name, f"a tuned parameter of the space: {', '.join(tunable)}")
+    out: Space = {}
+    for name in names:
+        node = out
+        parts = name.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = known[name]
+    return out
+
+
+def to_mutations(space: Space) -> dict[str, Any]:
+    """Ray's hyperparam_mutations: domains for numbers, lists for choices."""
+    from raytuner.space import to_ray
+
+    out: dict[str, Any] = {}
+    for key, node in space.items():
+        if isinstance(node, dict):
+            out[key] = to_mutations(node)
+        elif isinstance(node, (ChoiceParam, GridParam)):
+            out[key] = list(node.values)
+        else:
+            out[key] = to_ray({key: node})[key]
+    return out
+
+
+def clip(config: dict[str, Any], space: Space) -> dict[str, Any]:
+    """Keep perturbed numbers inside their parameter's range (ints stay ints)."""
+    out = dict(config)
+    for key, node in space.items():
+        if key not in out:
+            continue
+        if isinstance(node, dict) and isinstance(out[key], dict):
+            out[key] = clip(out[key], node)
+        elif isinstance(node, (FloatParam, IntParam)) and isinstance(out[key], (int, float)):
+            value = min(max(out[key], node.low), node.high)
+            out[key] = int(round(value)) if isinstance(node, IntParam) else float(value)
+    return out
+
+
+def changes(before: dict[str, Any], after: dict[str, Any], space: Space, prefix: str = "") -> dict[str, list[Any]]:
+    """{dotted name: [old, new]} of the mutated parameters that changed."""
+    out: dict[str, list[Any]] = {}
+    for key, node in space.items():
+        name = f"{prefix}{key}"
+        old, new = before.get(key), after.get(key)
+        if isinstance(node, dict):
+            out.update(changes(old or {}, new or {}, node, name + "."))
+        elif old != new:
+            out[name] = [old, new]
+    return out
+
+
+# -- the recording scheduler -------------------------------------------------
+
+
+def recording(base: type, *, space: Space, seed: int | None, time_attr: str) -> type:
+    """A subclass of Ray's PBT/PB2 that seeds its randomness, keeps mutations in bounds
+    and records every exploit as (trial, step, donor, donor step, changed params)."""
+    import numpy as np
+
+    class Recording(base):  # type: ignore[misc,valid-type]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.raytuner_exploits: list[dict[str, Any]] = []
+            self.raytuner_schedules: dict[str, list[dict[str, Any]]] = {}
+            self._rt_random = random.Random(seed)
+            self._rt_numpy = np.random.RandomState(seed)
+
+        @contextlib.contextmanager
+        def _seeded(self) -> Iterator[None]:
+            """Ray's PBT draws from the global `random` and numpy RNGs (it has no seed
+            argument): swap our own seeded states in for the call, then swap back."""
+            saved_random, saved_numpy = random.getstate(), np.random.get_state()
+            random.setstate(self._rt_random.getstate())
+            np.random.set_state(self._rt_numpy.get_state())
+            try:
+                yield
+            finally:
+                self._rt_random.setstate(random.getstate())
+                self._rt_numpy.set_state(np.random.get_state())
+                random.setstate(saved_random)
+                np.random.set_state(saved_numpy)
+
+        def on_trial_add(self, tune_controller: Any, trial: Any) -> None:
+            with self._seeded():
+                super().on_trial_add(tune_controller, trial)
+
+        def on_trial_result(self, tune_controller: Any, trial: Any, result: dict[str, Any]) -> str:
+            with self._seeded():
+                return super().on_trial_result(tune_controller, trial, result)
+
+        def _get_new_config(self, trial: Any, trial_to_clone: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+            new_config, operations = super()._get_new_config(trial, trial_to_clone)
+            return clip(new_config, space), operations
+
+        def _exploit(self, tune_controller: Any, trial: Any, trial_to_clone: Any) -> None:
+            step = (trial.last_result or {}).get(time_attr)
+            donor_state = self._trial_state[trial_to_clone]
+            donor_step = (donor_state.last_result or {}).get(time_attr)
+            donor_config = copy.deepcopy(trial_to_clone.config)
+            own_config = copy.deepcopy(trial.config)
+            super()._exploit(tune_controller, trial, trial_to_clone)
+            event = {
+                "trial": trial.trial_id,
+                "step": step,
+                "cloned": trial_to_clone.trial_id,
+                "donor_step": donor_step,
+                "changed": changes(donor_config, trial.config, space),
+                "replaced": changes(own_config, trial.config, space),
+            }
+            self.raytuner_exploits.append(event)
+            inherited = self.raytuner_schedules.get(trial_to_clone.trial_id, [])
+            self.raytuner_schedules[trial.trial_id] = [*copy.deepcopy(inherited), event]
+
+    Recording.__name__ = Recording.__qualname__ = f"Recording{base.__name__}"
+    return Recording
+
+
+def population_history(built: Any) -> dict[str, Any]:
+    if built is None or not hasattr(built, "raytuner_exploits"):
+        return {}
+    return {
+        "exploits": len(built.raytuner_exploits),
+        "events": built.raytuner_exploits,
+        "schedules": built.raytuner_schedules,
+    }

@@ -1,0 +1,64 @@
+"""What the runner needs from the scheduler beyond the Tuner: checkpoint retention,
+and the report of what early stopping and population-based training did.
+
+Kept out of runner.py so the runner only calls two small functions.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from raytuner.plan import Plan
+from raytuner.results import TrialRecord
+
+
+def checkpoint_config(plan: Plan) -> Any:
+    """Ray's CheckpointConfig: how many per-step checkpoints each trial keeps.
+
+    Two suffice for retries, HyperBand pauses and fold/epoch resumption; PBT and PB2
+    keep enough that a donor's checkpoint still exists when a trial clones it.
+    """
+    from ray import tune
+
+    return tune.CheckpointConfig(num_to_keep=plan.scheduler.checkpoints_to_keep(plan.schedule))
+
+
+def scheduling_report(plan: Plan, trials: list[TrialRecord]) -> dict[str, Any]:
+    """Early stopping counts (trials stopped before max steps, steps used and saved)
+    and the scheduler's own history (PBT/PB2: every exploit, each trial's schedule)."""
+    report: dict[str, Any] = {"scheduler": plan.scheduler.name}
+    finished = [t for t in trials if t.status == "ok"]
+    limit = plan.schedule.max_steps or max((t.steps for t in finished), default=0)
+    population = plan.scheduler.needs_checkpoints and not plan.scheduler.stops_early  # pbt, pb2
+    if limit and finished and not population:  # PBT clones inherit the donor's step counter
+        report["early_stopping"] = _early_stopping(plan, finished, limit)
+    history = plan.scheduler.history()
+    if history:
+        report["population"] = history
+    return report
+
+
+def _early_stopping(plan: Plan, finished: list[TrialRecord], limit: int) -> dict[str, Any]:
+    target = plan.spec.stop.target
+    early = [t for t in finished if 0 < t.steps < limit]
+    by_target = [t for t in early if target is not None and _reached(t.score, target, plan.mode)]
+    used = sum(t.steps for t in finished)
+    full = limit * len(finished)
+    return {
+        "max_steps": limit,
+        "trials": len(finished),
+        "stopped_early": len(early),
+        "stopped_at_target": len(by_target),
+        "stopped_by_scheduler_or_plateau": len(early) - len(by_target),
+        "steps_used": used,
+        "steps_if_all_ran": full,
+        "steps_saved": full - used,
+        "stopped_trials": sorted(t.trial_id for t in early),
+    }
+
+
+def _reached(score: float | None, target: float, mode: str) -> bool:
+    if score is None or not math.isfinite(score):
+        return False
+    return score >= target if mode == "max" else score <= target

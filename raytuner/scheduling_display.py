@@ -1,0 +1,54 @@
+"""Summary lines about scheduling: trials stopped early (and the steps saved), PBT schedules."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from raytuner.results import Summary
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return json.dumps(value, default=str) if isinstance(value, (list, dict)) else str(value)
+
+
+def scheduling_lines(summary: Summary, max_trials: int = 10) -> list[str]:
+    info = getattr(summary, "scheduling", None) or {}
+    lines: list[str] = []
+    early = info.get("early_stopping")
+    if early and early.get("trials"):
+        full = early["steps_if_all_ran"] or 1
+        parts = []
+        if early["stopped_at_target"]:
+            parts.append(f"{early['stopped_at_target']} at the target")
+        if early["stopped_by_scheduler_or_plateau"]:
+            parts.append(f"{early['stopped_by_scheduler_or_plateau']} by the {info.get('scheduler', 'scheduler')} "
+                         "scheduler or a plateau")
+        why = f" ({', '.join(parts)})" if parts else ""
+        lines.append(
+            f"early stopping: {early['stopped_early']} of {early['trials']} trials stopped before "
+            f"{early['max_steps']} steps{why}; {early['steps_used']} of {early['steps_if_all_ran']} steps "
+            f"used, {early['steps_saved']} saved ({100 * early['steps_saved'] / full:.0f}%)"
+        )
+    population = info.get("population")
+    if population:
+        schedules = population.get("schedules", {})
+        lines.append(
+            f"{info.get('scheduler', 'pbt')}: {population.get('exploits', 0)} exploits; "
+            f"{len(schedules)} trial(s) continued from another trial's checkpoint"
+        )
+        for trial_id in sorted(schedules)[:max_trials]:
+            steps = []
+            for event in schedules[trial_id]:
+                changed = ", ".join(f"{k} {_value(a)} -> {_value(b)}" for k, (a, b) in event["changed"].items())
+                who = "" if event.get("trial") == trial_id else f"(as {event.get('trial')}) "
+                steps.append(
+                    f"{who}at step {event['step']} cloned {event['cloned']} (its step {event['donor_step']})"
+                    + (f": {changed}" if changed else ": no change")
+                )
+            lines.append(f"  {trial_id}: " + "; ".join(steps))
+        if len(schedules) > max_trials:
+            lines.append(f"  ... {len(schedules) - max_trials} more in summary.json (scheduling.population)")
+    return lines

@@ -1,0 +1,337 @@
+"""Early stopping on a digits classifier: raytuner FIFO vs ASHA, Optuna with pruners,
+scikit-learn's HalvingRandomSearchCV. Prints markdown tables.
+
+    .venv/bin/python scripts/bench_early_stopping.py                 # 3 seeds, a few minutes
+    .venv/bin/python scripts/bench_early_stopping.py --seeds 0 1 2 3 4 --trials 24
+
+The task: an MLPClassifier (64 hidden units) on scikit-learn's digits, trained with
+partial_fit, one epoch per step, up to --steps epochs, scored on a stratified holdout
+(the first of 5 shuffled folds: raytuner's ``fidelity: {kind: epochs, validation:
+holdout}``). Every method gets the same space (learning_rate_init, alpha, batch_size),
+the same number of sampled configs (--trials), the same split and the same 2-way
+parallelism:
+
+* raytuner fifo / asha: random strategy, 2 concurrent trials on a local Ray
+  (started once, not timed), a checkpoint per step;
+* Optuna: RandomSampler (so the pruner is what differs), SuccessiveHalvingPruner or
+  HyperbandPruner, n_jobs=2 threads, in-process;
+* HalvingRandomSearchCV: resource = max_iter (epochs, from scratch per rung),
+  min 2, factor 3, the same holdout split, n_jobs=2 threads.
+
+In-process methods run with one BLAS thread per worker thread (threadpoolctl), as
+Ray's trial workers do (OMP_NUM_THREADS=1): otherwise 2 threads x N BLAS threads
+oversubscribe the cores and the comparison measures that instead.
+
+Time to target: wall-clock seconds from the start of the search until any reported
+score (any step of any trial) first reaches --target; "-" if it never did. Steps:
+epochs trained in total. A method that never reaches the target counts its full time.
+"First report" is the fixed start-up cost (for raytuner: starting the trainable's
+worker processes in each Tuner.fit, with the local Ray already running); the last
+column subtracts it, to show the scheduling effect alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import sys
+import threading
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+SPACE_LR = (1e-5, 1e-1)
+SPACE_ALPHA = (1e-6, 1e-1)
+BATCH_SIZES = [32, 64, 128, 256]
+HIDDEN = [64]  # hidden layer sizes (--hidden)
+_LOCK = threading.Lock()  # Optuna and halving observe from 2 threads
+
+
+@dataclass
+class Run:
+    method: str
+    seed: int
+    target: float
+    start: float = field(default_factory=time.perf_counter)
+    reached_s: float | None = None
+    first_s: float | None = None  # the first score reported: start-up cost (Ray: trainable workers)
+    steps: int = 0
+    best: float = -math.inf
+    total_s: float = 0.0
+
+    def observe(self, score: float, steps: int = 1) -> None:
+        with _LOCK:
+            self.steps += steps
+            if self.first_s is None:
+                self.first_s = time.perf_counter() - self.start
+            self.best = max(self.best, score)
+            if self.reached_s is None and score >= self.target:
+                self.reached_s = time.perf_counter() - self.start
+
+    def finish(self) -> "Run":
+        self.total_s = time.perf_counter() - self.start
+        return self
+
+
+def sample_configs(seed: int, n: int) -> list[dict[str, Any]]:
+    """The same n configs for raytuner and Optuna, so the scheduler/pruner is what differs."""
+    rng = np.random.default_rng(seed)
+    return [
+        {
+            "learning_rate_init": float(np.exp(rng.uniform(*np.log(SPACE_LR)))),
+            "alpha": float(np.exp(rng.uniform(*np.log(SPACE_ALPHA)))),
+            "batch_size": int(rng.choice(BATCH_SIZES)),
+        }
+        for _ in range(n)
+    ]
+
+
+def holdout(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    from sklearn.datasets import load_digits
+
+    from raytuner.trainables.sklearn import make_splits
+
+    X, y = load_digits(return_X_y=True)
+    train, test = make_splits({"folds": 5, "shuffle": True, "seed": seed, "stratified": True}, X, y)[0]
+    return X, y, X[train], y[train], X[test], y[test]
+
+
+# -- raytuner -------------------------------------------------------------------
+
+_RUNS: dict[str, Run] = {}  # the Tuner pickles its callbacks: keep the Run outside
+
+
+def _timer_class() -> type:
+    from ray.tune import Callback
+
+    class Timer(Callback):
+        def __init__(self, per_step: int) -> None:
+            self.per_step = per_step
+
+        def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
+            import sys  # looked up at call time: the Tuner pickles this class by value
+
+            module = sys.modules.get("bench_early_stopping") or sys.modules["__main__"]
+            module._RUNS["current"].observe(float(result["accuracy"]), steps=self.per_step)
+
+    return Timer
+
+
+def raytuner_spec(scheduler: dict[str, Any], seed: int, trials: int, steps: int, per_step: int,
+                  storage: str) -> dict[str, Any]:
+    return {
+        "name": f"bench-{scheduler['name']}",
+        "trainable": {
+            "type": "sklearn",
+            "estimator": "sklearn.neural_network.MLPClassifier",
+            "params": {"hidden_layer_sizes": list(HIDDEN)},
+            "data": {"source": "sklearn:digits"},
+            "cv": {"folds": 5},
+            "fidelity": {"kind": "epochs", "steps": steps, "epochs_per_step": per_step, "validation": "holdout"},
+        },
+        "space": {
+            "learning_rate_init": {"type": "float", "low": SPACE_LR[0], "high": SPACE_LR[1], "log": True},
+            "alpha": {"type": "float", "low": SPACE_ALPHA[0], "high": SPACE_ALPHA[1], "log": True},
+            "batch_size": {"type": "choice", "values": BATCH_SIZES},
+        },
+        "metric": {"name": "accuracy", "mode": "max"},
+        "strategy": {"name": "random", "seed": seed, "points_to_evaluate": sample_configs(seed, trials)},
+        "scheduler": scheduler,
+        "budget": {"trials": trials, "max_concurrent": 2},
+        "storage": {"path": storage},
+    }
+
+
+def run_raytuner(scheduler: dict[str, Any], seed: int, trials: int, steps: int, per_step: int, target: float,
+                 storage: str) -> Run:
+    from raytuner.loader import validate_spec
+    from raytuner.plan import make_plan
+    from raytuner.runner import build_tuner
+
+    plan = make_plan(validate_spec(raytuner_spec(scheduler, seed, trials, steps, per_step, storage)))
+    run = Run(f"raytuner {scheduler['name']}", seed, target)
+
+    _RUNS["current"] = run
+    tuner = build_tuner(plan, f"bench-{scheduler['name']}-{seed}-{time.time_ns()}", [_timer_class()(per_step)])
+    run.start = time.perf_counter()
+    tuner.fit()
+    return run.finish()
+
+
+# -- Optuna ---------------------------------------------------------------------
+
+
+def run_optuna(pruner_name: str, seed: int, trials: int, steps: int, per_step: int, target: float) -> Run:
+    import optuna
+    from sklearn.neural_network import MLPClassifier
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    X, y, Xtr, ytr, Xte, yte = holdout(seed)
+    classes = np.unique(y)
+    pruner = (optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3)
+              if pruner_name == "sha"
+              else optuna.pruners.HyperbandPruner(min_resource=1, max_resource=steps, reduction_factor=3))
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(seed=seed), pruner=pruner)
+    for config in sample_configs(seed, trials):
+        study.enqueue_trial(config)
+    run = Run(f"optuna {'successive halving' if pruner_name == 'sha' else 'hyperband'}", seed, target)
+
+    def objective(trial: Any) -> float:
+        model = MLPClassifier(
+            hidden_layer_sizes=tuple(HIDDEN), random_state=seed,
+            learning_rate_init=trial.suggest_float("learning_rate_init", *SPACE_LR, log=True),
+            alpha=trial.suggest_float("alpha", *SPACE_ALPHA, log=True),
+            batch_size=trial.suggest_categorical("batch_size", BATCH_SIZES),
+        )
+        score = 0.0
+        for step in range(1, steps + 1):
+            for _ in range(per_step):
+                model.partial_fit(Xtr, ytr, classes=classes)
+            score = float(model.score(Xte, yte))
+            run.observe(score, steps=per_step)
+            trial.report(score, step)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+        return score
+
+    run.start = time.perf_counter()
+    with warnings.catch_warnings(), threadpool_limits(1):  # as Ray's workers: 1 BLAS thread each
+        warnings.simplefilter("ignore")
+        study.optimize(objective, n_trials=trials, n_jobs=2)
+    return run.finish()
+
+
+# -- scikit-learn HalvingRandomSearchCV ----------------------------------------
+
+
+def run_halving(seed: int, trials: int, epochs: int, target: float) -> Run:
+    from joblib import parallel_backend
+    from scipy.stats import loguniform
+    from sklearn.experimental import enable_halving_search_cv  # noqa: F401
+    from sklearn.model_selection import HalvingRandomSearchCV
+    from sklearn.neural_network import MLPClassifier
+
+    X, y, Xtr, ytr, Xte, yte = holdout(seed)
+    from raytuner.trainables.sklearn import make_splits
+
+    split = make_splits({"folds": 5, "shuffle": True, "seed": seed, "stratified": True}, X, y)[:1]
+    run = Run("sklearn HalvingRandomSearchCV", seed, target)
+
+    def scorer(estimator: Any, X_: np.ndarray, y_: np.ndarray) -> float:
+        score = float(estimator.score(X_, y_))
+        run.observe(score, steps=int(estimator.max_iter))  # a fit from scratch: max_iter epochs
+        return score
+
+    search = HalvingRandomSearchCV(
+        MLPClassifier(hidden_layer_sizes=tuple(HIDDEN), random_state=seed),
+        {"learning_rate_init": loguniform(*SPACE_LR), "alpha": loguniform(*SPACE_ALPHA), "batch_size": BATCH_SIZES},
+        n_candidates=trials, resource="max_iter", min_resources=2, max_resources=epochs, factor=3,
+        cv=split, scoring=scorer, random_state=seed, refit=False, n_jobs=2, error_score=0.0,
+    )
+    run.start = time.perf_counter()
+    with warnings.catch_warnings(), parallel_backend("threading", n_jobs=2), threadpool_limits(1):
+        warnings.simplefilter("ignore")
+        search.fit(X, y)
+    return run.finish()
+
+
+# -- report ---------------------------------------------------------------------
+
+
+def fmt(value: float | None, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def summarise(runs: list[Run], target: float, trials: int, epochs: int, per_step: int) -> str:
+    methods = list(dict.fromkeys(r.method for r in runs))
+    lines = [
+        f"Digits, MLPClassifier{tuple(HIDDEN)}, {trials} configs per method, up to {epochs} epochs "
+        f"({per_step} per report), "
+        f"target holdout accuracy {target}, 2 parallel workers, seeds "
+        f"{sorted({r.seed for r in runs})}.",
+        "",
+        "| method | reached target | median time to target (s) | mean time to target (s) | "
+        "median total time (s) | median epochs trained | median best accuracy | median first report (s) | "
+        "median time to target after first report (s) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    medians: dict[str, float] = {}
+    for method in methods:
+        rs = [r for r in runs if r.method == method]
+        reached = [r.reached_s for r in rs if r.reached_s is not None]
+        # a run that never reached the target counts as its total time (a lower bound)
+        ttt = [r.reached_s if r.reached_s is not None else r.total_s for r in rs]
+        medians[method] = statistics.median(ttt)
+        lines.append(
+            f"| {method} | {len(reached)}/{len(rs)} | {fmt(statistics.median(ttt))} | {fmt(statistics.mean(ttt))} | "
+            f"{fmt(statistics.median(r.total_s for r in rs))} | {statistics.median(r.steps for r in rs):.0f} | "
+            f"{statistics.median(r.best for r in rs):.4f} | "
+            f"{fmt(statistics.median(r.first_s or 0.0 for r in rs))} | "
+            f"{fmt(statistics.median(t - (r.first_s or 0.0) for t, r in zip(ttt, rs)))} |"
+        )
+    lines += ["", "Per seed: time to target in s (epochs trained)", "",
+              "| method | " + " | ".join(f"seed {s}" for s in sorted({r.seed for r in runs})) + " |",
+              "|---|" + "---|" * len({r.seed for r in runs})]
+    for method in methods:
+        cells = [f"{fmt(r.reached_s)} ({r.steps})" for r in sorted((r for r in runs if r.method == method), key=lambda r: r.seed)]
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    fifo, asha = medians.get("raytuner fifo"), medians.get("raytuner asha")
+    if fifo and asha is not None:
+        lines += ["", f"ASHA / FIFO median time to target: {asha / fifo:.2f}x (goal <= 0.5x)"]
+        for method, value in medians.items():
+            if method.startswith("optuna"):
+                lines.append(f"ASHA / {method}: {asha / value:.2f}x (goal <= 1.0x)")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--trials", type=int, default=20, help="configs per method")
+    parser.add_argument("--epochs", type=int, default=18, help="epochs of a trial that runs to the end")
+    parser.add_argument("--epochs-per-step", type=int, default=3, help="epochs per report (per pruning check)")
+    parser.add_argument("--target", type=float, default=0.97)
+    parser.add_argument("--methods", nargs="+",
+                        default=["fifo", "asha", "optuna-sha", "optuna-hyperband", "halving"])
+    parser.add_argument("--hidden", type=int, nargs="+", default=[64], help="MLP hidden layer sizes")
+    parser.add_argument("--storage", default="/tmp/rt-bench-es")
+    args = parser.parse_args(argv)
+    HIDDEN[:] = args.hidden
+    per_step = args.epochs_per_step
+    steps = args.epochs // per_step
+
+    from raytuner.session import quiet_ray, ray_session
+
+    quiet_ray()
+    runs: list[Run] = []
+    with ray_session(num_cpus=2):
+        for seed in args.seeds:
+            for method in args.methods:
+                if method == "fifo":
+                    run = run_raytuner({"name": "fifo"}, seed, args.trials, steps, per_step, args.target, args.storage)
+                elif method == "asha":
+                    run = run_raytuner({"name": "asha", "options": {"grace_period": 1, "reduction_factor": 3}},
+                                       seed, args.trials, steps, per_step, args.target, args.storage)
+                elif method.startswith("optuna"):
+                    run = run_optuna("sha" if method == "optuna-sha" else "hyperband", seed, args.trials,
+                                     steps, per_step, args.target)
+                else:
+                    run = run_halving(seed, args.trials, args.epochs, args.target)
+                runs.append(run)
+                print(f"seed {seed} {run.method}: target at {fmt(run.reached_s)} s, total {run.total_s:.1f} s, "
+                      f"{run.steps} epochs, best {run.best:.4f}", file=sys.stderr, flush=True)
+    print(summarise(runs, args.target, args.trials, args.epochs, per_step))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,152 @@
+"""Schedulers and stoppers run for real on a local Ray, on cheap function trainables."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import raytuner
+from raytuner.display import print_summary
+from raytuner.results import Summary, read_summary
+
+
+def run(storage: Path, function: str, values: list[float], scheduler: dict[str, Any], *, key: str = "x",
+        metric: str = "loss", mode: str = "min", steps: int = 9, concurrent: int = 2, **extra: Any) -> Summary:
+    spec: dict[str, Any] = {
+        "name": "es",
+        "trainable": {"type": "function", "function": f"raytuner.testing:{function}", "params": {"steps": steps}},
+        "space": {key: {"type": "grid", "values": values}},
+        "metric": {"name": metric, "mode": mode},
+        "strategy": {"name": "grid"},
+        "scheduler": scheduler,
+        "stop": {"max_steps": steps},
+        "budget": {"max_concurrent": concurrent},
+        "storage": {"path": str(storage)},
+    }
+    spec.update(extra)
+    return raytuner.run(spec, show_progress=False)
+
+
+def by_value(summary: Summary, key: str = "x") -> dict[float, Any]:
+    return {t.config[key]: t for t in summary.trials}
+
+
+def rows(trial: Any) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in Path(trial.path, "result.json").read_text().splitlines() if line.strip()]
+
+
+def test_asha_stops_bad_trials_before_max_t(ray_local: None, storage: Path) -> None:
+    summary = run(storage, "curve", [3.0, 3.5, 8.0, 9.0, 10.0],
+                  {"name": "asha", "options": {"grace_period": 1, "reduction_factor": 3}}, steps=6)
+    trials = by_value(summary)
+    assert trials[3.0].steps == 6  # the best runs to max_t
+    stopped = [x for x, t in trials.items() if t.steps < 6]
+    assert {8.0, 9.0, 10.0} & set(stopped) and 3.0 not in stopped
+    early = summary.scheduling["early_stopping"]
+    assert early["stopped_early"] == len(stopped)
+    assert early["steps_saved"] == 6 * 5 - sum(t.steps for t in summary.trials) > 0
+    assert read_summary(summary.experiment_path).scheduling == summary.scheduling  # saved in summary.json
+    out = io.StringIO()
+    print_summary(summary, out)
+    assert f"early stopping: {len(stopped)} of 5 trials stopped before 6 steps" in out.getvalue()
+
+
+def test_median_stops_a_curve_below_the_median(ray_local: None, storage: Path) -> None:
+    summary = run(storage, "curve", [3.0, 3.2, 2.8, 9.0],
+                  {"name": "median", "options": {"grace_period": 2, "min_samples_required": 3}}, concurrent=1)
+    trials = by_value(summary)
+    assert [trials[x].steps for x in (3.0, 3.2, 2.8)] == [9, 9, 9]
+    assert trials[9.0].steps == 2  # stopped at the end of its grace period
+    assert summary.scheduling["early_stopping"]["stopped_trials"] == [trials[9.0].trial_id]
+
+
+def test_hyperband_pauses_resumes_from_checkpoints_and_stops(ray_local: None, storage: Path) -> None:
+    summary = run(storage, "resumable_curve", [3.0, 4.0, 5.0, 6.0, 8.0, 10.0],
+                  {"name": "hyperband", "options": {"reduction_factor": 3}})
+    trials = by_value(summary)
+    assert all(t.status == "ok" for t in summary.trials)
+    assert trials[3.0].steps == 9
+    assert any(t.steps < 9 for t in summary.trials)
+    assert max(t.steps for t in summary.trials) <= 9
+    resumed = [t for t in summary.trials if any(r["restored_step"] > 0 for r in rows(t))]
+    assert resumed, "a paused trial resumes from its checkpoint"
+    for trial in resumed:  # the step counter continued from the checkpoint, it did not restart
+        for row in rows(trial):
+            assert row["step"] == row["training_iteration"] > row["restored_step"]
+
+
+def check_clones(summary: Summary) -> list[dict[str, Any]]:
+    """Every final trial's lineage (carried in its checkpointed state) matches the
+    recorded PBT schedule, and each restore continued the donor's step and state."""
+    population = summary.scheduling["population"]
+    events = population["events"]
+    assert population["exploits"] == len(events) >= 1
+    schedules = population["schedules"]
+    assert sorted(t.trial_id for t in summary.trials) == sorted(Path(t.path).name[len("trial_"):] for t in summary.trials)
+    assert len({t.trial_id for t in summary.trials}) == len(summary.trials)
+    for trial in summary.trials:
+        assert trial.steps == 12 and trial.metrics["step"] == 12  # step counter == training_iteration
+        history = json.loads(trial.metrics["history"])
+        for before, entry in zip(history, history[1:]):  # the state restored is the one written
+            assert entry["step"] >= 1
+            expected = before["score"] + (entry["step"] - before["step"]) * before["rate"]
+            assert math.isclose(entry["score"], expected), (before, entry)
+        assert math.isclose(trial.score, history[-1]["score"] + (12 - history[-1]["step"]) * history[-1]["rate"])
+        clones = [(e["me"], e["from"], e["step"], e["rate"]) for e in history if e["from"] not in ("", e["me"])]
+        schedule = schedules.get(trial.trial_id, [])
+        if schedule and schedule[-1]["donor_step"] >= 12:
+            schedule = schedule[:-1]  # cloned a finished donor: nothing left to run, its last report is the donor's
+        recorded = [(e["trial"], e["cloned"], e["donor_step"], e["changed"]["rate"][1] if e["changed"] else None)
+                    for e in schedule]
+        assert [c[:3] for c in clones] == [r[:3] for r in recorded], (clones, recorded)
+        for clone, record in zip(clones, recorded):
+            assert record[3] is None or math.isclose(clone[3], record[3])  # the mutated rate was used
+    return events
+
+
+def test_pbt_clones_a_trial_from_its_checkpoint(ray_local: None, storage: Path) -> None:
+    summary = run(storage, "growth", [0.1, 0.2, 0.8, 0.9],
+                  {"name": "pbt", "options": {"perturbation_interval": 3,
+                                              "mutations": {"rate": {"type": "float", "low": 0.0, "high": 1.0}}}},
+                  key="rate", metric="score", mode="max", steps=12, concurrent=4)
+    events = check_clones(summary)
+    for event in events:
+        (old, new), = event["changed"].values()
+        assert 0.0 <= new <= 1.0 and old != new
+    schedules = summary.scheduling["population"]["schedules"]
+    assert set(schedules) == {e["trial"] for e in events}
+    out = io.StringIO()
+    print_summary(summary, out)
+    text = out.getvalue()
+    assert f"pbt: {len(events)} exploits" in text
+    assert f"cloned {events[0]['cloned']}" in text
+
+
+def test_pb2_clones_with_values_inside_bounds(ray_local: None, storage: Path) -> None:
+    summary = run(storage, "growth", [0.1, 0.2, 0.8, 0.9],
+                  {"name": "pb2", "options": {"perturbation_interval": 3, "bounds": {"rate": [0.0, 1.0]}}},
+                  key="rate", metric="score", mode="max", steps=12, concurrent=4)
+    check_clones(summary)
+    assert all(0.0 <= t.config["rate"] <= 1.0 for t in summary.trials)
+
+
+def test_trial_plateau_and_target_stop_trials(ray_local: None, storage: Path) -> None:
+    summary = run(storage, "flat", [1.0, 5.0], {"name": "fifo"}, steps=10,
+                  stop={"max_steps": 10, "target": 2.0, "plateau": {"window": 3, "grace_steps": 3, "std": 0.001}})
+    trials = by_value(summary)
+    assert trials[1.0].steps == 1  # loss 1.0 <= target 2.0 at once
+    assert trials[5.0].steps == 3  # a flat curve plateaus after 3 steps
+    early = summary.scheduling["early_stopping"]
+    assert early["stopped_early"] == 2 and early["stopped_at_target"] == 1
+    assert early["stopped_by_scheduler_or_plateau"] == 1
+
+
+def test_experiment_plateau_stops_the_experiment(ray_local: None, storage: Path) -> None:
+    summary = run(storage, "flat", [1.0, 1.0, 1.0, 1.0], {"name": "fifo"}, steps=10, concurrent=1,
+                  stop={"max_steps": 10, "experiment_plateau": {"top": 3, "std": 0.001}})
+    assert sum(t.steps for t in summary.trials) < 10
