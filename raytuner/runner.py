@@ -34,9 +34,7 @@ def build_tuner(plan: Plan, name: str, callbacks: list[Any]) -> Any:
     from raytuner.stopping import build_stopper
 
     spec = plan.spec
-    trainable = tune.with_resources(
-        plan.trainable.build(), {"cpu": spec.resources.cpu, "gpu": spec.resources.gpu}
-    )
+    trainable = tune.with_resources(plan.trainable.build(), plan.trainable.trial_resources())
     tune_config = tune.TuneConfig(
         metric=plan.metric,
         mode=plan.mode,

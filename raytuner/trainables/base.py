@@ -33,6 +33,10 @@ class Trainable:
         """How many times a trial reports, when known (schedulers' max_t)."""
         return None
 
+    def trial_resources(self) -> dict[str, float]:
+        """What Tune reserves for one trial (a trainable that starts workers may ask for less)."""
+        return {"cpu": self.resources.cpu, "gpu": self.resources.gpu}
+
     def build(self) -> Callable[[dict[str, Any]], None]:
         """The Tune function trainable (may close over data put in the object store)."""
         raise NotImplementedError

@@ -1,0 +1,130 @@
+"""Data-parallel trials: a Ray Train TorchTrainer (DDP) launched from inside the Tune trial.
+
+Ray 2.60 runs Train V2: a Trainer is no longer given to the Tuner. The Tune trial
+is a light driver (it reserves no CPU) that starts a TorchTrainer with
+``workers`` workers of ``resources.cpu``/``resources.gpu`` each (gloo on CPU,
+nccl on GPU). Rank 0's report and checkpoint reach the driver through a Ray
+Train callback and a queue; the driver reports them to Tune, so schedulers
+(ASHA, PBT) and failure retries see a normal trial with normal checkpoints. A
+restored trial hands Tune's checkpoint to the TorchTrainer to resume from.
+"""
+
+from __future__ import annotations
+
+import queue as _queue
+import threading
+import uuid
+from typing import Any
+
+from raytuner.trainables.torch.loop import Distributed, TrialSetup, prepare, train
+from raytuner.trainables.torch.report import TrainSession
+
+_DONE = "__done__"
+
+
+def ddp_worker(loop_config: dict[str, Any]) -> None:
+    """One DDP worker: the usual loop on its shard of the data."""
+    import ray.train
+    import torch
+
+    setup: TrialSetup = loop_config["setup"]
+    ctx = ray.train.get_context()
+    rank, world = ctx.get_world_rank(), ctx.get_world_size()
+    device = None
+    if setup.gpus > 0 and torch.cuda.is_available():
+        import ray.train.torch
+
+        device = ray.train.torch.get_device()
+    run = prepare(setup, loop_config["config"], Distributed(rank=rank, world=world, device=device))
+    train(run, TrainSession(rank))
+
+
+def _forwarder(q: Any) -> Any:
+    from ray.train.v2.api.callback import UserCallback
+
+    class ForwardToTune(UserCallback):
+        """Runs in the Train controller: passes rank 0's metrics and checkpoint to the driver."""
+
+        def __init__(self, q: Any) -> None:
+            self.q = q
+
+        def after_report(self, run_context: Any, metrics: list[dict[str, Any]], checkpoint: Any) -> None:
+            item = {"metrics": dict(metrics[0])}
+            if checkpoint is not None:
+                item["checkpoint"] = (checkpoint.path, checkpoint.filesystem)
+            self.q.put(item)
+
+    return ForwardToTune(q)
+
+
+def _train_storage() -> str:
+    """Where the TorchTrainer keeps its run: inside this trial's directory in the experiment storage."""
+    try:
+        from ray.train._internal.session import get_session
+
+        storage = get_session().storage
+        return f"{storage.storage_path}/{storage.experiment_dir_name}/{storage.trial_dir_name}"
+    except Exception:  # pragma: no cover - Ray internals moved: fall back to the local trial dir
+        from ray import tune
+
+        return tune.get_context().get_trial_dir()
+
+
+def ddp_trial(config: dict[str, Any], *, setup: TrialSetup, workers: int) -> None:
+    """The Tune trial of a data-parallel run: start the TorchTrainer, relay its reports."""
+    import ray.train
+    from ray import tune
+    from ray.train.torch import TorchConfig, TorchTrainer
+    from ray.util.queue import Empty, Queue
+
+    use_gpu = setup.gpus > 0
+    resources = {"CPU": setup.cpus, **({"GPU": setup.gpus} if use_gpu else {})}
+    q = Queue(actor_options={"num_cpus": 0})
+    trainer = TorchTrainer(
+        ddp_worker,
+        train_loop_config={"config": config, "setup": setup},
+        torch_config=TorchConfig(backend="nccl" if use_gpu else "gloo"),
+        scaling_config=ray.train.ScalingConfig(num_workers=workers, use_gpu=use_gpu, resources_per_worker=resources),
+        run_config=ray.train.RunConfig(
+            name=f"ddp-{uuid.uuid4().hex[:8]}",
+            storage_path=_train_storage(),
+            callbacks=[_forwarder(q)],
+            checkpoint_config=ray.train.CheckpointConfig(num_to_keep=2),
+            failure_config=ray.train.FailureConfig(max_failures=0),  # Tune retries the trial
+        ),
+        resume_from_checkpoint=tune.get_checkpoint(),
+    )
+    outcome: dict[str, Any] = {}
+
+    def fit() -> None:
+        try:
+            outcome["result"] = trainer.fit()
+        except BaseException as exc:  # re-raised in the trial's thread below
+            outcome["error"] = exc
+        finally:
+            q.put(_DONE)
+
+    thread = threading.Thread(target=fit, name="raytuner-ddp-fit", daemon=True)
+    thread.start()
+    try:
+        while True:
+            try:
+                item = q.get(timeout=1.0)
+            except (Empty, _queue.Empty):
+                if not thread.is_alive() and q.empty():
+                    break
+                continue
+            if item == _DONE:
+                break
+            if "checkpoint" in item:
+                path, filesystem = item["checkpoint"]
+                tune.report(item["metrics"], checkpoint=tune.Checkpoint(path, filesystem=filesystem))
+            else:
+                tune.report(item["metrics"])
+        thread.join()
+    finally:
+        from ray import kill
+
+        kill(q.actor)
+    if "error" in outcome:
+        raise outcome["error"]
