@@ -12,6 +12,7 @@ from raytuner.spec_torch import BuildModelSpec, ClassModelSpec, CNNModelSpec, To
 from raytuner.trainables.base import Trainable
 from raytuner.trainables.torch.tuning import check_space
 
+DRIVER_MEMORY = 256 * 1024**2  # bytes reserved by the driver of a DDP trial
 LOSS_NAMES = ("cross_entropy", "nll", "mse", "l1", "smooth_l1", "huber", "bce_with_logits")
 LOSS_TASKS = {"cross_entropy": "classification", "nll": "classification", "mse": "regression",
               "l1": "regression", "smooth_l1": "regression", "huber": "regression"}
@@ -119,9 +120,10 @@ class TorchTrainable(Trainable):
         return getattr(self, "_epochs", None) or self.spec.total_epochs()
 
     def trial_resources(self) -> dict[str, float]:
-        """DDP: the trial is a driver that reserves nothing; its TorchTrainer asks for the workers."""
+        """DDP: the trial is a driver that takes no CPU or GPU (only some memory: Ray needs a
+        non-empty request); its TorchTrainer asks for the workers' CPUs and GPUs."""
         if self.spec.workers > 1:
-            return {"cpu": 0, "gpu": 0}
+            return {"cpu": 0, "gpu": 0, "memory": DRIVER_MEMORY}
         return super().trial_resources()
 
     def setup(self) -> Any:

@@ -89,7 +89,7 @@ def ddp_trial(config: dict[str, Any], *, setup: TrialSetup, workers: int) -> Non
             name=f"ddp-{uuid.uuid4().hex[:8]}",
             storage_path=_train_storage(),
             callbacks=[_forwarder(q)],
-            checkpoint_config=ray.train.CheckpointConfig(num_to_keep=2),
+            checkpoint_config=ray.train.CheckpointConfig(num_to_keep=1),
             failure_config=ray.train.FailureConfig(max_failures=0),  # Tune retries the trial
         ),
         resume_from_checkpoint=tune.get_checkpoint(),
