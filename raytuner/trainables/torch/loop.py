@@ -22,7 +22,15 @@ from raytuner.trainables.torch.data import load_tensors, make_loader
 from raytuner.trainables.torch.devices import amp_dtype, autocast, choose_device, grad_scaler, set_threads, trial_threads
 from raytuner.trainables.torch.models import build_model, unwrap
 from raytuner.trainables.torch.optim import apply_hyperparameters, build_loss, build_optimizer, current_lr
-from raytuner.trainables.torch.pruning import counts, is_pruned, prepare_for_state, prune_to, target_for_epoch, weight_sparsity
+from raytuner.trainables.torch.pruning import (
+    counts,
+    is_pruned,
+    prepare_for_state,
+    prune_to,
+    refresh,
+    target_for_epoch,
+    weight_sparsity,
+)
 from raytuner.trainables.torch.report import Session
 from raytuner.trainables.torch.schedules import Schedule, build_schedule
 from raytuner.trainables.torch.tuning import effective_spec, user_config
@@ -248,6 +256,7 @@ def restore(run: Run, state: dict[str, Any], early: EarlyStopper | None) -> int:
             "the checkpoint does not fit this trial's model (a tuned value changed its shape; PBT can only "
             f"mutate values that keep the model's parameters): {exc}"
         ) from None
+    refresh(model)
     run.optimizer.load_state_dict(state["optimizer"])
     run.schedule.load_state_dict(state["schedule"])
     if state.get("optimizer_spec") != run.spec.optimizer.model_dump(mode="json"):

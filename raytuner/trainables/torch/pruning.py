@@ -27,7 +27,7 @@ def weight_sparsity(model: nn.Module) -> float:
     """Share of zeros among the prunable weights."""
     zeros = total = 0
     for module, name in prunable(model):
-        w = getattr(module, name)
+        w = _current(module, name)
         zeros += int((w == 0).sum())
         total += w.numel()
     return zeros / total if total else 0.0
@@ -44,8 +44,24 @@ def prune_to(model: nn.Module, target: float) -> float:
     want = int(round(target * total))
     if want > pruned:
         # amount counts among the entries still unpruned (PruningContainer semantics)
-        prune.global_unstructured(params, pruning_method=prune.L1Unstructured, amount=want - pruned)
+        # score the current weights, not the masked copy the last forward pass left behind
+        scores = {(m, n): _current(m, n) for m, n in params}
+        prune.global_unstructured(params, pruning_method=prune.L1Unstructured, amount=want - pruned,
+                                  importance_scores=scores)
     return weight_sparsity(model)
+
+
+def _current(module: nn.Module, name: str) -> torch.Tensor:
+    if hasattr(module, name + "_mask"):
+        return getattr(module, name + "_orig") * getattr(module, name + "_mask")
+    return getattr(module, name)
+
+
+def refresh(model: nn.Module) -> None:
+    """Recompute pruned weights from weight_orig * weight_mask (after loading a state)."""
+    for module, name in prunable(model):
+        if hasattr(module, name + "_mask"):
+            setattr(module, name, _current(module, name))
 
 
 def is_pruned(model: nn.Module) -> bool:
@@ -67,7 +83,7 @@ def counts(model: nn.Module) -> tuple[int, int]:
     for module in model.modules():
         for name, p in module.named_parameters(recurse=False):
             if name.endswith("_orig") and hasattr(module, name[: -len("_orig")] + "_mask"):
-                effective = getattr(module, name[: -len("_orig")])
+                effective = _current(module, name[: -len("_orig")])
             else:
                 effective = p
             nonzero += int(torch.count_nonzero(effective))
