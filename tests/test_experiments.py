@@ -15,9 +15,12 @@ EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
 DEFAULT = ["budget.trials=2"]
 OVERRIDES: dict[str, list[str]] = {
     "quickstart.yaml": ["budget.trials=2", "trainable.cv.folds=2"],
+    "torch_mlp_digits.yaml": ["budget.trials=2", "trainable.epochs=2", "trainable.data.subset=300"],
+    "torch_cnn_digits.yaml": ["budget.trials=2", "trainable.epochs=2", "trainable.data.subset=300"],
+    "torch_mlp_digits_ddp.yaml": ["budget.trials=1", "trainable.epochs=1", "trainable.data.subset=200"],
 }
 # Specs that cannot run on this machine (e.g. they need a GPU): validated only.
-VALIDATE_ONLY: set[str] = set()
+VALIDATE_ONLY: set[str] = {"torch_mlp_digits_gpu.yaml"}  # needs CUDA (gpu: 0.5, amp)
 
 SPECS = sorted(p.name for p in EXPERIMENTS.glob("*.yaml"))
 

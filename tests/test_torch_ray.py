@@ -32,22 +32,27 @@ def _spec(storage: Path, trainable: dict[str, Any], **extra: Any) -> Any:
 def test_failed_trial_is_retried_from_its_checkpoint_and_ends_as_if_never_failed(
     ray_local: None, storage: Path, tmp_path: Path
 ) -> None:
+    from raytuner.plan import make_plan
+    from raytuner.trainables.torch.loop import prepare, train
+    from raytuner.trainables.torch.report import LocalSession
+
     trainable = {"model": {"type": "build", "function": "raytuner.testing:flaky_torch_model"},
                  "optimizer": {"name": "sgd", "lr": 0.05, "momentum": 0.9}, "epochs": 4}
     # 160 training rows / 32 = 5 batches per epoch: the 13th batch (epoch 3) fails once
     flaky = _spec(storage, {**trainable, "params": {"marker_dir": str(tmp_path), "fail_after_batches": 12}},
                   failure={"max_retries": 1})
-    clean = _spec(storage, {**trainable, "params": {"marker_dir": str(tmp_path / "never"), "fail_after_batches": 0}})
-    a = run_experiment(flaky, show_progress=False)
+    summary = run_experiment(flaky, show_progress=False)
     assert (tmp_path / "failed-once").exists()
-    b = run_experiment(clean, show_progress=False)
-    ta, tb = a.trials[0], b.trials[0]
-    assert ta.status == tb.status == "ok"
-    assert ta.metrics["epoch"] == tb.metrics["epoch"] == 4
-    # resumed at epoch 3 from the epoch-2 checkpoint: same result as the run that never failed
-    assert ta.score == tb.score
-    assert ta.metrics["val_accuracy"] == tb.metrics["val_accuracy"]
-    assert ta.metrics["threads"] == 1  # matched to resources.cpu = 1
+    trial = summary.trials[0]
+    assert trial.status == "ok", trial.error
+    assert trial.metrics["epoch"] == 4 and trial.metrics["threads"] == 1  # threads = resources.cpu
+    # the same trial in-process, never failing: the retried trial resumed at epoch 3 from
+    # its epoch-2 checkpoint and ended with exactly the same result
+    plan = make_plan(_spec(storage, {**trainable, "params": {"marker_dir": str(tmp_path / "x"), "fail_after_batches": 0}}))
+    session = LocalSession()
+    train(prepare(plan.trainable.setup(), {}), session)
+    assert session.reports[-1]["val_loss"] == trial.score
+    assert session.reports[-1]["val_accuracy"] == trial.metrics["val_accuracy"]
 
 
 def test_data_parallel_trial_on_cpu_with_gloo(ray_local: None, storage: Path) -> None:
