@@ -291,3 +291,26 @@ def test_cuda_request_without_cuda_falls_back_to_cpu_with_a_warning(monkeypatch:
     with pytest.warns(RuntimeWarning, match="mixed precision is off"):
         assert amp_dtype(spec, device) is None
     assert choose_device(spec, 0).type == "cpu"
+
+
+def test_class_model_arguments_are_checked_and_tuned() -> None:
+    raw = _spec({"model": {"type": "class", "path": "torch.nn.Bilinear", "args": {"in1_features": 64}}},
+                {"model": {"args": {"out_featurez": {"type": "int", "low": 2, "high": 4}}}})
+    with pytest.raises(SpecError, match=r"space\.model\.args\.out_featurez.*in1_features, in2_features"):
+        make_plan(validate_spec(raw))
+    ok = _spec({"model": {"type": "class", "path": "torch.nn.Sequential"}}, metric="val_loss")
+    make_plan(validate_spec(ok))  # *args/**kwargs-free but no named args: nothing to check
+    # a tuned constructor argument reaches the model
+    from raytuner.trainables.torch.models import build_model
+
+    spec = TorchTrainableSpec.model_validate({"data": DIGITS, "model": {"type": "class", "path": "torch.nn.Linear",
+                                                                       "args": {"in_features": 64}}})
+    from raytuner.trainables.torch.tuning import effective_spec
+
+    model = build_model(effective_spec(spec, {"model": {"args": {"out_features": 10}}}), (64,), 10, {})
+    assert (model.in_features, model.out_features) == (64, 10)
+
+
+def test_bce_with_logits_on_class_labels() -> None:
+    _, s = run(make_setup({"epochs": 1, "loss": "bce_with_logits"}))
+    assert 0.0 <= s.reports[0]["val_accuracy"] <= 1.0

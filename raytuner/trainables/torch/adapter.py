@@ -26,6 +26,23 @@ def require_torch() -> Any:
     return torch
 
 
+def _check_args(cls: type, fixed: dict[str, Any], tuned: Any) -> None:
+    """Constructor arguments (fixed and tuned) must be names the class accepts."""
+    import inspect
+
+    try:
+        params = inspect.signature(cls).parameters
+    except (TypeError, ValueError):  # no introspectable signature: the trial will tell
+        return
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    valid = [n for n, p in params.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    for where, names in (("trainable.model.args", fixed), ("space.model.args", tuned if isinstance(tuned, dict) else {})):
+        for name in names:
+            if name not in valid:
+                raise SpecError.at(f"{where}.{name}", name, f"an argument of {cls.__name__}: {', '.join(valid) or '(none)'}")
+
+
 class TorchTrainable(Trainable):
     kind = "torch"
     spec: TorchTrainableSpec
@@ -46,7 +63,7 @@ class TorchTrainable(Trainable):
         require_torch()
         spec = self.spec
         self._epochs = check_space(spec, space)
-        self._check_model()
+        self._check_model(space)
         task = self._check_data()
         self._check_loss(task)
         self._check_resources()
@@ -62,7 +79,7 @@ class TorchTrainable(Trainable):
         self._mode = self.metric.mode or modes[name]
         return self._mode
 
-    def _check_model(self) -> None:
+    def _check_model(self, space: Space) -> None:
         from torch import nn
 
         m = self.spec.model
@@ -70,6 +87,8 @@ class TorchTrainable(Trainable):
             cls = import_object(m.path, "trainable.model.path")
             if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
                 raise SpecError.at("trainable.model.path", m.path, "a torch.nn.Module subclass")
+            tuned = space.get("model", {}).get("args", {}) if isinstance(space.get("model"), dict) else {}
+            _check_args(cls, m.args, tuned)
         elif isinstance(m, BuildModelSpec):
             if not callable(import_object(m.function, "trainable.model.function")):
                 raise SpecError.at("trainable.model.function", m.function, "a callable build(config)")

@@ -106,7 +106,7 @@ def prepare(setup: TrialSetup, config: Mapping[str, Any], dist: Distributed | No
 
         sampler = DistributedSampler(data.train, num_replicas=dist.world, rank=dist.rank,
                                      shuffle=spec.data.shuffle, seed=setup.seed, drop_last=spec.data.drop_last)
-        val_sampler = DistributedSampler(data.val, num_replicas=dist.world, rank=dist.rank, shuffle=False)
+        val_sampler = list(range(dist.rank, len(data.val), dist.world))  # a shard each, no padding
     train_loader = make_loader(data.train, spec.data, train=True, generator=generator, pin_memory=pin, sampler=sampler)
     val_loader = make_loader(data.val, spec.data, train=False, generator=generator, pin_memory=pin, sampler=val_sampler)
     dtype = amp_dtype(spec, device)

@@ -25,6 +25,19 @@ LOSS_TASKS = {"cross_entropy": "classification", "nll": "classification", "mse":
 DEFAULT_LOSS = {"classification": "cross_entropy", "regression": "mse"}
 
 
+class OneHotBCEWithLogits(nn.Module):
+    """BCE with logits against one-hot class labels (one logit per class, as cross-entropy has)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.bce = nn.BCEWithLogitsLoss()
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        if target.dtype == torch.long:
+            target = nn.functional.one_hot(target, logits.shape[-1]).to(logits.dtype)
+        return self.bce(logits, target)
+
+
 def resolve_loss_name(name: str, task: str | None) -> str:
     if name == "auto":
         if task is None:
@@ -35,6 +48,8 @@ def resolve_loss_name(name: str, task: str | None) -> str:
 
 def build_loss(name: str, task: str | None) -> Callable[..., torch.Tensor]:
     name = resolve_loss_name(name, task)
+    if name == "bce_with_logits" and task == "classification":
+        return OneHotBCEWithLogits()
     if name in LOSSES:
         return LOSSES[name]()
     obj = import_object(name, "trainable.loss")
