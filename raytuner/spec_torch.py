@@ -18,6 +18,11 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+# loss names the torch trainable knows, and the task each implies (no torch needed here)
+LOSS_NAMES = ("cross_entropy", "nll", "mse", "l1", "smooth_l1", "huber", "bce_with_logits")
+LOSS_TASKS = {"cross_entropy": "classification", "nll": "classification", "mse": "regression",
+              "l1": "regression", "smooth_l1": "regression", "huber": "regression"}
+
 Activation = Literal["relu", "gelu", "tanh", "silu", "leaky_relu", "elu", "sigmoid"]
 
 

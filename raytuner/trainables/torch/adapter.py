@@ -8,14 +8,18 @@ from typing import Any, Callable
 from raytuner.errors import SpecError, missing_extra
 from raytuner.params import Space
 from raytuner.registry import import_object
-from raytuner.spec_torch import BuildModelSpec, ClassModelSpec, CNNModelSpec, TorchTrainableSpec
+from raytuner.spec_torch import (
+    LOSS_NAMES,
+    LOSS_TASKS,
+    BuildModelSpec,
+    ClassModelSpec,
+    CNNModelSpec,
+    TorchTrainableSpec,
+)
 from raytuner.trainables.base import Trainable
 from raytuner.trainables.torch.tuning import check_space
 
 DRIVER_MEMORY = 256 * 1024**2  # bytes reserved by the driver of a DDP trial
-LOSS_NAMES = ("cross_entropy", "nll", "mse", "l1", "smooth_l1", "huber", "bce_with_logits")
-LOSS_TASKS = {"cross_entropy": "classification", "nll": "classification", "mse": "regression",
-              "l1": "regression", "smooth_l1": "regression", "huber": "regression"}
 
 
 def require_torch() -> Any:

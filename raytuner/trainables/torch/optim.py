@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from raytuner.registry import import_object
-from raytuner.spec_torch import OptimizerSpec
+from raytuner.spec_torch import LOSS_NAMES, OptimizerSpec
 from raytuner.trainables.torch.hypergradient import AdamHD, SGDHD
 
 LOSSES: dict[str, Callable[[], nn.Module]] = {
@@ -20,8 +20,8 @@ LOSSES: dict[str, Callable[[], nn.Module]] = {
     "huber": nn.HuberLoss,
     "bce_with_logits": nn.BCEWithLogitsLoss,
 }
-LOSS_TASKS = {"cross_entropy": "classification", "nll": "classification", "mse": "regression",
-              "l1": "regression", "smooth_l1": "regression", "huber": "regression"}
+if set(LOSSES) != set(LOSS_NAMES):  # pragma: no cover - keep the two tables in step
+    raise RuntimeError("LOSSES and spec_torch.LOSS_NAMES differ")
 DEFAULT_LOSS = {"classification": "cross_entropy", "regression": "mse"}
 
 
