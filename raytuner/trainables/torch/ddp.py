@@ -6,7 +6,7 @@ is a light driver (it reserves no CPU) that starts a TorchTrainer with
 nccl on GPU). Rank 0's report and checkpoint reach the driver through a Ray
 Train callback and a queue; the driver reports them to Tune, so schedulers
 (ASHA, PBT) and failure retries see a normal trial with normal checkpoints. A
-restored trial hands Tune's checkpoint to the TorchTrainer to resume from.
+restored trial hands Tune's checkpoint to the workers to resume from.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def ddp_worker(loop_config: dict[str, Any]) -> None:
 
         device = ray.train.torch.get_device()
     run = prepare(setup, loop_config["config"], Distributed(rank=rank, world=world, device=device))
-    train(run, TrainSession(rank))
+    train(run, TrainSession(rank, resume=loop_config.get("resume")))
 
 
 def _forwarder(q: Any) -> Any:
@@ -82,7 +82,8 @@ def ddp_trial(config: dict[str, Any], *, setup: TrialSetup, workers: int) -> Non
     q = Queue(actor_options={"num_cpus": 0})
     trainer = TorchTrainer(
         ddp_worker,
-        train_loop_config={"config": config, "setup": setup},
+        # Train V2 has no resume_from_checkpoint: the workers get Tune's checkpoint themselves
+        train_loop_config={"config": config, "setup": setup, "resume": tune.get_checkpoint()},
         torch_config=TorchConfig(backend="nccl" if use_gpu else "gloo"),
         scaling_config=ray.train.ScalingConfig(num_workers=workers, use_gpu=use_gpu, resources_per_worker=resources),
         run_config=ray.train.RunConfig(
@@ -92,7 +93,6 @@ def ddp_trial(config: dict[str, Any], *, setup: TrialSetup, workers: int) -> Non
             checkpoint_config=ray.train.CheckpointConfig(num_to_keep=1),
             failure_config=ray.train.FailureConfig(max_failures=0),  # Tune retries the trial
         ),
-        resume_from_checkpoint=tune.get_checkpoint(),
     )
     outcome: dict[str, Any] = {}
 

@@ -49,13 +49,14 @@ class TuneSession:
 class TrainSession:
     """Inside a Ray Train worker: every rank reports, rank 0 with the checkpoint."""
 
-    def __init__(self, rank: int) -> None:
+    def __init__(self, rank: int, resume: Any = None) -> None:
         self.rank = rank
+        self.resume = resume  # the Tune trial's checkpoint, when the trial was restored
 
     def restore(self) -> dict[str, Any] | None:
         import ray.train
 
-        return _load(ray.train.get_checkpoint())
+        return _load(ray.train.get_checkpoint() or self.resume)
 
     def report(self, metrics: dict[str, Any], state: dict[str, Any] | None) -> None:
         import ray.train
