@@ -1,9 +1,10 @@
 """Data-parallel trials: a Ray Train TorchTrainer (DDP) launched from inside the Tune trial.
 
 Ray 2.60 runs Train V2: a Trainer is no longer given to the Tuner. The Tune trial
-is a light driver (it reserves no CPU) that starts a TorchTrainer with
-``workers`` workers of ``resources.cpu``/``resources.gpu`` each (gloo on CPU,
-nccl on GPU). Rank 0's report and checkpoint reach the driver through a Ray
+is a light driver (it reserves no CPU) that fits a TorchTrainer in a Ray task,
+with ``workers`` workers of ``resources.cpu``/``resources.gpu`` each (gloo on CPU,
+nccl on GPU); when Tune stops the trial early the task is cancelled, which ends
+the Train controller and its workers too (nothing keeps running on a reused actor). Rank 0's report and checkpoint reach the driver through a Ray
 Train callback and a queue; the driver reports them to Tune, so schedulers
 (ASHA, PBT) and failure retries see a normal trial with normal checkpoints. A
 restored trial hands Tune's checkpoint to the workers to resume from.
@@ -12,12 +13,11 @@ restored trial hands Tune's checkpoint to the workers to resume from.
 from __future__ import annotations
 
 import queue as _queue
-import threading
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from raytuner.trainables.torch.loop import Distributed, TrialSetup, prepare, train
-from raytuner.trainables.torch.report import TrainSession
+if TYPE_CHECKING:
+    from raytuner.trainables.torch.loop import TrialSetup
 
 _DONE = "__done__"
 
@@ -26,6 +26,9 @@ def ddp_worker(loop_config: dict[str, Any]) -> None:
     """One DDP worker: the usual loop on its shard of the data."""
     import ray.train
     import torch
+
+    from raytuner.trainables.torch.loop import Distributed, prepare, train
+    from raytuner.trainables.torch.report import TrainSession
 
     setup: TrialSetup = loop_config["setup"]
     ctx = ray.train.get_context()
@@ -70,48 +73,50 @@ def _train_storage() -> str:
         return tune.get_context().get_trial_dir()
 
 
-def ddp_trial(config: dict[str, Any], *, setup: TrialSetup, workers: int) -> None:
-    """The Tune trial of a data-parallel run: start the TorchTrainer, relay its reports."""
+def _fit(setup: "TrialSetup", config: dict[str, Any], workers: int, storage: str, resume: Any, q: Any) -> None:
+    """Runs as a Ray task: build and fit the TorchTrainer. Cancelling the task (the Tune
+    trial stopped or failed) ends its Train controller and workers with it."""
     import ray.train
-    from ray import tune
     from ray.train.torch import TorchConfig, TorchTrainer
-    from ray.util.queue import Empty, Queue
 
     use_gpu = setup.gpus > 0
     resources = {"CPU": setup.cpus, **({"GPU": setup.gpus} if use_gpu else {})}
+    try:
+        trainer = TorchTrainer(
+            ddp_worker,
+            # Train V2 has no resume_from_checkpoint: the workers get Tune's checkpoint themselves
+            train_loop_config={"config": config, "setup": setup, "resume": resume},
+            torch_config=TorchConfig(backend="nccl" if use_gpu else "gloo"),
+            scaling_config=ray.train.ScalingConfig(num_workers=workers, use_gpu=use_gpu, resources_per_worker=resources),
+            run_config=ray.train.RunConfig(
+                name=f"ddp-{uuid.uuid4().hex[:8]}",
+                storage_path=storage,
+                callbacks=[_forwarder(q)],
+                checkpoint_config=ray.train.CheckpointConfig(num_to_keep=1),
+                failure_config=ray.train.FailureConfig(max_failures=0),  # Tune retries the trial
+            ),
+        )
+        trainer.fit()
+    finally:
+        q.put(_DONE)
+
+
+def ddp_trial(config: dict[str, Any], *, setup: "TrialSetup", workers: int) -> None:
+    """The Tune trial of a data-parallel run: start the TorchTrainer, relay its reports."""
+    import ray
+    from ray import tune
+    from ray.util.queue import Empty, Queue
+
     q = Queue(actor_options={"num_cpus": 0})
-    trainer = TorchTrainer(
-        ddp_worker,
-        # Train V2 has no resume_from_checkpoint: the workers get Tune's checkpoint themselves
-        train_loop_config={"config": config, "setup": setup, "resume": tune.get_checkpoint()},
-        torch_config=TorchConfig(backend="nccl" if use_gpu else "gloo"),
-        scaling_config=ray.train.ScalingConfig(num_workers=workers, use_gpu=use_gpu, resources_per_worker=resources),
-        run_config=ray.train.RunConfig(
-            name=f"ddp-{uuid.uuid4().hex[:8]}",
-            storage_path=_train_storage(),
-            callbacks=[_forwarder(q)],
-            checkpoint_config=ray.train.CheckpointConfig(num_to_keep=1),
-            failure_config=ray.train.FailureConfig(max_failures=0),  # Tune retries the trial
-        ),
-    )
-    outcome: dict[str, Any] = {}
-
-    def fit() -> None:
-        try:
-            outcome["result"] = trainer.fit()
-        except BaseException as exc:  # re-raised in the trial's thread below
-            outcome["error"] = exc
-        finally:
-            q.put(_DONE)
-
-    thread = threading.Thread(target=fit, name="raytuner-ddp-fit", daemon=True)
-    thread.start()
+    fit = ray.remote(num_cpus=0, max_retries=0)(_fit)
+    ref = fit.remote(setup, config, workers, _train_storage(), tune.get_checkpoint(), q)
+    finished = False
     try:
         while True:
             try:
                 item = q.get(timeout=1.0)
             except (Empty, _queue.Empty):
-                if not thread.is_alive() and q.empty():
+                if ray.wait([ref], timeout=0)[0] and q.empty():
                     break
                 continue
             if item == _DONE:
@@ -121,10 +126,9 @@ def ddp_trial(config: dict[str, Any], *, setup: TrialSetup, workers: int) -> Non
                 tune.report(item["metrics"], checkpoint=tune.Checkpoint(path, filesystem=filesystem))
             else:
                 tune.report(item["metrics"])
-        thread.join()
+        ray.get(ref)  # raises what failed in training
+        finished = True
     finally:
-        from ray import kill
-
-        kill(q.actor)
-    if "error" in outcome:
-        raise outcome["error"]
+        if not finished:  # stopped by Tune (a scheduler, a stopper) or failed: end the workers
+            ray.cancel(ref, force=True)
+        ray.kill(q.actor)
