@@ -24,6 +24,7 @@ _DONE = "__done__"
 
 def ddp_worker(loop_config: dict[str, Any]) -> None:
     """One DDP worker: the usual loop on its shard of the data."""
+    import ray
     import ray.train
     import torch
 
@@ -38,6 +39,9 @@ def ddp_worker(loop_config: dict[str, Any]) -> None:
         import ray.train.torch
 
         device = ray.train.torch.get_device()
+    if rank == 0 and loop_config.get("queue") is not None:
+        # the driver removes this group if the trial is stopped, so no worker outlives it
+        loop_config["queue"].put({"placement_group": ray.util.get_current_placement_group()})
     run = prepare(setup, loop_config["config"], Distributed(rank=rank, world=world, device=device))
     train(run, TrainSession(rank, resume=loop_config.get("resume")))
 
@@ -85,7 +89,7 @@ def _fit(setup: "TrialSetup", config: dict[str, Any], workers: int, storage: str
         trainer = TorchTrainer(
             ddp_worker,
             # Train V2 has no resume_from_checkpoint: the workers get Tune's checkpoint themselves
-            train_loop_config={"config": config, "setup": setup, "resume": resume},
+            train_loop_config={"config": config, "setup": setup, "resume": resume, "queue": q},
             torch_config=TorchConfig(backend="nccl" if use_gpu else "gloo"),
             scaling_config=ray.train.ScalingConfig(num_workers=workers, use_gpu=use_gpu, resources_per_worker=resources),
             run_config=ray.train.RunConfig(
@@ -111,6 +115,7 @@ def ddp_trial(config: dict[str, Any], *, setup: "TrialSetup", workers: int) -> N
     fit = ray.remote(num_cpus=0, max_retries=0)(_fit)
     ref = fit.remote(setup, config, workers, _train_storage(), tune.get_checkpoint(), q)
     finished = False
+    group = None
     try:
         while True:
             try:
@@ -121,7 +126,9 @@ def ddp_trial(config: dict[str, Any], *, setup: "TrialSetup", workers: int) -> N
                 continue
             if item == _DONE:
                 break
-            if "checkpoint" in item:
+            if "placement_group" in item:
+                group = item["placement_group"]
+            elif "checkpoint" in item:
                 path, filesystem = item["checkpoint"]
                 tune.report(item["metrics"], checkpoint=tune.Checkpoint(path, filesystem=filesystem))
             else:
@@ -130,5 +137,7 @@ def ddp_trial(config: dict[str, Any], *, setup: "TrialSetup", workers: int) -> N
         finished = True
     finally:
         if not finished:  # stopped by Tune (a scheduler, a stopper) or failed: end the workers
-            ray.cancel(ref, force=True)
+            ray.cancel(ref, force=True)  # the task, and the Train controller it owns
+            if group is not None:  # Train's own cleaner needs the state API; don't rely on it
+                ray.util.remove_placement_group(group)
         ray.kill(q.actor)
