@@ -314,3 +314,57 @@ def test_class_model_arguments_are_checked_and_tuned() -> None:
 def test_bce_with_logits_on_class_labels() -> None:
     _, s = run(make_setup({"epochs": 1, "loss": "bce_with_logits"}))
     assert 0.0 <= s.reports[0]["val_accuracy"] <= 1.0
+
+
+# -- user functions and files ---------------------------------------------------------
+
+
+def load_pairs(config: dict[str, Any]) -> tuple[Any, Any]:
+    """A user load(config): y = sum(x) > 0, as (train, val) TensorDatasets."""
+    from torch.utils.data import TensorDataset
+
+    g = torch.Generator().manual_seed(int(config.get("data_seed", 0)))
+    x = torch.randn(int(config["rows"]), 6, generator=g)
+    y = (x.sum(dim=1) > 0).long()
+    return TensorDataset(x[:160], y[:160]), TensorDataset(x[160:], y[160:])
+
+
+def build_net(config: dict[str, Any]) -> Any:
+    """A user build(config) with a tuned top-level key."""
+    return torch.nn.Sequential(torch.nn.Linear(6, int(config["hidden"])), torch.nn.ReLU(),
+                               torch.nn.Linear(int(config["hidden"]), 2))
+
+
+def test_user_load_and_build_functions_get_the_config() -> None:
+    raw = _spec({"model": {"type": "build", "function": "test_torch:build_net"},
+                 "data": {"load": "test_torch:load_pairs", "task": "classification", "batch_size": 16},
+                 "params": {"rows": 200}, "epochs": 3, "optimizer": {"lr": 0.01}},
+                {"hidden": {"type": "int", "low": 4, "high": 16}})
+    plan = make_plan(validate_spec(raw))  # 'hidden' is allowed: a build function gets it
+    setup = plan.trainable.setup()
+    run_, s = run(setup, {"hidden": 8})
+    assert unwrap(run_.model)[0].out_features == 8
+    assert s.reports[-1]["val_accuracy"] > 0.6  # learnable: better than chance
+
+
+def test_csv_and_parquet_sources(tmp_path: Path) -> None:
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(120, 3))
+    frame = pd.DataFrame(x, columns=["a", "b", "c"])
+    frame["colour"] = rng.choice(["red", "blue"], size=120)  # text: one-hot encoded
+    frame["label"] = np.where(x[:, 0] + x[:, 1] > 0, "yes", "no")
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    frame.to_parquet(tmp_path / "t.parquet")
+    for name in ("t.csv", "t.parquet"):
+        raw = _spec({"data": {"source": str(tmp_path / name), "target": "label", "task": "classification"},
+                     "epochs": 2, "optimizer": {"lr": 0.01}})
+        setup = make_plan(validate_spec(raw)).trainable.setup()
+        r, s = run(setup)
+        assert r.train_loader.dataset.tensors[0].shape[1] == 5  # a, b, c + 2 colour columns
+        assert 0.0 <= s.reports[-1]["val_accuracy"] <= 1.0
+    missing = _spec({"data": {"source": str(tmp_path / "t.csv"), "target": "nope", "task": "classification"}})
+    with pytest.raises(SpecError, match="trainable.data.target"):
+        make_plan(validate_spec(missing))
