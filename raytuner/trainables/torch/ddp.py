@@ -12,6 +12,7 @@ restored trial hands Tune's checkpoint to the workers to resume from.
 
 from __future__ import annotations
 
+import logging
 import queue as _queue
 import uuid
 from typing import TYPE_CHECKING, Any
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from raytuner.trainables.torch.loop import TrialSetup
 
 _DONE = "__done__"
+log = logging.getLogger("raytuner.torch")
 
 
 def ddp_worker(loop_config: dict[str, Any]) -> None:
@@ -137,7 +139,15 @@ def ddp_trial(config: dict[str, Any], *, setup: "TrialSetup", workers: int) -> N
         finished = True
     finally:
         if not finished:  # stopped by Tune (a scheduler, a stopper) or failed: end the workers
-            ray.cancel(ref, force=True)  # the task, and the Train controller it owns
+            _best_effort(ray.cancel, ref, force=True)  # the task, and the Train controller it owns
             if group is not None:  # Train's own cleaner needs the state API; don't rely on it
-                ray.util.remove_placement_group(group)
-        ray.kill(q.actor)
+                _best_effort(ray.util.remove_placement_group, group)
+        _best_effort(ray.kill, q.actor)
+
+
+def _best_effort(fn: Any, *args: Any, **kwargs: Any) -> None:
+    """Clean-up that must not hide the error (or stop) that caused it."""
+    try:
+        fn(*args, **kwargs)
+    except Exception as exc:  # already gone, or Ray is shutting down
+        log.debug("DDP clean-up %s failed: %s", getattr(fn, "__name__", fn), exc)
