@@ -248,6 +248,7 @@ def _spec(trainable: dict[str, Any], space: dict[str, Any] | None = None, **extr
         (_spec({}, metric="accuracy"), "metric.name", "val_accuracy"),
         (_spec({"loss": "mse"}), "trainable.loss", "classification loss"),
         (_spec({"loss": "nonsense"}), "trainable.loss", "import path"),
+        (_spec({}, {"loss": {"type": "choice", "values": ["cross_entropy", "mse"]}}), "space.loss", "classification loss"),
         (_spec({"model": {"type": "class", "path": "collections.OrderedDict"}}), "trainable.model.path", "nn.Module"),
         (_spec({"data": {"source": "sklearn:digits", "load": "x:y"}}), "trainable.data", "exactly one"),
         (_spec({"workers": 2}, resources={"cpu": 1, "gpu": 0.5}), "resources.gpu", "whole number"),

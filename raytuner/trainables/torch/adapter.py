@@ -30,6 +30,17 @@ def require_torch() -> Any:
     return torch
 
 
+def _values(param: Any) -> list[Any]:
+    """The values a categorical (or fixed) space parameter can take; [] for ranges or none."""
+    from raytuner.params import ChoiceParam, FixedParam, GridParam
+
+    if isinstance(param, (ChoiceParam, GridParam)):
+        return list(param.values)
+    if isinstance(param, FixedParam):
+        return [param.value]
+    return []
+
+
 def _check_args(cls: type, fixed: dict[str, Any], tuned: Any) -> None:
     """Constructor arguments (fixed and tuned) must be names the class accepts."""
     import inspect
@@ -69,7 +80,9 @@ class TorchTrainable(Trainable):
         self._epochs = check_space(spec, space)
         self._check_model(space)
         task = self._check_data()
-        self._check_loss(task)
+        self._check_loss(task, self.spec.loss, "trainable.loss")
+        for value in _values(space.get("loss")):
+            self._check_loss(task, str(value), "space.loss")
         self._check_resources()
         from raytuner.trainables.torch.loop import metric_modes
 
@@ -118,17 +131,16 @@ class TorchTrainable(Trainable):
             raise SpecError.at("trainable.data.task", None, "'classification' or 'regression' (or set trainable.loss)")
         return task
 
-    def _check_loss(self, task: str | None) -> None:
-        loss = self.spec.loss
+    def _check_loss(self, task: str | None, loss: str, where: str) -> None:
         if loss == "auto" or loss in LOSS_NAMES:
             implied = LOSS_TASKS.get(loss)
             if implied and task and implied != task:
-                raise SpecError.at("trainable.loss", loss, f"a {task} loss for {task} data")
+                raise SpecError.at(where, loss, f"a {task} loss for {task} data")
             return
         if "." not in loss and ":" not in loss:
-            raise SpecError.at("trainable.loss", loss, "one of " + ", ".join(LOSS_NAMES) + ", 'auto' or an import path")
-        if not callable(import_object(loss, "trainable.loss")):
-            raise SpecError.at("trainable.loss", loss, "a loss class or function")
+            raise SpecError.at(where, loss, "one of " + ", ".join(LOSS_NAMES) + ", 'auto' or an import path")
+        if not callable(import_object(loss, where)):
+            raise SpecError.at(where, loss, "a loss class or function")
 
     def _check_resources(self) -> None:
         spec, res = self.spec, self.resources
