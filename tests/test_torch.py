@@ -369,3 +369,19 @@ def test_csv_and_parquet_sources(tmp_path: Path) -> None:
     missing = _spec({"data": {"source": str(tmp_path / "t.csv"), "target": "nope", "task": "classification"}})
     with pytest.raises(SpecError, match="trainable.data.target"):
         make_plan(validate_spec(missing))
+
+
+def test_tuned_values_are_merged_into_the_spec() -> None:
+    from raytuner.trainables.torch.tuning import effective_spec
+
+    spec = TorchTrainableSpec.model_validate({"data": DIGITS, "schedule": {"name": "step"}})
+    tuned = effective_spec(spec, {"pruning": {"sparsity": 0.7}, "schedule": {"gamma": 0.5},
+                                  "optimizer": {"lr": 0.02}, "data": {"batch_size": 8}, "hidden": 3})
+    assert tuned.pruning is not None and tuned.pruning.sparsity == 0.7
+    assert tuned.schedule.name == "step" and tuned.schedule.gamma == 0.5  # type: ignore[union-attr]
+    assert (tuned.optimizer.lr, tuned.data.batch_size, tuned.data.source) == (0.02, 8, "sklearn:digits")
+    with pytest.raises(ValueError, match="does not fit"):
+        effective_spec(spec, {"model": {"dropout": 2.0}})
+    plan = make_plan(validate_spec(_spec({}, {"pruning": {"sparsity": {"type": "float", "low": 0.0, "high": 0.9}}},
+                                         metric="params")))
+    assert plan.mode == "min"  # size as an objective: fewer non-zero parameters is better
