@@ -145,6 +145,40 @@ def _batched(ds: Dataset) -> bool:
     return isinstance(ds, TensorDataset)
 
 
+class TensorBatches:
+    """Batches of in-memory tensors by index, like a hand-written loop: one ``randperm``
+    per epoch (from the seeded generator), one gather per batch, no per-sample calls.
+    Small data is moved to the training device once."""
+
+    ON_DEVICE_LIMIT = 512 * 1024**2  # bytes
+
+    def __init__(self, ds: TensorDataset, batch_size: int, *, shuffle: bool, drop_last: bool,
+                 generator: torch.Generator, device: torch.device) -> None:
+        size = sum(t.numel() * t.element_size() for t in ds.tensors)
+        target = device if device.type != "cpu" and size <= self.ON_DEVICE_LIMIT else torch.device("cpu")
+        self.dataset = ds
+        self.tensors = tuple(t.to(target) for t in ds.tensors)
+        self.n = len(ds)
+        self.batch_size, self.shuffle, self.drop_last, self.generator = batch_size, shuffle, drop_last, generator
+
+    def __len__(self) -> int:
+        full, rest = divmod(self.n, self.batch_size)
+        return full if self.drop_last or rest == 0 else full + 1
+
+    def __iter__(self) -> Any:
+        order = torch.randperm(self.n, generator=self.generator) if self.shuffle else None
+        device = self.tensors[0].device
+        if order is not None and device.type != "cpu":
+            order = order.to(device)
+        stop = self.n - self.n % self.batch_size if self.drop_last else self.n
+        for start in range(0, stop, self.batch_size):
+            if order is None:
+                yield tuple(t[start:start + self.batch_size] for t in self.tensors)
+            else:
+                index = order[start:start + self.batch_size]
+                yield tuple(t[index] for t in self.tensors)
+
+
 def make_loader(
     ds: Dataset,
     spec: TorchDataSpec,
@@ -153,11 +187,16 @@ def make_loader(
     generator: torch.Generator,
     pin_memory: bool,
     sampler: Any = None,
-) -> DataLoader:
-    """A DataLoader; in-memory tensors are cut one index batch at a time."""
+    device: torch.device | None = None,
+) -> Any:
+    """A DataLoader; in-memory tensors are cut one index batch at a time (without a
+    DataLoader at all when there are no loader workers and no distributed sampler)."""
     batch_size = spec.batch_size if train else spec.eval_batch_size
     shuffle = train and spec.shuffle
     drop_last = train and spec.drop_last
+    if _batched(ds) and sampler is None and spec.num_workers == 0:
+        return TensorBatches(ds, batch_size, shuffle=shuffle, drop_last=drop_last, generator=generator,
+                             device=device or torch.device("cpu"))
     common: dict[str, Any] = {"num_workers": spec.num_workers, "pin_memory": pin_memory}
     if spec.num_workers > 0:
         common["persistent_workers"] = True

@@ -107,8 +107,10 @@ def prepare(setup: TrialSetup, config: Mapping[str, Any], dist: Distributed | No
         sampler = DistributedSampler(data.train, num_replicas=dist.world, rank=dist.rank,
                                      shuffle=spec.data.shuffle, seed=setup.seed, drop_last=spec.data.drop_last)
         val_sampler = list(range(dist.rank, len(data.val), dist.world))  # a shard each, no padding
-    train_loader = make_loader(data.train, spec.data, train=True, generator=generator, pin_memory=pin, sampler=sampler)
-    val_loader = make_loader(data.val, spec.data, train=False, generator=generator, pin_memory=pin, sampler=val_sampler)
+    train_loader = make_loader(data.train, spec.data, train=True, generator=generator, pin_memory=pin,
+                               sampler=sampler, device=device)
+    val_loader = make_loader(data.val, spec.data, train=False, generator=generator, pin_memory=pin,
+                             sampler=val_sampler, device=device)
     dtype = amp_dtype(spec, device)
     return Run(
         spec=spec, setup=setup, model=model, loss_fn=build_loss(spec.loss, data.task), optimizer=optimizer,
@@ -165,27 +167,41 @@ def _all_reduce(run: Run, values: list[float]) -> list[float]:
 def train_epoch(run: Run) -> float:
     model, opt, loss_fn, device = run.model, run.optimizer, run.loss_fn, run.device
     clip = run.spec.grad_clip
+    scaler = run.scaler if run.amp is not None else None  # plain calls without mixed precision
+    after_batch = run.schedule.after_batch if run.schedule.per_batch else None
     model.train()
-    total = torch.zeros((), dtype=torch.float64, device=device)
-    seen = 0
-    non_blocking = device.type == "cuda"
+    losses: list[torch.Tensor] = []
+    sizes: list[int] = []
+    move = device.type != "cpu"
     for xb, yb in run.train_loader:
-        xb = xb.to(device, non_blocking=non_blocking)
-        yb = yb.to(device, non_blocking=non_blocking)
+        if move:
+            xb = xb.to(device, non_blocking=True)
+            yb = yb.to(device, non_blocking=True)
         opt.zero_grad(set_to_none=True)
-        with autocast(device, run.amp):
+        if scaler is None:
             loss = loss_fn(model(xb), yb)
-        run.scaler.scale(loss).backward()
-        if clip is not None:
-            run.scaler.unscale_(opt)
-            nn.utils.clip_grad_norm_(model.parameters(), clip)
-        run.scaler.step(opt)
-        run.scaler.update()
-        run.schedule.after_batch()
-        n = len(xb)
-        total += loss.detach().double() * n
-        seen += n
-    loss_sum, count = _all_reduce(run, [float(total), float(seen)])
+            loss.backward()
+            if clip is not None:
+                nn.utils.clip_grad_norm_(model.parameters(), clip)
+            opt.step()
+        else:
+            with autocast(device, run.amp):
+                loss = loss_fn(model(xb), yb)
+            scaler.scale(loss).backward()
+            if clip is not None:
+                scaler.unscale_(opt)
+                nn.utils.clip_grad_norm_(model.parameters(), clip)
+            scaler.step(opt)
+            scaler.update()
+        if after_batch is not None:
+            after_batch()
+        losses.append(loss.detach())
+        sizes.append(len(xb))
+    total = 0.0
+    if losses:
+        weights = torch.tensor(sizes, dtype=torch.float64, device=device)
+        total = float((torch.stack(losses).double() * weights).sum())
+    loss_sum, count = _all_reduce(run, [total, float(sum(sizes))])
     return loss_sum / max(count, 1)
 
 
@@ -288,6 +304,7 @@ def train(run: Run, session: Session) -> list[dict[str, Any]]:
     total_epochs = spec.total_epochs()
     pruning = spec.pruning
     reports: list[dict[str, Any]] = []
+    size: tuple[int, int, float] | None = None
     for epoch in range(start, total_epochs + 1):
         began = time.perf_counter()
         _shuffle_seed(run, epoch)
@@ -300,7 +317,9 @@ def train(run: Run, session: Session) -> list[dict[str, Any]]:
             prune_to(unwrap(run.model), pruning.sparsity)
         val = evaluate(run)
         run.schedule.after_epoch(val["val_loss"])
-        nonzero, total = counts(unwrap(run.model))
+        if size is None or pruning is not None:  # only pruning changes the counts
+            size = (*counts(unwrap(run.model)), weight_sparsity(unwrap(run.model)))
+        nonzero, total, sparsity = size
         metrics: dict[str, Any] = {
             "epoch": epoch,
             "train_loss": train_loss,
@@ -309,7 +328,7 @@ def train(run: Run, session: Session) -> list[dict[str, Any]]:
             "epoch_time_s": time.perf_counter() - began,
             "params": nonzero,
             "params_total": total,
-            "sparsity": weight_sparsity(unwrap(run.model)),
+            "sparsity": sparsity,
             "device": run.device.type,
             "threads": run.threads,
             "workers": run.dist.world if run.dist else 1,
