@@ -38,10 +38,9 @@ def build_tuner(plan: Plan, name: str, callbacks: list[Any]) -> Any:
     from raytuner.stopping import build_stopper
 
     spec = plan.spec
-    from raytuner.placement import trial_resources
     from raytuner.storage import tune_storage
 
-    trainable = tune.with_resources(plan.trainable.build(), trial_resources(spec.resources))
+    trainable = tune.with_resources(plan.trainable.build(), plan.trainable.trial_resources())
     storage_path, storage_filesystem = tune_storage(spec.storage)
     tune_config = tune.TuneConfig(
         metric=plan.metric,

@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from raytuner.params import Space, parse_space
+from raytuner.spec_torch import TorchTrainableSpec
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
 
@@ -171,7 +172,7 @@ class FunctionTrainableSpec(_Model):
 
 
 TrainableSpec = Annotated[
-    Union[SklearnTrainableSpec, FunctionTrainableSpec], Field(discriminator="type")
+    Union[SklearnTrainableSpec, FunctionTrainableSpec, TorchTrainableSpec], Field(discriminator="type")
 ]
 
 

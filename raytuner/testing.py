@@ -184,3 +184,32 @@ def start_test_ray(num_cpus: int = 2) -> str:
         logging_level="ERROR",
     )
     return temp_dir
+
+
+# -- torch trainable helpers (torch is imported only when called) ----------------
+
+
+def flaky_torch_model(config: dict[str, Any]) -> Any:
+    """An MLP (for `model: {type: build}`) whose first attempt fails after
+    `fail_after_batches` training batches; a marker file in `marker_dir` makes the
+    retry succeed (failure-retry and restore tests)."""
+    from torch import nn
+
+    marker = os.path.join(config["marker_dir"], "failed-once")
+    limit = int(config.get("fail_after_batches", 0))
+
+    class Flaky(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = nn.Sequential(nn.Flatten(), nn.Linear(64, 32), nn.ReLU(), nn.Dropout(0.1), nn.Linear(32, 10))
+            self.calls = 0
+
+        def forward(self, x: Any) -> Any:
+            if self.training:
+                self.calls += 1
+                if limit and self.calls > limit and not os.path.exists(marker):
+                    open(marker, "w").close()
+                    raise RuntimeError("injected failure (flaky_torch_model)")
+            return self.net(x)
+
+    return Flaky()

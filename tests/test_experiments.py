@@ -27,11 +27,14 @@ OVERRIDES: dict[str, list[str]] = {
     "pbt.yaml": ["budget.trials=2", "trainable.fidelity.steps=3", "scheduler.options.perturbation_interval=1"],
     "pb2.yaml": ["budget.trials=2", "trainable.fidelity.steps=2", "scheduler.options.perturbation_interval=1"],
     "bohb.yaml": ["budget.trials=3", "trainable.fidelity.steps=3", "space.max_iter.high=30"],
+    "torch_mlp_digits.yaml": ["budget.trials=2", "trainable.epochs=2", "trainable.data.subset=300"],
+    "torch_cnn_digits.yaml": ["budget.trials=2", "trainable.epochs=2", "trainable.data.subset=300"],
+    "torch_mlp_digits_ddp.yaml": ["budget.trials=1", "trainable.epochs=1", "trainable.data.subset=200"],
 }
 # Specs that need a strategy another issue adds: skipped until it is registered.
 NEEDS_STRATEGY: dict[str, str] = {"bohb.yaml": "bohb"}
 # Specs that cannot run on this machine (e.g. they need a GPU): validated only.
-VALIDATE_ONLY: set[str] = set()
+VALIDATE_ONLY: set[str] = {"torch_mlp_digits_gpu.yaml"}  # needs CUDA (gpu: 0.5, amp)
 
 SPECS = sorted(p.name for p in EXPERIMENTS.glob("*.yaml"))
 

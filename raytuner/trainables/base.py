@@ -46,6 +46,14 @@ class Trainable:
         """Whether a trial saves and restores a checkpoint every step (PBT, HyperBand need it)."""
         return False
 
+    def trial_resources(self) -> Any:
+        """What Tune reserves for one trial: a resource dict, or a placement group factory
+        when the spec asks for a placement strategy or child bundles (raytuner.placement).
+        A trainable that starts workers of its own may ask for less."""
+        from raytuner.placement import trial_resources
+
+        return trial_resources(self.resources)
+
     def build(self) -> Callable[[dict[str, Any]], None]:
         """The Tune function trainable (may close over data put in the object store)."""
         raise NotImplementedError

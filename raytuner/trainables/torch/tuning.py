@@ -1,0 +1,118 @@
+"""Tuned values onto the torch spec: a space path mirrors a spec field (no torch here).
+
+``space.optimizer.lr`` tunes ``trainable.optimizer.lr``; every trial's config is
+merged into the spec and validated again, so a sampled value obeys the same rules
+as a written one. Before Ray starts, :func:`check_space` tries each parameter's
+extreme values (low/high, every choice) against the spec, so a range that can
+produce an invalid value is a SpecError naming the space path.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Iterator, Mapping
+
+from pydantic import ValidationError
+
+from raytuner.errors import Problem, SpecError
+from raytuner.params import ChoiceParam, FixedParam, FloatParam, GridParam, IntParam, Space, iter_params
+from raytuner.spec_torch import TorchTrainableSpec
+
+# Fields fixed per experiment: they shape the trial's resources or identity.
+NOT_TUNABLE = frozenset({"type", "params", "workers", "device", "threads"})
+TUNABLE = tuple(f for f in TorchTrainableSpec.model_fields if f not in NOT_TUNABLE)
+
+
+def has_user_functions(spec: TorchTrainableSpec) -> bool:
+    return spec.model.type == "build" or spec.data.load is not None
+
+
+def _merge(base: Any, update: Any) -> Any:
+    if isinstance(base, Mapping) and isinstance(update, Mapping):
+        out = dict(base)
+        for key, value in update.items():
+            out[key] = _merge(out.get(key), value) if key in out else copy.deepcopy(value)
+        return out
+    return copy.deepcopy(update)
+
+
+def effective_spec(spec: TorchTrainableSpec, config: Mapping[str, Any]) -> TorchTrainableSpec:
+    """The spec with a trial's tuned values put in; ValueError names a bad value."""
+    tuned = {k: v for k, v in config.items() if k in TUNABLE}
+    if not tuned:
+        return spec
+    data = _merge(spec.model_dump(mode="json"), tuned)
+    try:
+        return TorchTrainableSpec.model_validate(data)
+    except ValidationError as exc:
+        raise ValueError(f"the trial's config does not fit the torch spec: {exc}") from None
+
+
+def user_config(spec: TorchTrainableSpec, config: Mapping[str, Any]) -> dict[str, Any]:
+    """What build/load functions get: fixed params, then the trial's config."""
+    return {**spec.params, **config}
+
+
+def _candidates(param: Any) -> Iterator[Any]:
+    if isinstance(param, (FloatParam, IntParam)):
+        yield param.low
+        yield param.high
+    elif isinstance(param, (ChoiceParam, GridParam)):
+        yield from param.values
+    elif isinstance(param, FixedParam):
+        yield param.value
+
+
+def _set(data: dict[str, Any], path: tuple[str, ...], value: Any) -> dict[str, Any]:
+    out = copy.deepcopy(data)
+    node = out
+    for key in path[:-1]:
+        child = node.get(key)
+        if not isinstance(child, dict):
+            child = {}
+            node[key] = child
+        node = child
+    node[path[-1]] = value
+    return out
+
+
+def check_space(spec: TorchTrainableSpec, space: Space) -> int:
+    """Raise SpecError for space paths that are no tunable field or reach bad values.
+
+    Returns the most epochs (fine-tuning included) any trial can report.
+    """
+    base = spec.model_dump(mode="json")
+    user_ok = has_user_functions(spec)
+    most = spec.total_epochs()
+    problems: list[Problem] = []
+    for path, param in iter_params(space):
+        where = "space." + ".".join(path)
+        top = path[0]
+        if top in NOT_TUNABLE:
+            problems.append(Problem(where, top, f"a tunable field; {top} is fixed per experiment (set trainable.{top})"))
+            continue
+        if top not in TUNABLE:
+            if not user_ok:
+                problems.append(Problem(
+                    where, top,
+                    "a field of the torch trainable to tune (" + ", ".join(TUNABLE) + "); other keys "
+                    "are only for model.type: build or data.load functions",
+                ))
+            continue
+        if len(path) == 1 and top in ("model", "data", "optimizer", "schedule"):
+            problems.append(Problem(where, top, f"a field inside {top}, e.g. space.{top}.<field>"))
+            continue
+        for value in _candidates(param):
+            try:
+                trial = TorchTrainableSpec.model_validate(_set(base, path, value))
+            except ValidationError as exc:
+                err = exc.errors(include_url=False)[0]
+                msg = str(err["msg"]).removeprefix("Value error, ")
+                if err["type"] == "extra_forbidden":
+                    msg = "a field of trainable." + ".".join(str(p) for p in err["loc"][:-1]) + " (a typo?)"
+                problems.append(Problem(where, value, msg))
+                break
+            most = max(most, trial.total_epochs())
+    if problems:
+        raise SpecError(problems)
+    return most
