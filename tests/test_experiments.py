@@ -27,8 +27,10 @@ OVERRIDES: dict[str, list[str]] = {
     "pbt.yaml": ["budget.trials=2", "trainable.fidelity.steps=3", "scheduler.options.perturbation_interval=1"],
     "pb2.yaml": ["budget.trials=2", "trainable.fidelity.steps=2", "scheduler.options.perturbation_interval=1"],
     "bohb.yaml": ["budget.trials=3", "trainable.fidelity.steps=3", "space.max_iter.high=30"],
-    "torch_mlp_digits.yaml": ["budget.trials=2", "trainable.epochs=2", "trainable.data.subset=300"],
-    "torch_cnn_digits.yaml": ["budget.trials=2", "trainable.epochs=2", "trainable.data.subset=300"],
+    "torch_mlp_digits.yaml": ["budget.trials=2", "trainable.epochs=2", "trainable.data.subset=300",
+                              "scheduler.options.grace_period=1"],
+    "torch_cnn_digits.yaml": ["budget.trials=2", "trainable.epochs=3", "trainable.data.subset=300",
+                              "scheduler.options.perturbation_interval=1"],
     "torch_mlp_digits_ddp.yaml": ["budget.trials=1", "trainable.epochs=1", "trainable.data.subset=200"],
 }
 # Specs that need a strategy another issue adds: skipped until it is registered.

@@ -154,6 +154,11 @@ class TorchTrainable(Trainable):
     def max_steps(self) -> int | None:
         return getattr(self, "_epochs", None) or self.spec.total_epochs()
 
+    def checkpoints(self) -> bool:
+        """Model, optimiser, schedule and RNG state are saved every ``checkpoint_every``
+        epochs; schedulers that pause or clone trials need one at every step."""
+        return self.spec.checkpoint_every == 1
+
     def trial_resources(self) -> Any:
         """DDP: the trial is a driver that takes no CPU or GPU (only some memory: Ray needs a
         non-empty request); its TorchTrainer asks for the workers' CPUs and GPUs."""
