@@ -17,6 +17,7 @@ from raytuner.loader import problems_from
 from raytuner.schedulers import SCHEDULERS, ScheduleContext, Scheduler
 from raytuner.spec import ExperimentSpec
 from raytuner.strategies import STRATEGIES, SearchContext, Strategy
+from raytuner.strategies.base import reports_per_step
 from raytuner.trainables import TRAINABLES, Trainable
 
 
@@ -29,10 +30,17 @@ class Plan:
     scheduler: Scheduler
     search: SearchContext
     schedule: ScheduleContext
+    notes: tuple[str, ...] = ()  # e.g. what the auto strategy chose and why
 
     @property
     def metric(self) -> str:
         return self.spec.metric.name
+
+    @property
+    def strategy_label(self) -> str:
+        """The spec's strategy name, with what it resolved to (``auto:tpe``)."""
+        name = self.spec.strategy.name
+        return name if name == self.strategy.name else f"{name}:{self.strategy.name}"
 
     @property
     def num_samples(self) -> int:
@@ -68,10 +76,17 @@ def make_plan(spec: ExperimentSpec) -> Plan:
         max_concurrent=spec.budget.max_concurrent,
         points_to_evaluate=list(spec.strategy.points_to_evaluate),
         reports_per_trial=trainable.max_steps(),
+        objectives=tuple((m.name, mode if i == 0 else (m.mode or mode)) for i, m in enumerate(spec.objectives)),
+        iterative=reports_per_step(trainable),
     )
     strategy.check(search)
+    choice = strategy.choose(search)  # 'auto' picks a concrete strategy (and a scheduler) here
+    strategy = choice.strategy
+    scheduler_name = spec.scheduler.name
+    if choice.scheduler and "scheduler" not in spec.model_fields_set:
+        scheduler_name = choice.scheduler
 
-    scheduler_cls = SCHEDULERS.get(spec.scheduler.name, "scheduler.name")
+    scheduler_cls = SCHEDULERS.get(scheduler_name, "scheduler.name")
     scheduler = scheduler_cls(options(scheduler_cls.Options, spec.scheduler.options, "scheduler.options"))
     max_steps = trainable.max_steps()
     if spec.stop.max_steps is not None:
@@ -81,7 +96,8 @@ def make_plan(spec: ExperimentSpec) -> Plan:
         mode=mode,
         seed=seed,
         max_steps=max_steps,
-        strategy=spec.strategy.name,
+        strategy=strategy.name,
     )
     scheduler.check(schedule)
-    return Plan(spec, mode, trainable, strategy, scheduler, search, schedule)
+    notes = (choice.reason,) if choice.reason else ()
+    return Plan(spec, mode, trainable, strategy, scheduler, search, schedule, notes)
