@@ -34,10 +34,10 @@ def one_blas_thread():
 # Short warm-ups so an 8-trial drive reaches each model's own suggestions.
 FAST: dict[str, dict[str, Any]] = {
     "tpe": {"n_initial_points": 3},
-    "bayesopt": {"n_initial_points": 3},
-    "skopt": {"n_initial_points": 3},
+    "bayesopt": {"n_initial_points": 5},
+    "skopt": {"n_initial_points": 5},
     "optuna-tpe": {"n_startup_trials": 3},
-    "optuna-gp": {"n_startup_trials": 3},
+    "optuna-gp": {"n_startup_trials": 5},
     "nsga2": {"population_size": 4},
     "bohb": {"min_points_in_model": 3},
     "manual": {"configs": [{"x": 1.0, "act": "relu"}, {"x": -2.0, "act": None}, {"x": 4.0, "act": 3}]},
@@ -147,8 +147,8 @@ def test_same_seed_same_configs(name: str) -> None:
     again = drive(*make(name, seed=11), loss, N).configs
     assert first == again
     if name not in DETERMINISTIC:
-        other = drive(*make(name, seed=12), loss, N).configs
-        assert other != first
+        other = drive(*make(name, seed=12), loss, 3).configs
+        assert other != first[:3]
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -175,7 +175,7 @@ def test_points_to_evaluate_first(name: str) -> None:
     strategy = STRATEGIES.get(name)
     points = [{k: v for k, v in p.items() if k != "act" or "choice" in strategy.supports} for p in POINTS]
     strategy, ctx = make(name, points_to_evaluate=points)
-    configs = drive(strategy, ctx, loss, 4).configs
+    configs = drive(strategy, ctx, loss, 3).configs
     for point, config in zip(points, configs[:2]):
         assert {**point, "const": 7} == config
 
@@ -189,8 +189,8 @@ def test_max_concurrent(name: str) -> None:
     assert searcher.suggest("c") is None  # two in flight: wait
     searcher.on_trial_complete("a", {"loss": 1.0})
     assert isinstance(searcher.suggest("c"), dict)
-    result = drive(*make(name, max_concurrent=2), loss, N)  # two in flight all the way
-    assert len(result.evaluations) == min(N, strategy.num_samples(ctx))
+    result = drive(*make(name, max_concurrent=2), loss, 6)  # two in flight all the way
+    assert len(result.evaluations) == min(6, strategy.num_samples(ctx))
 
 
 @pytest.mark.parametrize("name", [n for n in ALL if "choice" not in STRATEGIES.get(n).supports and n != "manual"])

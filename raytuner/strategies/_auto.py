@@ -28,6 +28,7 @@ from raytuner.strategies.base import Choice, SearchContext, Strategy
 class AutoStrategy(Strategy):
     name = "auto"
     supports = frozenset({"float", "int", "choice", "grid", "fixed"})
+    multi_objective = True  # hands several metrics to nsga2
 
     def candidates(self, ctx: SearchContext) -> list[tuple[str, str]]:
         kinds = [p.type for _, p in iter_params(ctx.space) if p.type != "fixed"]
