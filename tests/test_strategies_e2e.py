@@ -81,3 +81,17 @@ def test_nsga2_writes_the_pareto_front(ray_local: None, storage: Path, capsys: p
     assert "Pareto front" in capsys.readouterr().out
     raw = json.loads(Path(summary.experiment_path, "summary.json").read_text())
     assert raw["pareto_front"] == summary.pareto_front
+
+
+def test_auto_prints_its_choice_when_running(ray_local: None, storage: Path) -> None:
+    import io
+
+    stream = io.StringIO()
+    summary = run_experiment(
+        spec(storage, trainable={"type": "function", "function": "raytuner.testing:quadratic"},
+             space={"x": {"type": "float", "low": -5.0, "high": 5.0}},
+             strategy={"name": "auto", "seed": 0}, budget={"trials": 2}),
+        progress_stream=stream,
+    )
+    assert "auto: strategy random (2 trials are too few" in stream.getvalue()
+    assert summary.strategy == "auto:random" and summary.counts["ok"] == 2

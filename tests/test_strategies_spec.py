@@ -147,3 +147,14 @@ def test_validate_prints_autos_choice(tmp_path: Any, capsys: pytest.CaptureFixtu
     out = capsys.readouterr().out
     assert out.startswith("ok: auto-curve") and "strategy auto:bayesopt" in out
     assert "auto: strategy bayesopt (" in out
+
+
+def test_missing_backend_is_a_clear_error_before_ray(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    from raytuner.errors import DependencyError
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "hpbandster" else real(name, *a))
+    with pytest.raises(DependencyError, match=r"raytuner\[bohb\]"):
+        plan_of(strategy={"name": "bohb"})
