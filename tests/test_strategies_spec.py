@@ -82,6 +82,11 @@ def test_points_to_evaluate_checked_before_ray(points: list[Any], path: str) -> 
         plan_of(strategy={"name": "tpe", "points_to_evaluate": points})
 
 
+def test_more_points_than_trials_is_an_error() -> None:
+    with pytest.raises(SpecError, match=r"strategy\.points_to_evaluate: got '3 points'; expected at most budget\.trials \(2\)"):
+        plan_of(strategy={"name": "random", "points_to_evaluate": [{"x": 0.0, "y": 0.1}] * 3}, budget={"trials": 2})
+
+
 def test_cli_refuses_unsupported_space_with_status_2(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
     import yaml
 

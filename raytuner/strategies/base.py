@@ -94,6 +94,11 @@ class Strategy:
             for i, point in enumerate(ctx.points_to_evaluate):
                 if codec is not None:
                     codec.check_point(point, f"strategy.points_to_evaluate.{i}")
+            if ctx.trials is not None and len(ctx.points_to_evaluate) > ctx.trials:
+                raise SpecError.at(
+                    "strategy.points_to_evaluate", f"{len(ctx.points_to_evaluate)} points",
+                    f"at most budget.trials ({ctx.trials}) points",
+                )
         for module, extra in self.requires:
             _require(module, extra, f"the '{self.name}' strategy")
 

@@ -99,8 +99,3 @@ def drive(
         evaluations.append(Evaluation(trial_id, config, result, error))
     return Drive(evaluations, searcher, search_s, suggestions)
 
-
-def context(strategy: Strategy, ctx: SearchContext) -> tuple[Strategy, SearchContext]:
-    """Validate ``ctx`` for ``strategy`` and resolve ``auto`` (as plan.make_plan does)."""
-    strategy.check(ctx)
-    return strategy.choose(ctx).strategy, ctx

@@ -10,8 +10,7 @@
 * turns a result whose metric is missing, NaN or infinite into a failed trial, so a
   model never sees a non-finite value, and tells the searcher ``result=None`` for
   every failure (Optuna's wrapper would otherwise record an errored trial's last
-  value as complete);
-* keeps the sequence of suggested configs (``history``) for tests and benchmarks.
+  value as complete).
 """
 
 from __future__ import annotations
@@ -43,7 +42,6 @@ class Guarded(Searcher):
         self.max_concurrent = max_concurrent
         self.inner_limits_concurrency = inner_limits_concurrency
         self.live: set[str] = set()
-        self.history: list[dict[str, Any]] = []
         if inner_limits_concurrency and max_concurrent:
             inner.set_max_concurrency(max_concurrent)
 
@@ -70,7 +68,6 @@ class Guarded(Searcher):
             flat = flatten(raw)
             config = self.codec.decode({d.key: flat[d.key] for d in self.codec.dims})
         self.live.add(trial_id)
-        self.history.append(config)
         return config
 
     def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
