@@ -35,11 +35,18 @@ def configs_in_order(summary: Any) -> list[dict[str, Any]]:
 
 
 def test_same_seed_same_configs_on_ray_with_failed_trials(ray_local: None, storage: Path) -> None:
+    from raytuner.plan import make_plan
+    from raytuner.strategies.drive import drive
+    from raytuner.testing import fail_when_negative
+
     strategy = {"name": "skopt", "seed": 5, "options": {"n_initial_points": 2, "base_estimator": "ET"},
                 "points_to_evaluate": [{"x": -1.0, "k": None}]}
-    first = run_experiment(spec(storage, strategy=strategy), show_progress=False)
-    again = run_experiment(spec(storage, strategy=strategy), show_progress=False)
+    space = {"x": {"type": "float", "low": -2.0, "high": 8.0}, "k": {"type": "choice", "values": ["a", None]}}
+    first = run_experiment(spec(storage, strategy=strategy, space=space), show_progress=False)
+    again = run_experiment(spec(storage, strategy=strategy, space=space), show_progress=False)
     assert configs_in_order(first) == configs_in_order(again)
+    plan = make_plan(spec(storage, strategy=strategy, space=space))  # Ray asks what the in-process driver asks
+    assert configs_in_order(first) == drive(plan.strategy, plan.search, fail_when_negative).configs
     assert first.trials[0].config == {"x": -1.0, "k": None}  # points_to_evaluate first
     assert first.trials[0].status == "error"  # the failed trial is reported, the search went on
     assert first.counts["total"] == 4 and first.counts["ok"] >= 1
