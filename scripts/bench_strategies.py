@@ -3,6 +3,8 @@
     .venv/bin/python scripts/bench_strategies.py                      # 60 evaluations, 5 seeds
     .venv/bin/python scripts/bench_strategies.py --seeds 3 --budget 40 --jobs 2
     .venv/bin/python scripts/bench_strategies.py --methods tpe,native:hyperopt --problems branin
+    .venv/bin/python scripts/bench_strategies.py --log runs.jsonl          # keep every run
+    .venv/bin/python scripts/bench_strategies.py --from-log runs.jsonl     # tables of whole seeds so far
 
 Problems with known optima (raytuner.testing): Branin (2-d), Hartmann6 (6-d) and
 Rosenbrock (10-d, [-2, 2]^10). Each method gets the same budget of evaluations per
@@ -25,13 +27,14 @@ per suggestion (suggest + learning from the result; the objective is not counted
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import statistics
 import sys
 import time
 import warnings
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any, Callable
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # one BLAS thread per process: GP fits on a shared machine
@@ -185,6 +188,17 @@ def table(problem: str, results: dict[str, list[tuple[float, float]]], methods: 
     return "\n".join(lines)
 
 
+def report(rows: list[dict[str, Any]], methods: list[str], problems: list[str], header: str) -> None:
+    results: dict[str, dict[str, list[tuple[float, float]]]] = {p: {} for p in problems}
+    for row in rows:
+        if row["problem"] in results and row["method"] in methods:
+            results[row["problem"]].setdefault(row["method"], []).append((row["regret"], row["s_per_suggestion"]))
+    print(header + "\n")
+    for problem in problems:
+        print(table(problem, results[problem], methods))
+        print()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--budget", type=int, default=60, help="evaluations per run")
@@ -192,21 +206,34 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=2, help="worker processes")
     parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated; natives as native:NAME")
     parser.add_argument("--problems", default=",".join(PROBLEMS))
+    parser.add_argument("--log", default=None, help="append one JSON line per run here (results survive an interrupt)")
+    parser.add_argument("--from-log", default=None, help="only print the tables of a log written by --log")
     args = parser.parse_args(argv)
     methods = [m for m in args.methods.split(",") if m]
     problems = [p for p in args.problems.split(",") if p]
-    jobs = [(m, p, s, args.budget) for p in problems for m in methods for s in range(args.seeds)]
-    jobs.sort(key=lambda j: j[0] in ("bayesopt", "native:bayes_opt", "skopt", "optuna-gp", "native:optuna-gp"), reverse=True)
-    results: dict[str, dict[str, list[tuple[float, float]]]] = {p: {} for p in problems}
+    if args.from_log:
+        rows = [json.loads(line) for line in open(args.from_log) if line.strip()]
+        seeds = len({r["seed"] for r in rows})
+        report(rows, methods, problems, f"# Strategy benchmark: {rows[0]['budget']} evaluations, {seeds} seeds (from {args.from_log})")
+        return 0
+    # seed by seed, so an interrupted run still holds whole seeds
+    jobs = [(m, p, s, args.budget) for s in range(args.seeds) for p in problems for m in methods]
+    rows: list[dict[str, Any]] = []
     start = time.perf_counter()
+    log = open(args.log, "a") if args.log else None
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        for method, problem, seed, best, per in pool.map(run_one, jobs):
-            results[problem].setdefault(method, []).append((best, per))
-    print(f"# Strategy benchmark: {args.budget} evaluations, {args.seeds} seeds, "
-          f"{time.perf_counter() - start:.0f} s with {args.jobs} processes\n")
-    for problem in problems:
-        print(table(problem, results[problem], methods))
-        print()
+        futures = [pool.submit(run_one, job) for job in jobs]
+        for future in as_completed(futures):
+            method, problem, seed, best, per = future.result()
+            row = {"method": method, "problem": problem, "seed": seed, "budget": args.budget,
+                   "regret": best, "s_per_suggestion": per}
+            rows.append(row)
+            print(f"{len(rows)}/{len(jobs)} {method} {problem} seed {seed}: regret {best:.4g}", file=sys.stderr, flush=True)
+            if log:
+                log.write(json.dumps(row) + "\n")
+                log.flush()
+    report(rows, methods, problems, f"# Strategy benchmark: {args.budget} evaluations, {args.seeds} seeds, "
+           f"{time.perf_counter() - start:.0f} s with {args.jobs} processes")
     return 0
 
 
