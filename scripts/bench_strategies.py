@@ -213,7 +213,10 @@ def main(argv: list[str] | None = None) -> int:
     problems = [p for p in args.problems.split(",") if p]
     if args.from_log:
         rows = [json.loads(line) for line in open(args.from_log) if line.strip()]
-        seeds = len({r["seed"] for r in rows})
+        per_seed = {seed: sum(1 for r in rows if r["seed"] == seed) for seed in {r["seed"] for r in rows}}
+        whole = {seed for seed, n in per_seed.items() if n >= len(methods) * len(problems)}
+        rows = [r for r in rows if r["seed"] in whole]
+        seeds = len(whole)
         report(rows, methods, problems, f"# Strategy benchmark: {rows[0]['budget']} evaluations, {seeds} seeds (from {args.from_log})")
         return 0
     # seed by seed, so an interrupted run still holds whole seeds
