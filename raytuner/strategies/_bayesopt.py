@@ -3,8 +3,10 @@
 Ray's BayesOptSearch searches floats only. We pin bayesian-optimization 1.4.0 (Ray's
 wrapper needs <2 and nevergrad 1.0.12 pins exactly 1.4.0, so the typed-parameter
 API of 3.x is out of reach) and drive its ``suggest``/``register`` API ourselves
-over the unit cube of :mod:`raytuner.strategies.codec`: integers are bins centred on
-each value, a choice is a one-hot block decoded by argmax, and every result is
+over the encoding of :mod:`raytuner.strategies.codec`, each coordinate on its
+parameter's own scale (as a native bayes_opt user writes ``pbounds``; log parameters
+in log space, so a float-only space behaves exactly like ``maximize``): integers are
+bins centred on each value, a choice is a one-hot block decoded by argmax, and every result is
 registered at the point it really ran (the snapped, canonical encoding), so the GP
 models the configs that were evaluated. The first ``n_initial_points`` configs are
 random, as in ``BayesianOptimization.maximize(init_points=...)``.
@@ -36,9 +38,10 @@ class BayesOptSearcher(AskTellSearcher):
 
         super().__init__(codec, metric, mode, points, seed)
         self.keys = [f"u{i:04d}" for i in range(codec.width)]
+        self.box = np.asarray(codec.natural_bounds(), dtype=float).reshape(-1, 2)
         self.opt = BayesianOptimization(
             f=None,
-            pbounds={k: (0.0, 1.0) for k in self.keys},
+            pbounds={k: (float(lo), float(hi)) for k, (lo, hi) in zip(self.keys, self.box)},
             random_state=np.random.RandomState(seed),
             verbose=0,
             allow_duplicate_points=True,
@@ -50,6 +53,8 @@ class BayesOptSearcher(AskTellSearcher):
     def ask(self) -> tuple[dict[str, Any], Any]:
         import warnings
 
+        import numpy as np
+
         self.asked += 1
         if self.asked <= self.n_initial or len(self.opt.space) == 0:
             vector = self.opt.space.random_sample()
@@ -57,15 +62,20 @@ class BayesOptSearcher(AskTellSearcher):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 params = self.opt.suggest(self.utility)
-            vector = [params[k] for k in self.keys]
-        return self.codec.from_unit(vector), None
+            vector = np.asarray([params[k] for k in self.keys])
+        return self.codec.from_unit(self._to_unit(vector)), None
+
+    def _to_unit(self, vector: Any) -> Any:
+        lo, hi = self.box[:, 0], self.box[:, 1]
+        return (vector - lo) / (hi - lo)
 
     def ask_point(self, encoded: dict[str, Any]) -> Any:
         self.asked += 1
         return None
 
     def tell(self, encoded: dict[str, Any], token: Any, loss: float) -> None:
-        vector = self.codec.to_unit(encoded)
+        lo, hi = self.box[:, 0], self.box[:, 1]
+        vector = lo + self.codec.to_unit(encoded) * (hi - lo)
         self.opt.register(params=dict(zip(self.keys, vector)), target=-loss)
 
 

@@ -37,7 +37,7 @@ class OptunaStrategy(SearcherStrategy):
 class OptunaTpeOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     n_startup_trials: int = Field(10, ge=0, description="random trials before TPE (Optuna's default)")
-    multivariate: bool = Field(False, description="model parameters jointly (Optuna's multivariate TPE)")
+    multivariate: bool | None = Field(None, description="model parameters jointly (default: Optuna's own default)")
 
 
 class OptunaTpeStrategy(OptunaStrategy):
@@ -48,7 +48,10 @@ class OptunaTpeStrategy(OptunaStrategy):
         import optuna
 
         o: OptunaTpeOptions = self.options  # type: ignore[assignment]
-        return optuna.samplers.TPESampler(seed=ctx.seed, n_startup_trials=o.n_startup_trials, multivariate=o.multivariate)
+        kwargs: dict[str, Any] = {"seed": ctx.seed, "n_startup_trials": o.n_startup_trials}
+        if o.multivariate is not None:
+            kwargs["multivariate"] = o.multivariate
+        return optuna.samplers.TPESampler(**kwargs)
 
 
 class OptunaGpOptions(BaseModel):

@@ -207,6 +207,14 @@ class Codec:
             i += d.size
         return out
 
+    def natural_bounds(self) -> list[tuple[float, float]]:
+        """Per unit-cube coordinate, its range on the parameter's own scale (log where ``log``;
+        integers widened by half a step; one-hot coordinates stay [0, 1])."""
+        out: list[tuple[float, float]] = []
+        for d in self.dims:
+            out.extend([(0.0, 1.0)] * d.size if d.kind == "choice" else [d._bounds()])
+        return out
+
     def ray_domains(self) -> dict[str, Any]:
         """Ray Tune domains of the encoded space, nested like the space (for Ray's searcher wrappers)."""
         from ray import tune
