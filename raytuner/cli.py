@@ -113,9 +113,11 @@ def _validate(args: argparse.Namespace) -> int:
     tuned = [".".join(path) for path, p in iter_params(spec.space) if p.type != "fixed"]
     print(
         f"ok: {spec.name}: {spec.trainable.type} trainable, {plan.metric} ({plan.mode}), "
-        f"strategy {spec.strategy.name}, scheduler {spec.scheduler.name}, "
+        f"strategy {plan.strategy_label}, scheduler {plan.scheduler.name}, "
         f"{plan.num_samples} sample(s), tuning {', '.join(tuned) or 'nothing'}"
     )
+    for note in plan.notes:
+        print(note)
     return 0
 
 

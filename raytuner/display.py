@@ -69,4 +69,24 @@ def print_summary(summary: Summary, stream: TextIO | None = None, top: int = 10)
 
     for line in describe_final(summary.final, summary.metric):  # refit, holdout, ensemble
         console.print(line)
+    if summary.pareto_front:
+        console.print(pareto_table(summary))
     console.print(f"results: {summary.experiment_path}")
+
+
+def pareto_table(summary: Summary) -> Table:
+    """The non-dominated trials of a multi-objective run, with every objective."""
+    names = [o["name"] for o in summary.objectives]
+    modes = {o["name"]: o["mode"] for o in summary.objectives}
+    front = summary.front()
+    params = sorted({k for t in front for k in flatten(t.config)})
+    table = Table(title=f"Pareto front: {len(front)} of {len(summary.trials)} trials")
+    table.add_column("trial")
+    for name in names:
+        table.add_column(f"{name} ({modes[name]})", justify="right")
+    for name in params:
+        table.add_column(name, justify="right")
+    for trial in front:
+        flat = flatten(trial.config)
+        table.add_row(trial.trial_id, *(_fmt(trial.metrics.get(n), 6) for n in names), *(_fmt(flat.get(p, "")) for p in params))
+    return table

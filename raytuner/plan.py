@@ -19,6 +19,7 @@ from raytuner.schedulers.base import objectives_of
 from raytuner.spec import ExperimentSpec
 from raytuner.storage import check as check_storage
 from raytuner.strategies import STRATEGIES, SearchContext, Strategy
+from raytuner.strategies.base import reports_per_step
 from raytuner.trainables import TRAINABLES, Trainable
 
 
@@ -31,10 +32,17 @@ class Plan:
     scheduler: Scheduler
     search: SearchContext
     schedule: ScheduleContext
+    notes: tuple[str, ...] = ()  # e.g. what the auto strategy chose and why
 
     @property
     def metric(self) -> str:
         return self.spec.metric.name
+
+    @property
+    def strategy_label(self) -> str:
+        """The spec's strategy name, with what it resolved to (``auto:tpe``)."""
+        name = self.spec.strategy.name
+        return name if name == self.strategy.name else f"{name}:{self.strategy.name}"
 
     @property
     def num_samples(self) -> int:
@@ -73,10 +81,17 @@ def make_plan(spec: ExperimentSpec, inputs: Any = None) -> Plan:
         max_concurrent=spec.budget.max_concurrent,
         points_to_evaluate=list(spec.strategy.points_to_evaluate),
         reports_per_trial=trainable.max_steps(),
+        objectives=tuple((m.name, mode if i == 0 else (m.mode or mode)) for i, m in enumerate(spec.objectives)),
+        iterative=reports_per_step(trainable),
     )
     strategy.check(search)
+    choice = strategy.choose(search)  # 'auto' picks a concrete strategy (and a scheduler) here
+    strategy = choice.strategy
+    scheduler_name = spec.scheduler.name
+    if choice.scheduler and "scheduler" not in spec.model_fields_set:
+        scheduler_name = choice.scheduler
 
-    scheduler_cls = SCHEDULERS.get(spec.scheduler.name, "scheduler.name")
+    scheduler_cls = SCHEDULERS.get(scheduler_name, "scheduler.name")
     scheduler = scheduler_cls(options(scheduler_cls.Options, spec.scheduler.options, "scheduler.options"))
     max_steps = trainable.max_steps()
     if spec.stop.max_steps is not None:
@@ -86,7 +101,7 @@ def make_plan(spec: ExperimentSpec, inputs: Any = None) -> Plan:
         mode=mode,
         seed=seed,
         max_steps=max_steps,
-        strategy=spec.strategy.name,
+        strategy=strategy.name,
         space=spec.space,
         checkpoints=trainable.checkpoints(),
         objectives=objectives_of(spec.metric, mode),
@@ -96,4 +111,5 @@ def make_plan(spec: ExperimentSpec, inputs: Any = None) -> Plan:
     from raytuner.finish import check_finish
 
     check_finish(spec, inputs)  # refit / ensemble / holdout fields, before Ray starts
-    return Plan(spec, mode, trainable, strategy, scheduler, search, schedule)
+    notes = (choice.reason,) if choice.reason else ()
+    return Plan(spec, mode, trainable, strategy, scheduler, search, schedule, notes)

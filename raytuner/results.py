@@ -54,6 +54,13 @@ class Summary:
     schema_version: int = SCHEMA_VERSION
     final: dict[str, Any] = field(default_factory=dict)  # after the search: refit, ensemble (raytuner.finish)
     scheduling: dict[str, Any] = field(default_factory=dict)  # early stopping counts, PBT schedules
+    objectives: list[dict[str, str]] = field(default_factory=list)  # multi-objective: [{name, mode}, ...]
+    pareto_front: list[str] = field(default_factory=list)  # multi-objective: trial ids, non-dominated
+
+    def front(self) -> list[TrialRecord]:
+        """The Pareto-optimal trials (multi-objective experiments)."""
+        by_id = {t.trial_id: t for t in self.trials}
+        return [by_id[t] for t in self.pareto_front if t in by_id]
 
     @property
     def counts(self) -> dict[str, int]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import sys
 import time
 from pathlib import Path
 from typing import Any, TextIO
@@ -90,6 +91,9 @@ def run_experiment(
     from raytuner.progress import Progress, ProgressView
 
     name = experiment_dir_name(spec)
+    if show_progress:
+        for note in plan.notes:
+            print(note, file=progress_stream or sys.stderr)
     progress = Progress(plan.metric, plan.mode, plan.num_samples if plan.strategy.name != "grid" else None)
     callbacks = [ProgressView(progress, progress_stream)] if show_progress else []
     started_at = _dt.datetime.now().isoformat(timespec="seconds")
@@ -106,8 +110,8 @@ def run_experiment(
         experiment_path=experiment_path,
         metric=plan.metric,
         mode=plan.mode,
-        strategy=spec.strategy.name,
-        scheduler=spec.scheduler.name,
+        strategy=plan.strategy_label,
+        scheduler=plan.scheduler.name,
         started_at=started_at,
         wall_time_s=round(wall, 3),
         trials=trials,
@@ -115,6 +119,7 @@ def run_experiment(
         versions=_versions(),
         final=final,
         scheduling=scheduling_report(plan, trials),
+        **multi_objective(plan, trials),
     )
     _write_outputs(summary, spec)
     if trials and all(t.status == "error" for t in trials):
@@ -123,6 +128,19 @@ def run_experiment(
             f"details: {summary.experiment_path}"
         )
     return summary
+
+
+def multi_objective(plan: Plan, trials: list[TrialRecord]) -> dict[str, Any]:
+    """The objectives and Pareto front of a multi-objective run (nothing for one metric)."""
+    from raytuner.pareto import pareto_front
+
+    objectives = plan.search.objectives
+    if len(objectives) < 2:
+        return {}
+    return {
+        "objectives": [{"name": name, "mode": mode} for name, mode in objectives],
+        "pareto_front": pareto_front(trials, objectives),
+    }
 
 
 def _write_outputs(summary: Summary, spec: ExperimentSpec) -> None:

@@ -319,6 +319,11 @@ class ExperimentSpec(_Model):
     trainable: TrainableSpec
     space: Space = Field(default_factory=dict, description="the search space")
     metric: MetricSpec
+    objectives: list[MetricSpec] = Field(
+        default_factory=list,
+        description="several metrics (multi-objective, e.g. strategy nsga2): give `metric` a list "
+        "of {name, mode}; the first is also `metric` (progress, best trial, schedulers)",
+    )
     strategy: StrategySpec = StrategySpec()
     scheduler: SchedulerSpec = SchedulerSpec()
     budget: BudgetSpec = BudgetSpec()
@@ -343,6 +348,33 @@ class ExperimentSpec(_Model):
     @classmethod
     def _metric_shorthand(cls, raw: Any) -> Any:
         return {"name": raw} if isinstance(raw, str) else raw
+
+    @model_validator(mode="before")
+    @classmethod
+    def _metric_list(cls, raw: Any) -> Any:
+        """``metric: [{name: a, mode: max}, {name: b, mode: min}]`` -> metric a, objectives a and b."""
+        if isinstance(raw, dict) and isinstance(raw.get("metric"), list):
+            items = [{"name": m} if isinstance(m, str) else m for m in raw["metric"]]
+            if not items:
+                raise ValueError("metric: a metric, or a non-empty list of metrics")
+            if raw.get("objectives"):
+                raise ValueError("metric as a list and objectives together; give the list once, in metric")
+            raw = {**raw, "metric": items[0], "objectives": items if len(items) > 1 else []}
+        return raw
+
+    @model_validator(mode="after")
+    def _objectives(self) -> "ExperimentSpec":
+        if not self.objectives:
+            return self
+        names = [m.name for m in self.objectives]
+        if len(set(names)) != len(names):
+            raise ValueError(f"metric: distinct metric names (got {names})")
+        if self.objectives[0].name != self.metric.name:
+            raise ValueError(f"objectives[0] to be the metric {self.metric.name!r} (got {names[0]!r})")
+        for i, m in enumerate(self.objectives[1:], start=1):
+            if m.mode is None:
+                raise ValueError(f"metric.{i}.mode: 'max' or 'min' for the objective {m.name!r}")
+        return self
 
     @model_validator(mode="after")
     def _space_vs_params(self) -> "ExperimentSpec":

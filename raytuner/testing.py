@@ -60,6 +60,12 @@ def rosenbrock(config: dict[str, Any]) -> dict[str, float]:
     return {"value": value, "regret": value}
 
 
+def schaffer(config: dict[str, Any]) -> dict[str, float]:
+    """Schaffer's two objectives, both minimised: f1 = x^2, f2 = (x - 2)^2; Pareto set x in [0, 2]."""
+    x = float(config["x"])
+    return {"f1": x**2, "f2": (x - 2.0) ** 2}
+
+
 # -- trivial and misbehaving objectives for tests ------------------------------
 
 

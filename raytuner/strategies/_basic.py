@@ -1,35 +1,74 @@
-"""random, grid and manual: Ray's BasicVariantGenerator with our validation."""
+"""random, grid and manual: small Searchers of ours (exact integer steps and choices,
+seeded, with points_to_evaluate and max_concurrent like every other strategy)."""
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-
 from raytuner.errors import SpecError
-from raytuner.params import iter_params
-from raytuner.space import to_ray
-from raytuner.strategies.base import SearchContext, Strategy
+from raytuner.params import ChoiceParam, FixedParam, GridParam, IntParam, iter_params
+from raytuner.strategies._asktell import FINISHED, AskTellSearcher, PlainSearcher
+from raytuner.strategies.base import SearchContext, SearcherStrategy, Strategy
+from raytuner.strategies.codec import Codec, nest
 
 
-def _variant_generator(ctx: SearchContext, points: list[dict[str, Any]]) -> Any:
-    from ray.tune.search.basic_variant import BasicVariantGenerator
+class RandomSearcher(AskTellSearcher):
+    def __init__(self, codec: Codec, metric: str, mode: str, points: list[dict[str, Any]], seed: int | None) -> None:
+        import numpy as np
 
-    return BasicVariantGenerator(
-        points_to_evaluate=[dict(p) for p in points] or None,
-        random_state=ctx.seed,
-    )
+        super().__init__(codec, metric, mode, points, seed)
+        self.rng = np.random.default_rng(seed)
+
+    def ask(self) -> tuple[dict[str, Any], Any]:
+        return self.codec.sample(self.rng), None
+
+    def tell(self, encoded: dict[str, Any], token: Any, loss: float) -> None:
+        pass
 
 
-class RandomStrategy(Strategy):
+class RandomStrategy(SearcherStrategy):
     name = "random"
     supports = frozenset({"float", "int", "choice", "fixed"})
 
+    def build(self, ctx: SearchContext, codec: Any, points: list[dict[str, Any]]) -> Any:
+        return RandomSearcher(codec, ctx.metrics[0], ctx.modes[0], points, ctx.seed)
+
+
+class ListSearcher(PlainSearcher):
+    """Suggests a fixed list of complete configs, in order, then says it is finished."""
+
+    def __init__(self, configs: list[dict[str, Any]], metric: str, mode: str) -> None:
+        super().__init__(metric, mode)
+        self.configs = list(configs)
+        self.next = 0
+
+    def suggest(self, trial_id: str) -> dict[str, Any] | str | None:
+        if self.next >= len(self.configs):
+            return FINISHED
+        self.next += 1
+        return dict(self.configs[self.next - 1])
+
+
+class _ListStrategy(Strategy):
+    def configs(self, ctx: SearchContext) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    def num_samples(self, ctx: SearchContext) -> int:
+        return len(self.configs(ctx))
+
+    def param_space(self, ctx: SearchContext) -> dict[str, Any]:
+        return {}  # every config is complete
+
     def searcher(self, ctx: SearchContext) -> Any:
-        return _variant_generator(ctx, ctx.points_to_evaluate)
+        from raytuner.strategies.guard import Guarded, search_generator
+
+        inner = ListSearcher(self.configs(ctx), ctx.metrics[0], ctx.modes[0])
+        return search_generator(Guarded(inner, None, ctx.metrics, ctx.modes, max_concurrent=ctx.max_concurrent))
 
 
-class GridStrategy(Strategy):
+class GridStrategy(_ListStrategy):
     name = "grid"
     supports = frozenset({"int", "choice", "grid", "fixed"})
     max_points = 100_000
@@ -64,42 +103,17 @@ class GridStrategy(Strategy):
                 "nothing for the grid strategy (it tries every point)",
             )
 
-    def num_samples(self, ctx: SearchContext) -> int:
-        return 1
-
-    def param_space(self, ctx: SearchContext) -> dict[str, Any]:
-        return _grid_space(ctx.space)
-
-    def searcher(self, ctx: SearchContext) -> Any:
-        return _variant_generator(ctx, [])
-
-
-def _values_space(configs: list[dict[str, Any]]) -> dict[str, Any]:
-    from ray import tune
-
-    keys = {key for config in configs for key in config}
-    out: dict[str, Any] = {}
-    for key in sorted(keys):
-        values = [config[key] for config in configs if key in config]
-        if all(isinstance(v, dict) for v in values):
-            out[key] = _values_space(values)
-        else:
-            out[key] = tune.choice(values)
-    return out
-
-
-def _grid_space(space: dict[str, Any]) -> dict[str, Any]:
-    from ray import tune
-
-    out: dict[str, Any] = {}
-    for key, node in space.items():
-        if isinstance(node, dict):
-            out[key] = _grid_space(node)
-        elif node.type == "int":
-            out[key] = tune.grid_search(node.values())
-        else:
-            out[key] = to_ray({key: node}, grid_choices=True)[key]
-    return out
+    def configs(self, ctx: SearchContext) -> list[dict[str, Any]]:
+        paths, axes = [], []
+        for path, p in iter_params(ctx.space):
+            paths.append("/".join(path))
+            if isinstance(p, (GridParam, ChoiceParam)):
+                axes.append(list(p.values))
+            elif isinstance(p, IntParam):
+                axes.append(p.values())
+            elif isinstance(p, FixedParam):
+                axes.append([p.value])
+        return [nest(dict(zip(paths, combo))) for combo in itertools.product(*axes)]
 
 
 class ManualOptions(BaseModel):
@@ -107,30 +121,21 @@ class ManualOptions(BaseModel):
     configs: list[dict[str, Any]] = Field(min_length=1, description="the configs to run, in order")
 
 
-class ManualStrategy(Strategy):
+class ManualStrategy(_ListStrategy):
     name = "manual"
     supports = frozenset({"fixed"})
     Options = ManualOptions
+    checks_points = False  # the points are whole configs here
 
     def unsupported_hint(self, kind: str) -> str:
         return "the manual strategy takes its configs from strategy.options.configs; keep only fixed values in space"
 
     def configs(self, ctx: SearchContext) -> list[dict[str, Any]]:
-        return list(ctx.points_to_evaluate) + list(self.options.configs)  # type: ignore[attr-defined]
+        fixed = nest(Codec(ctx.space).fixed)
+        return [{**fixed, **c} for c in list(ctx.points_to_evaluate) + list(self.options.configs)]  # type: ignore[attr-defined]
 
     def check(self, ctx: SearchContext) -> None:
         super().check(ctx)
         n = len(self.configs(ctx))
         if ctx.trials is not None and ctx.trials != n:
             raise SpecError.at("budget.trials", ctx.trials, f"unset or {n} (the number of manual configs)")
-
-    def num_samples(self, ctx: SearchContext) -> int:
-        return len(self.configs(ctx))
-
-    def param_space(self, ctx: SearchContext) -> dict[str, Any]:
-        # Ray resolves points against the param space, so every key a config sets must
-        # exist there; the domain is never sampled (num_samples == number of configs).
-        return {**_values_space(self.configs(ctx)), **to_ray(ctx.space)}
-
-    def searcher(self, ctx: SearchContext) -> Any:
-        return _variant_generator(ctx, self.configs(ctx))

@@ -35,6 +35,25 @@ class SearchContext:
     max_concurrent: int | None = None
     points_to_evaluate: list[dict[str, Any]] = field(default_factory=list)
     reports_per_trial: int | None = None
+    objectives: tuple[tuple[str, str], ...] = ()  # (name, mode) of every objective when more than one
+    iterative: bool | None = None  # whether a trial reports once per step (None: unknown)
+
+    @property
+    def metrics(self) -> list[str]:
+        return [name for name, _ in self.objectives] or [self.metric]
+
+    @property
+    def modes(self) -> list[str]:
+        return [mode for _, mode in self.objectives] or [self.mode]
+
+
+@dataclass(frozen=True)
+class Choice:
+    """What a strategy resolves to: itself, or (for ``auto``) a concrete strategy and scheduler."""
+
+    strategy: "Strategy"
+    scheduler: str | None = None  # used when the spec names no scheduler
+    reason: str = ""
 
 
 class Strategy:
@@ -44,6 +63,9 @@ class Strategy:
     supports: ClassVar[frozenset[str]] = PARAM_KINDS
     Options: ClassVar[type[BaseModel]] = NoOptions
     default_trials: ClassVar[int] = 10
+    multi_objective: ClassVar[bool] = False  # accepts a list of metrics
+    requires: ClassVar[tuple[tuple[str, str], ...]] = ()  # (importable module, raytuner extra)
+    checks_points: ClassVar[bool] = True  # validate points_to_evaluate against the space
 
     def __init__(self, options: BaseModel | None = None) -> None:
         self.options = options if options is not None else self.Options()
@@ -60,6 +82,29 @@ class Strategy:
                     f"a parameter kind the '{self.name}' strategy supports "
                     f"({', '.join(sorted(self.supports))}); {self.unsupported_hint(kind)}",
                 )
+        if len(ctx.objectives) > 1 and not self.multi_objective:
+            raise SpecError.at(
+                "metric", [name for name, _ in ctx.objectives],
+                f"a single metric for the '{self.name}' strategy; use a multi-objective strategy (nsga2) for several",
+            )
+        if self.checks_points:
+            from raytuner.strategies.codec import Codec
+
+            codec = Codec(ctx.space) if _encodable(ctx.space) else None
+            for i, point in enumerate(ctx.points_to_evaluate):
+                if codec is not None:
+                    codec.check_point(point, f"strategy.points_to_evaluate.{i}")
+            if ctx.trials is not None and len(ctx.points_to_evaluate) > ctx.trials:
+                raise SpecError.at(
+                    "strategy.points_to_evaluate", f"{len(ctx.points_to_evaluate)} points",
+                    f"at most budget.trials ({ctx.trials}) points",
+                )
+        for module, extra in self.requires:
+            _require(module, extra, f"the '{self.name}' strategy")
+
+    def choose(self, ctx: SearchContext) -> Choice:
+        """The strategy (and scheduler) that will really run; ``auto`` overrides this."""
+        return Choice(self)
 
     def unsupported_hint(self, kind: str) -> str:
         if kind == "grid":
@@ -76,3 +121,84 @@ class Strategy:
     def searcher(self, ctx: SearchContext) -> Any:
         """A ray.tune Searcher / SearchAlgorithm, or None for Ray's default."""
         return None
+
+
+def _encodable(space: Space) -> bool:
+    return all(p.type in ("float", "int", "choice", "fixed") for _, p in iter_params(space))
+
+
+def _require(module: str, extra: str, feature: str) -> None:
+    import importlib.util
+
+    from raytuner.errors import missing_extra
+
+    try:
+        found = importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        found = False
+    if not found:
+        raise missing_extra(module.split(".")[0], extra, feature)
+
+
+class SearcherStrategy(Strategy):
+    """A strategy whose searcher works in the encoded space (see ``codec``) behind ``Guarded``.
+
+    Subclasses implement ``build``: the backend's Searcher for the encoded space, with
+    ``ctx``'s seed, metric(s), mode(s) and the encoded ``points`` to try first.
+    """
+
+    supports = frozenset({"float", "int", "choice", "fixed"})
+    inner_limits_concurrency: ClassVar[bool] = False
+
+    def build(self, ctx: SearchContext, codec: Any, points: list[dict[str, Any]]) -> Any:
+        raise NotImplementedError
+
+    def param_space(self, ctx: SearchContext) -> dict[str, Any]:
+        from raytuner.strategies.codec import Codec, nest
+
+        return nest(Codec(ctx.space).fixed)  # the searcher suggests every tuned value
+
+    def guarded(self, ctx: SearchContext) -> Any:
+        from raytuner.strategies.codec import Codec
+        from raytuner.strategies.guard import Guarded
+
+        codec = Codec(ctx.space)
+        points = [codec.encode(p) for p in ctx.points_to_evaluate]
+        if codec.dims:
+            inner = self.build(ctx, codec, points)
+        else:  # nothing to tune: every trial runs the fixed config
+            from raytuner.strategies._basic import RandomSearcher
+
+            inner = RandomSearcher(codec, ctx.metrics[0], ctx.modes[0], points, ctx.seed)
+        return Guarded(
+            inner,
+            codec,
+            ctx.metrics,
+            ctx.modes,
+            max_concurrent=ctx.max_concurrent,
+            inner_limits_concurrency=self.inner_limits_concurrency,
+        )
+
+    def searcher(self, ctx: SearchContext) -> Any:
+        from raytuner.strategies.guard import search_generator
+
+        return search_generator(self.guarded(ctx))
+
+
+def reports_per_step(trainable: Any) -> bool | None:
+    """Whether a trial reports more than once (epochs, folds, a generator function)."""
+    steps = trainable.max_steps()
+    if steps is not None:
+        return steps > 1
+    function = getattr(getattr(trainable, "spec", None), "function", None)
+    if isinstance(function, str):
+        import inspect
+
+        from raytuner.errors import RaytunerError
+        from raytuner.registry import import_object
+
+        try:
+            return inspect.isgeneratorfunction(import_object(function, "trainable.function"))
+        except RaytunerError:
+            return None
+    return None

@@ -1,0 +1,85 @@
+"""auto: pick a strategy and a scheduler from the space, the budget and the trainable.
+
+The rules, first match wins (each candidate must also pass its own checks, e.g. its
+package being installed, else the next rule applies):
+
+1. several metrics                            -> nsga2 (multi-objective)
+2. grid parameters                            -> grid
+3. budget below max(10, 2 x parameters)       -> random (too few trials to fit a model)
+4. any choice parameter                       -> optuna-tpe (TPE models categories natively)
+5. numbers only, <= 8 parameters, <= 200 trials -> bayesopt (GP: the most sample-efficient here)
+6. numbers only, 2+ parameters                -> cmaes (scales to many parameters and trials)
+7. otherwise                                  -> optuna-tpe
+
+Scheduler (only when the spec names none): ``asha`` when a trial reports once per
+step (epochs, folds, a generator function), else ``fifo``; a scheduler that is not
+registered falls back to ``fifo``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from raytuner.errors import RaytunerError
+from raytuner.params import iter_params
+from raytuner.strategies.base import Choice, SearchContext, Strategy
+
+
+class AutoStrategy(Strategy):
+    name = "auto"
+    supports = frozenset({"float", "int", "choice", "grid", "fixed"})
+    multi_objective = True  # hands several metrics to nsga2
+
+    def candidates(self, ctx: SearchContext) -> list[tuple[str, str]]:
+        kinds = [p.type for _, p in iter_params(ctx.space) if p.type != "fixed"]
+        d = len(kinds)
+        n = ctx.trials or self.default_trials
+        out: list[tuple[str, str]] = []
+        if len(ctx.objectives) > 1:
+            return [("nsga2", f"{len(ctx.objectives)} metrics: multi-objective search")]
+        if "grid" in kinds:
+            return [("grid", "the space has grid parameters")]
+        if n < max(10, 2 * d):
+            out.append(("random", f"{n} trials are too few to fit a model over {d} parameter(s)"))
+        if "choice" in kinds:
+            out.append(("optuna-tpe", "categorical parameters: TPE models them natively"))
+        elif d <= 8 and n <= 200:
+            out.append(("bayesopt", f"{d} numeric parameter(s) and {n} trials: a Gaussian process is the most sample-efficient"))
+        if "choice" not in kinds and d >= 2:
+            out.append(("cmaes", f"{d} numeric parameters and {n} trials: CMA-ES scales to many of both"))
+        out.append(("optuna-tpe", "a robust default for mixed spaces"))
+        out.append(("random", "no model-based strategy is available"))
+        return out
+
+    def choose(self, ctx: SearchContext) -> Choice:
+        from raytuner.plan import options
+        from raytuner.strategies import STRATEGIES
+
+        for name, reason in self.candidates(ctx):
+            cls = STRATEGIES.get(name)
+            strategy = cls(options(cls.Options, {}, "strategy.options"))
+            try:
+                strategy.check(ctx)
+            except RaytunerError:
+                continue
+            scheduler, why = self.scheduler(ctx)
+            return Choice(strategy, scheduler, f"auto: strategy {name} ({reason}); scheduler {scheduler} ({why})")
+        raise RaytunerError("auto: no strategy can search this space")  # random always can
+
+    def scheduler(self, ctx: SearchContext) -> tuple[str, str]:
+        from raytuner.schedulers import SCHEDULERS
+
+        if not ctx.iterative:
+            return "fifo", "a trial reports once: nothing to stop early"
+        if "asha" in SCHEDULERS:
+            return "asha", "trials report per step: stop poor ones early"
+        return "fifo", "trials report per step, but the asha scheduler is not available"
+
+    def searcher(self, ctx: SearchContext) -> Any:
+        return self.choose(ctx).strategy.searcher(ctx)
+
+    def param_space(self, ctx: SearchContext) -> dict[str, Any]:
+        return self.choose(ctx).strategy.param_space(ctx)
+
+    def num_samples(self, ctx: SearchContext) -> int:
+        return self.choose(ctx).strategy.num_samples(ctx)

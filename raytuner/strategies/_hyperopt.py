@@ -1,0 +1,36 @@
+"""tpe: hyperopt's Tree-structured Parzen Estimator through Ray's HyperOptSearch."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from raytuner.strategies.base import SearchContext, SearcherStrategy
+
+
+class TpeOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    n_initial_points: int = Field(20, ge=1, description="random configs before TPE models the results (hyperopt's default)")
+    gamma: float = Field(0.25, gt=0, lt=1, description="fraction of the best results that form the 'good' density")
+
+
+class TpeStrategy(SearcherStrategy):
+    name = "tpe"
+    Options = TpeOptions
+    requires = (("hyperopt", "search"),)
+
+    def build(self, ctx: SearchContext, codec: Any, points: list[dict[str, Any]]) -> Any:
+        from ray.tune.search.hyperopt import HyperOptSearch
+
+        opts: TpeOptions = self.options  # type: ignore[assignment]
+        searcher = HyperOptSearch(
+            space=HyperOptSearch.convert_search_space(codec.ray_domains()),
+            metric=ctx.metric,
+            mode=ctx.mode,
+            points_to_evaluate=[dict(p) for p in points] or None,
+            n_initial_points=opts.n_initial_points,
+            random_state_seed=ctx.seed,
+            gamma=opts.gamma,
+        )
+        return searcher

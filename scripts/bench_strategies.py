@@ -1,0 +1,244 @@
+"""Search quality of every raytuner strategy next to its native library and random search.
+
+    .venv/bin/python scripts/bench_strategies.py                      # 60 evaluations, 5 seeds
+    .venv/bin/python scripts/bench_strategies.py --seeds 3 --budget 40 --jobs 2
+    .venv/bin/python scripts/bench_strategies.py --methods tpe,native:hyperopt --problems branin
+    .venv/bin/python scripts/bench_strategies.py --log runs.jsonl          # keep every run
+    .venv/bin/python scripts/bench_strategies.py --from-log runs.jsonl     # tables of whole seeds so far
+
+Problems with known optima (raytuner.testing): Branin (2-d), Hartmann6 (6-d) and
+Rosenbrock (10-d, [-2, 2]^10). Each method gets the same budget of evaluations per
+seed; the score is log10 of the simple regret (best value found minus the optimum).
+
+raytuner strategies are driven in-process through the exact Searcher the runner hands
+to Ray Tune (``raytuner.strategies.drive``: Guarded searcher, our space encoding, one
+trial at a time) but without Ray trials, so the benchmark measures the search, not Ray's
+per-trial overhead, and finishes in minutes. Natives are the libraries called directly:
+Optuna ``study.optimize`` (TPE, GP, CMA-ES), hyperopt ``fmin`` (TPE), bayes_opt
+``maximize`` (GP-UCB) and numpy uniform sampling. Defaults match on both sides
+(hyperopt: 20 random startup points; Optuna: its sampler defaults; bayes_opt: 5 random
+points then UCB with kappa 2.576).
+
+Output: a markdown table per problem: median and interquartile range of log10 regret,
+median regret relative to the native library (target <= 1.2x), and the searcher's time
+per suggestion (suggest + learning from the result; the objective is not counted).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import statistics
+import sys
+import time
+import warnings
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from typing import Any, Callable
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # one BLAS thread per process: GP fits on a shared machine
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+
+from raytuner import testing  # noqa: E402
+
+PROBLEMS: dict[str, tuple[Callable[[dict[str, Any]], dict[str, float]], dict[str, tuple[float, float]]]] = {
+    "branin": (testing.branin, {"x1": (-5.0, 10.0), "x2": (0.0, 15.0)}),
+    "hartmann6": (testing.hartmann6, {f"x{i}": (0.0, 1.0) for i in range(6)}),
+    "rosenbrock10": (testing.rosenbrock, {f"x{i}": (-2.0, 2.0) for i in range(10)}),
+}
+
+RAYTUNER = ["random", "tpe", "bayesopt", "skopt", "optuna-tpe", "optuna-gp", "cmaes", "nsga2", "pso", "de", "ga", "bohb", "auto"]
+NATIVE = {  # raytuner strategy -> its native counterpart
+    "random": "native:random",
+    "tpe": "native:hyperopt",
+    "bayesopt": "native:bayes_opt",
+    "optuna-tpe": "native:optuna-tpe",
+    "optuna-gp": "native:optuna-gp",
+    "cmaes": "native:optuna-cmaes",
+}
+METHODS = RAYTUNER + sorted(set(NATIVE.values()))
+
+
+def regret(problem: str, config: dict[str, Any]) -> float:
+    return PROBLEMS[problem][0](config)["regret"]
+
+
+# -- raytuner ----------------------------------------------------------------------------
+
+
+def run_raytuner(name: str, problem: str, seed: int, budget: int) -> tuple[float, float]:
+    from raytuner.params import parse_space
+    from raytuner.plan import options
+    from raytuner.strategies import STRATEGIES, SearchContext
+    from raytuner.strategies.drive import drive
+
+    fn, bounds = PROBLEMS[problem]
+    space = parse_space({k: {"type": "float", "low": lo, "high": hi} for k, (lo, hi) in bounds.items()})
+    cls = STRATEGIES.get(name)
+    strategy = cls(options(cls.Options, {}, "strategy.options"))
+    ctx = SearchContext(space=space, metric="value", mode="min", seed=seed, trials=budget, max_concurrent=1)
+    strategy.check(ctx)
+    strategy = strategy.choose(ctx).strategy
+    result = drive(strategy, ctx, fn, budget)
+    best = min(e.result["regret"] for e in result.evaluations if e.result)
+    return best, result.s_per_suggestion
+
+
+# -- native libraries ---------------------------------------------------------------------
+
+
+def run_native(name: str, problem: str, seed: int, budget: int) -> tuple[float, float]:
+    fn, bounds = PROBLEMS[problem]
+    keys = list(bounds)
+    start = time.perf_counter()
+    objective_s = 0.0
+    best = math.inf
+
+    def evaluate(config: dict[str, Any]) -> float:
+        nonlocal objective_s, best
+        t = time.perf_counter()
+        out = fn(config)
+        objective_s += time.perf_counter() - t
+        best = min(best, out["regret"])
+        return out["value"]
+
+    kind = name.split(":", 1)[1]
+    if kind == "random":
+        import numpy as np
+
+        rng = np.random.default_rng(seed)
+        for _ in range(budget):
+            evaluate({k: float(rng.uniform(*bounds[k])) for k in keys})
+    elif kind.startswith("optuna"):
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.ERROR)
+        sampler = {
+            "optuna-tpe": lambda: optuna.samplers.TPESampler(seed=seed),
+            "optuna-gp": lambda: optuna.samplers.GPSampler(seed=seed),
+            "optuna-cmaes": lambda: optuna.samplers.CmaEsSampler(seed=seed),
+        }[kind]()
+        study = optuna.create_study(sampler=sampler, direction="minimize")
+        study.optimize(lambda t: evaluate({k: t.suggest_float(k, *bounds[k]) for k in keys}), n_trials=budget)
+    elif kind == "hyperopt":
+        import hyperopt
+        import numpy as np
+
+        space = {k: hyperopt.hp.uniform(k, *bounds[k]) for k in keys}
+        hyperopt.fmin(evaluate, space, algo=hyperopt.tpe.suggest, max_evals=budget,
+                      rstate=np.random.default_rng(seed), show_progressbar=False)
+    elif kind == "bayes_opt":
+        from bayes_opt import BayesianOptimization
+
+        opt = BayesianOptimization(f=lambda **kw: -evaluate(kw), pbounds=bounds, random_state=seed, verbose=0,
+                                   allow_duplicate_points=True)
+        opt.maximize(init_points=5, n_iter=budget - 5)
+    else:
+        raise ValueError(name)
+    total = time.perf_counter() - start - objective_s
+    return best, total / budget
+
+
+def run_one(job: tuple[str, str, int, int]) -> tuple[str, str, int, float, float]:
+    method, problem, seed, budget = job
+    warnings.simplefilter("ignore")
+    import logging
+
+    logging.getLogger("ray").setLevel(logging.ERROR)
+    runner = run_native if method.startswith("native:") else run_raytuner
+    best, per = runner(method, problem, seed, budget)
+    return method, problem, seed, best, per
+
+
+# -- report --------------------------------------------------------------------------------
+
+
+def log_regret(value: float) -> float:
+    return math.log10(max(value, 1e-12))
+
+
+def quartiles(values: list[float]) -> tuple[float, float, float]:
+    if len(values) == 1:
+        return values[0], values[0], values[0]
+    q = statistics.quantiles(values, n=4, method="inclusive")
+    return q[0], statistics.median(values), q[2]
+
+
+def table(problem: str, results: dict[str, list[tuple[float, float]]], methods: list[str]) -> str:
+    medians = {m: statistics.median([r for r, _ in results[m]]) for m in methods if results.get(m)}
+    lines = [
+        f"### {problem}",
+        "",
+        "| method | median log10 regret | IQR | vs native (median regret) | ms / suggestion |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for m in methods:
+        if not results.get(m):
+            continue
+        logs = [log_regret(r) for r, _ in results[m]]
+        q1, med, q3 = quartiles(logs)
+        native = NATIVE.get(m)
+        ratio = ""
+        if native in medians and medians[native] > 0:
+            ratio = f"{medians[m] / medians[native]:.2f}x"
+        per = statistics.median([p for _, p in results[m]]) * 1000
+        lines.append(f"| {m} | {med:.2f} | [{q1:.2f}, {q3:.2f}] | {ratio} | {per:.1f} |")
+    return "\n".join(lines)
+
+
+def report(rows: list[dict[str, Any]], methods: list[str], problems: list[str], header: str) -> None:
+    results: dict[str, dict[str, list[tuple[float, float]]]] = {p: {} for p in problems}
+    for row in rows:
+        if row["problem"] in results and row["method"] in methods:
+            results[row["problem"]].setdefault(row["method"], []).append((row["regret"], row["s_per_suggestion"]))
+    print(header + "\n")
+    for problem in problems:
+        print(table(problem, results[problem], methods))
+        print()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--budget", type=int, default=60, help="evaluations per run")
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--jobs", type=int, default=2, help="worker processes")
+    parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated; natives as native:NAME")
+    parser.add_argument("--problems", default=",".join(PROBLEMS))
+    parser.add_argument("--log", default=None, help="append one JSON line per run here (results survive an interrupt)")
+    parser.add_argument("--from-log", default=None, help="only print the tables of a log written by --log")
+    args = parser.parse_args(argv)
+    methods = [m for m in args.methods.split(",") if m]
+    problems = [p for p in args.problems.split(",") if p]
+    if args.from_log:
+        rows = [json.loads(line) for line in open(args.from_log) if line.strip()]
+        per_seed = {seed: sum(1 for r in rows if r["seed"] == seed) for seed in {r["seed"] for r in rows}}
+        whole = {seed for seed, n in per_seed.items() if n >= len(methods) * len(problems)}
+        rows = [r for r in rows if r["seed"] in whole]
+        seeds = len(whole)
+        report(rows, methods, problems, f"# Strategy benchmark: {rows[0]['budget']} evaluations, {seeds} seeds (from {args.from_log})")
+        return 0
+    # seed by seed, so an interrupted run still holds whole seeds
+    jobs = [(m, p, s, args.budget) for s in range(args.seeds) for p in problems for m in methods]
+    rows: list[dict[str, Any]] = []
+    start = time.perf_counter()
+    log = open(args.log, "a") if args.log else None
+    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+        futures = [pool.submit(run_one, job) for job in jobs]
+        for future in as_completed(futures):
+            method, problem, seed, best, per = future.result()
+            row = {"method": method, "problem": problem, "seed": seed, "budget": args.budget,
+                   "regret": best, "s_per_suggestion": per}
+            rows.append(row)
+            print(f"{len(rows)}/{len(jobs)} {method} {problem} seed {seed}: regret {best:.4g}", file=sys.stderr, flush=True)
+            if log:
+                log.write(json.dumps(row) + "\n")
+                log.flush()
+    report(rows, methods, problems, f"# Strategy benchmark: {args.budget} evaluations, {args.seeds} seeds, "
+           f"{time.perf_counter() - start:.0f} s with {args.jobs} processes")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
