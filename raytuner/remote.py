@@ -31,7 +31,7 @@ RESULT_MARKER = "RAYTUNER_RESULT "
 PACK_MARKER = "RAYTUNER_PACK "
 PACK_END = "RAYTUNER_PACK_END "
 # Ray Tune's bookkeeping at the top of an experiment directory: not fetched unless --all
-TUNE_INTERNALS = ("tuner.pkl", "experiment_state-", "basic-variant-state-", "search_gen_state-",
+TUNE_INTERNALS = ("tuner.pkl", "experiment_state-", "basic-variant-state-", "search_gen_state-", "searcher-state-",
                   ".validate_storage_marker", "trainable.pkl")
 
 
