@@ -16,7 +16,7 @@ DEFAULT = ["budget.trials=2"]
 OVERRIDES: dict[str, list[str]] = {
     "quickstart.yaml": ["budget.trials=2", "trainable.cv.folds=2"],
     "tpe-gradient-boosting.yaml": ["budget.trials=2", "trainable.cv.folds=2", "trainable.params.max_iter=10"],
-    "bayesopt-svm.yaml": ["budget.trials=2", "trainable.cv.folds=2"],
+    "bayesopt-decision-tree.yaml": ["budget.trials=2", "trainable.cv.folds=2"],
     "skopt-knn.yaml": ["budget.trials=2", "trainable.cv.folds=2"],
     "optuna-extra-trees.yaml": ["budget.trials=2", "trainable.cv.folds=2"],
     "nsga2-accuracy-vs-time.yaml": ["budget.trials=3", "trainable.cv.folds=2"],
