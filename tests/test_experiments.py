@@ -33,7 +33,7 @@ OVERRIDES: dict[str, list[str]] = {
                               "scheduler.options.perturbation_interval=1"],
     "torch_mlp_digits_ddp.yaml": ["budget.trials=1", "trainable.epochs=1", "trainable.data.subset=200"],
     "tpe-gradient-boosting.yaml": ["budget.trials=2", "trainable.cv.folds=2", "trainable.params.max_iter=10"],
-    "bayesopt-svm.yaml": ["budget.trials=2", "trainable.cv.folds=2"],
+    "bayesopt-decision-tree.yaml": ["budget.trials=2", "trainable.cv.folds=2"],
     "skopt-knn.yaml": ["budget.trials=2", "trainable.cv.folds=2"],
     "optuna-extra-trees.yaml": ["budget.trials=2", "trainable.cv.folds=2"],
     "nsga2-accuracy-vs-time.yaml": ["budget.trials=3", "trainable.cv.folds=2"],

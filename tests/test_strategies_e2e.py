@@ -39,7 +39,7 @@ def test_same_seed_same_configs_on_ray_with_failed_trials(ray_local: None, stora
     from raytuner.strategies.drive import drive
     from raytuner.testing import fail_when_negative
 
-    strategy = {"name": "skopt", "seed": 5, "options": {"n_initial_points": 2, "base_estimator": "ET"},
+    strategy = {"name": "de", "seed": 5, "options": {"popsize": 4},
                 "points_to_evaluate": [{"x": -1.0, "k": None}]}
     space = {"x": {"type": "float", "low": -2.0, "high": 8.0}, "k": {"type": "choice", "values": ["a", None]}}
     first = run_experiment(spec(storage, strategy=strategy, space=space), show_progress=False)

@@ -63,7 +63,13 @@ class BayesOptSearcher(AskTellSearcher):
                 warnings.simplefilter("ignore")
                 params = self.opt.suggest(self.utility)
             vector = np.asarray([params[k] for k in self.keys])
-        return self.codec.from_unit(self._to_unit(vector)), None
+        encoded = self.codec.from_unit(self._to_unit(vector))
+        i = 0
+        for d in self.codec.dims:  # plain floats: the asked value itself, not a rounded round trip
+            if d.kind == "float" and not d.log and d.param.q is None:  # type: ignore[union-attr]
+                encoded[d.key] = d.snap(float(vector[i]))
+            i += d.size
+        return encoded, vector
 
     def _to_unit(self, vector: Any) -> Any:
         lo, hi = self.box[:, 0], self.box[:, 1]
@@ -74,8 +80,13 @@ class BayesOptSearcher(AskTellSearcher):
         return None
 
     def tell(self, encoded: dict[str, Any], token: Any, loss: float) -> None:
+        import numpy as np
+
         lo, hi = self.box[:, 0], self.box[:, 1]
         vector = lo + self.codec.to_unit(encoded) * (hi - lo)
+        if token is not None:  # where the config is the asked point itself, register it bit for bit
+            same = np.abs(vector - token) <= 1e-9 * (hi - lo)
+            vector = np.where(same, token, vector)
         self.opt.register(params=dict(zip(self.keys, vector)), target=-loss)
 
 
