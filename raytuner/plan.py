@@ -70,6 +70,10 @@ def make_plan(spec: ExperimentSpec, inputs: Any = None) -> Plan:
         trainable.take_inputs(inputs)
     mode = trainable.check(spec.space)
 
+    max_steps = trainable.max_steps()
+    if spec.stop.max_steps is not None:
+        max_steps = min(max_steps or spec.stop.max_steps, spec.stop.max_steps)
+
     strategy_cls = STRATEGIES.get(spec.strategy.name, "strategy.name")
     strategy = strategy_cls(options(strategy_cls.Options, spec.strategy.options, "strategy.options"))
     search = SearchContext(
@@ -80,7 +84,7 @@ def make_plan(spec: ExperimentSpec, inputs: Any = None) -> Plan:
         trials=spec.budget.trials,
         max_concurrent=spec.budget.max_concurrent,
         points_to_evaluate=list(spec.strategy.points_to_evaluate),
-        reports_per_trial=trainable.max_steps(),
+        reports_per_trial=max_steps,
         objectives=tuple((m.name, mode if i == 0 else (m.mode or mode)) for i, m in enumerate(spec.objectives)),
         iterative=reports_per_step(trainable),
     )
@@ -93,9 +97,6 @@ def make_plan(spec: ExperimentSpec, inputs: Any = None) -> Plan:
 
     scheduler_cls = SCHEDULERS.get(scheduler_name, "scheduler.name")
     scheduler = scheduler_cls(options(scheduler_cls.Options, spec.scheduler.options, "scheduler.options"))
-    max_steps = trainable.max_steps()
-    if spec.stop.max_steps is not None:
-        max_steps = min(max_steps or spec.stop.max_steps, spec.stop.max_steps)
     schedule = ScheduleContext(
         metric=spec.metric.name,
         mode=mode,

@@ -71,6 +71,8 @@ class AutoStrategy(Strategy):
 
         if not ctx.iterative:
             return "fifo", "a trial reports once: nothing to stop early"
+        if ctx.reports_per_trial is None:
+            return "fifo", "trials report per step, but how many is unknown (set stop.max_steps for asha)"
         if "asha" in SCHEDULERS:
             return "asha", "trials report per step: stop poor ones early"
         return "fifo", "trials report per step, but the asha scheduler is not available"
