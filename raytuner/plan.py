@@ -108,6 +108,12 @@ def make_plan(spec: ExperimentSpec, inputs: Any = None) -> Plan:
         objectives=objectives_of(spec.metric, mode),
     )
     scheduler.check(schedule)
+    if scheduler.explores_itself and strategy.name not in ("random", "grid", "manual"):
+        raise SpecError.at(
+            "strategy.name", strategy.name,
+            f"random, grid or manual with scheduler '{scheduler.name}': it explores by cloning "
+            "and mutating trials itself, and Ray allows no search algorithm beside it",
+        )
     check_storage(spec.storage)
     from raytuner.finish import check_finish
 

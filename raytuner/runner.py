@@ -43,10 +43,11 @@ def build_tuner(plan: Plan, name: str, callbacks: list[Any]) -> Any:
 
     trainable = tune.with_resources(plan.trainable.build(), plan.trainable.trial_resources())
     storage_path, storage_filesystem = tune_storage(spec.storage)
+    search_alg, param_space = search_setup(plan)
     tune_config = tune.TuneConfig(
         metric=plan.metric,
         mode=plan.mode,
-        search_alg=plan.strategy.searcher(plan.search),
+        search_alg=search_alg,
         scheduler=plan.scheduler.build(plan.schedule),
         num_samples=plan.num_samples,
         max_concurrent_trials=spec.budget.max_concurrent,
@@ -66,10 +67,32 @@ def build_tuner(plan: Plan, name: str, callbacks: list[Any]) -> Any:
     )
     return tune.Tuner(
         trainable,
-        param_space=plan.strategy.param_space(plan.search),
+        param_space=param_space,
         tune_config=tune_config,
         run_config=run_config,
     )
+
+
+def search_setup(plan: Plan) -> tuple[Any, dict[str, Any]]:
+    """The searcher and param_space for the Tuner.
+
+    PBT/PB2 refuse any search algorithm (they explore by cloning trials): their first
+    population comes from Ray's own BasicVariantGenerator, seeded: sampled from the space
+    (random) or the strategy's list of configs (grid, manual).
+    """
+    if plan.scheduler.explores_itself:
+        from ray.tune.search.basic_variant import BasicVariantGenerator
+
+        from raytuner.space import to_ray, values_space
+
+        seed = plan.search.seed
+        configs = getattr(plan.strategy, "configs", None)
+        if configs is not None:
+            listed = [dict(c) for c in configs(plan.search)]
+            return BasicVariantGenerator(points_to_evaluate=listed, random_state=seed), values_space(listed)
+        points = [dict(p) for p in plan.search.points_to_evaluate] or None
+        return BasicVariantGenerator(points_to_evaluate=points, random_state=seed), to_ray(plan.spec.space)
+    return plan.strategy.searcher(plan.search), plan.strategy.param_space(plan.search)
 
 
 def run_experiment(

@@ -93,3 +93,20 @@ def unflatten(flat: dict[str, Any]) -> dict[str, Any]:
             node = node.setdefault(part, {})
         node[parts[-1]] = value
     return out
+
+
+def values_space(configs: list[dict[str, Any]]) -> dict[str, Any]:
+    """A param_space holding every key the configs set (as a choice of their values).
+
+    For Ray's BasicVariantGenerator fed with complete configs as points_to_evaluate:
+    it resolves points against the space, and never samples it when num_samples equals
+    the number of points.
+    """
+    from ray import tune
+
+    keys = {key for config in configs for key in config}
+    out: dict[str, Any] = {}
+    for key in sorted(keys):
+        values = [config[key] for config in configs if key in config]
+        out[key] = values_space(values) if all(isinstance(v, dict) for v in values) else tune.choice(values)
+    return out

@@ -76,6 +76,7 @@ class Pb2Scheduler(Scheduler):
     name = "pb2"
     Options = Pb2Options
     needs_checkpoints = True
+    explores_itself = True
     options: Pb2Options
 
     def __init__(self, options: Any = None) -> None:

@@ -40,6 +40,7 @@ class PbtScheduler(Scheduler):
     name = "pbt"
     Options = PbtOptions
     needs_checkpoints = True
+    explores_itself = True
     options: PbtOptions
 
     def __init__(self, options: Any = None) -> None:

@@ -40,6 +40,9 @@ class Scheduler:
     name: ClassVar[str]
     Options: ClassVar[type[BaseModel]] = NoOptions
     needs_checkpoints: ClassVar[bool] = False
+    # PBT/PB2 explore by cloning and mutating trials: Ray allows no search algorithm
+    # beside them, so the runner samples the first population with Ray's own generator
+    explores_itself: ClassVar[bool] = False
     stops_early: ClassVar[bool] = False  # may end a trial before its last step
 
     def __init__(self, options: BaseModel | None = None) -> None:
