@@ -78,9 +78,11 @@ def search_setup(plan: Plan) -> tuple[Any, dict[str, Any]]:
 
     PBT/PB2 refuse any search algorithm (they explore by cloning trials): their first
     population comes from Ray's own BasicVariantGenerator, seeded: sampled from the space
-    (random) or the strategy's list of configs (grid, manual).
+    (random) or the strategy's list of configs (grid, manual). Synchronous HyperBand
+    gets the same for those strategies (see Scheduler.synchronous).
     """
-    if plan.scheduler.explores_itself:
+    plain = plan.strategy.name in ("random", "grid", "manual")
+    if plan.scheduler.explores_itself or (plan.scheduler.synchronous and plain):
         from ray.tune.search.basic_variant import BasicVariantGenerator
 
         from raytuner.space import to_ray, values_space

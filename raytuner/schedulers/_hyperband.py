@@ -23,6 +23,7 @@ class HyperBandScheduler(Scheduler):
     name = "hyperband"
     Options = HyperBandOptions
     needs_checkpoints = True
+    synchronous = True
     stops_early = True
     options: HyperBandOptions
 

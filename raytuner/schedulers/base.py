@@ -43,6 +43,10 @@ class Scheduler:
     # PBT/PB2 explore by cloning and mutating trials: Ray allows no search algorithm
     # beside them, so the runner samples the first population with Ray's own generator
     explores_itself: ClassVar[bool] = False
+    # synchronous HyperBand fills a bracket before it pauses and resumes trials: the
+    # concurrency-limited searchers of random/grid/manual would starve it, so the runner
+    # gives it Ray's own generator for those (model-based searchers keep theirs)
+    synchronous: ClassVar[bool] = False
     stops_early: ClassVar[bool] = False  # may end a trial before its last step
 
     def __init__(self, options: BaseModel | None = None) -> None:
