@@ -191,6 +191,10 @@ def test_every_registered_strategy_and_scheduler_accepts_a_tunesearchcv_spec(tmp
             search = TuneSearchCV(SVC(), {"C": [0.1, 1.0], "kernel": ["rbf", "linear"]}, cv=3, n_trials=4,
                                   random_state=0, **{kind: name})
             spec, inputs, _ = search._prepare(X, y, {}, str(tmp_path))
+            if kind == "strategy" and "choice" not in registry.get(name).supports:
+                with pytest.raises(SpecError, match="parameter kind"):  # e.g. cmaes: numbers only
+                    make_plan(spec, inputs)
+                continue
             if kind == "scheduler" and registry.get(name).needs_checkpoints:
                 # TuneSearchCV's in-memory trials (scikit-learn's _fit_and_score per fold) keep
                 # no checkpoints: schedulers that pause/clone trials refuse them before Ray starts

@@ -198,4 +198,15 @@ def grid_points(space: Space, decoder: Decoder) -> list[dict[str, Any]]:
 
     if decoder.subspaces is None:
         return expand(list(space))
-    return [{SUBSPACE: i, **point} for i, names in enumerate(decoder.subspaces) for point in expand(sorted(names))]
+    # every strategy wants a value for every searched name: the other sub-spaces' names get
+    # a valid placeholder, which the decoder ignores (the config's subspace picks the names)
+    filler = {name: _any_value(node) for name, node in space.items() if name != SUBSPACE}
+    return [{**filler, SUBSPACE: i, **point} for i, names in enumerate(decoder.subspaces) for point in expand(sorted(names))]
+
+
+def _any_value(node: Any) -> Any:
+    if isinstance(node, FixedParam):
+        return node.value
+    if isinstance(node, ChoiceParam):
+        return node.values[0]
+    return node.low  # int / float ranges
