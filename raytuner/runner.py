@@ -44,6 +44,7 @@ def build_tuner(plan: Plan, name: str, callbacks: list[Any]) -> Any:
     trainable = tune.with_resources(plan.trainable.build(), plan.trainable.trial_resources())
     storage_path, storage_filesystem = tune_storage(spec.storage)
     search_alg, param_space = search_setup(plan)
+    allow_parallel_pending(spec.budget.max_concurrent)
     tune_config = tune.TuneConfig(
         metric=plan.metric,
         mode=plan.mode,
@@ -71,6 +72,26 @@ def build_tuner(plan: Plan, name: str, callbacks: list[Any]) -> Any:
         tune_config=tune_config,
         run_config=run_config,
     )
+
+
+def allow_parallel_pending(max_concurrent: int | None) -> None:
+    """Let trials start side by side with every searcher.
+
+    Ray keeps at most one trial pending when a search algorithm other than its own
+    generator is used, so fast trials on reused actors end up running one after the
+    other (and on one node). Unless the user set TUNE_MAX_PENDING_TRIALS_PG, allow as
+    many pending trials as may run at once.
+    """
+    import os
+
+    if "TUNE_MAX_PENDING_TRIALS_PG" in os.environ and not os.environ.get("_RAYTUNER_PENDING_SET"):
+        return
+    if max_concurrent is None:
+        import ray
+
+        max_concurrent = max(1, int(ray.cluster_resources().get("CPU", 1)))
+    os.environ["TUNE_MAX_PENDING_TRIALS_PG"] = str(max_concurrent)
+    os.environ["_RAYTUNER_PENDING_SET"] = "1"
 
 
 def search_setup(plan: Plan) -> tuple[Any, dict[str, Any]]:
