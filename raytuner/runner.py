@@ -94,16 +94,32 @@ def allow_parallel_pending(max_concurrent: int | None) -> None:
     os.environ["_RAYTUNER_PENDING_SET"] = "1"
 
 
+def _ray_samples_exactly(plan: Plan) -> bool:
+    """Random search that Ray's own generator samples exactly as ours would: no integer
+    steps or float q (Ray rounds those from 0, not from low). Ray's generator creates
+    trials without a searcher round trip, which keeps the per-trial overhead at raw Ray
+    Tune's (scripts/bench_overhead.py)."""
+    from raytuner.params import iter_params
+
+    if plan.strategy.name != "random":
+        return False
+    for _, param in iter_params(plan.spec.space):
+        if getattr(param, "step", 1) != 1 or getattr(param, "q", None) is not None:
+            return False
+    return True
+
+
 def search_setup(plan: Plan) -> tuple[Any, dict[str, Any]]:
     """The searcher and param_space for the Tuner.
 
     PBT/PB2 refuse any search algorithm (they explore by cloning trials): their first
     population comes from Ray's own BasicVariantGenerator, seeded: sampled from the space
     (random) or the strategy's list of configs (grid, manual). Synchronous HyperBand
-    gets the same for those strategies (see Scheduler.synchronous).
+    gets the same for those strategies (see Scheduler.synchronous), and so does plain
+    random search (see _ray_samples_exactly).
     """
     plain = plan.strategy.name in ("random", "grid", "manual")
-    if plan.scheduler.explores_itself or (plan.scheduler.synchronous and plain):
+    if plan.scheduler.explores_itself or (plan.scheduler.synchronous and plain) or _ray_samples_exactly(plan):
         from ray.tune.search.basic_variant import BasicVariantGenerator
 
         from raytuner.space import to_ray, values_space
