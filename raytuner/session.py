@@ -41,15 +41,7 @@ def ray_session(address: str | None = None, *, num_cpus: int | None = None, verb
     temp_dir = None
     try:
         if address is None:
-            temp_dir = tempfile.mkdtemp(prefix="rt", dir="/tmp")
-            ray.init(
-                num_cpus=num_cpus,
-                include_dashboard=False,
-                _temp_dir=temp_dir,
-                log_to_driver=verbose,
-                logging_level=logging.INFO if verbose else logging.ERROR,
-                configure_logging=True,
-            )
+            temp_dir = start_local_ray(num_cpus, verbose=verbose)
         else:
             _connect(address, verbose)
     except ClusterError:
@@ -64,20 +56,50 @@ def ray_session(address: str | None = None, *, num_cpus: int | None = None, verb
             shutil.rmtree(temp_dir, ignore_errors=True)
 
 
-def preflight(address: str, timeout_s: float = 3.0) -> None:
-    """Fail fast when nothing listens at a host:port address (Ray would retry for minutes)."""
+def start_local_ray(num_cpus: int | None, *, verbose: bool = False, prefix: str = "rt") -> str:
+    """Start a quiet local Ray (no dashboard) in a short temp dir of its own; return that dir."""
+    import ray
+
+    temp_dir = tempfile.mkdtemp(prefix=prefix, dir="/tmp")
+    ray.init(
+        num_cpus=num_cpus,
+        include_dashboard=False,
+        _temp_dir=temp_dir,
+        log_to_driver=verbose,
+        logging_level=logging.INFO if verbose else logging.ERROR,
+        configure_logging=True,
+    )
+    return temp_dir
+
+
+def _host_port(address: str) -> tuple[str, int] | None:
+    """(host, port) of a HOST:PORT or ray://HOST:PORT address; None for anything else."""
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not port.isdigit() or "://" in host:
+        return None
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def _listening(host: str, port: int, timeout_s: float) -> OSError | None:
+    """None when something accepts a TCP connection at host:port, else the error."""
     import socket
 
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            return None
+    except OSError as exc:
+        return exc
+
+
+def preflight(address: str, timeout_s: float = 3.0) -> None:
+    """Fail fast when nothing listens at a host:port address (Ray would retry for minutes)."""
     if address == "auto" or "://" in address and not address.startswith("ray://"):
         return
-    hostport = address.removeprefix("ray://")
-    host, sep, port = hostport.rpartition(":")
-    if not sep or not port.isdigit():
+    target = _host_port(address)
+    if target is None:
         raise ClusterError(f"--address {address!r}: expected 'auto', HOST:PORT or ray://HOST:PORT")
-    try:
-        with socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout_s):
-            pass
-    except OSError as exc:
+    exc = _listening(*target, timeout_s)
+    if exc is not None:
         raise ClusterError(
             f"no Ray cluster answers at {address!r} ({exc.strerror or exc}); start one "
             "(`ray start --head`, `raytuner cluster local up`) or check the address"
@@ -125,13 +147,5 @@ def connect_error(address: str, exc: BaseException) -> ClusterError:
 
 def _reachable(address: str) -> bool:
     """Whether something listens at host:port (True when the address is not host:port)."""
-    import socket
-
-    host, sep, port = address.rpartition(":")
-    if not sep or not port.isdigit() or "://" in address:
-        return True
-    try:
-        with socket.create_connection((host.strip("[]"), int(port)), timeout=2):
-            return True
-    except OSError:
-        return False
+    target = _host_port(address)
+    return target is None or _listening(*target, 2.0) is None

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from typing import Any, Iterator
 
 # -- known-optimum benchmark functions (minimise) ------------------------------
@@ -176,20 +175,10 @@ def where(config: dict[str, Any]) -> dict[str, Any]:
 
 def start_test_ray(num_cpus: int = 2) -> str:
     """Start the one local Ray a test session shares; returns its temp dir."""
-    import ray
-
-    from raytuner.session import quiet_ray
+    from raytuner.session import quiet_ray, start_local_ray
 
     quiet_ray()
-    temp_dir = tempfile.mkdtemp(prefix="rtt", dir="/tmp")
-    ray.init(
-        num_cpus=num_cpus,
-        include_dashboard=False,
-        _temp_dir=temp_dir,
-        log_to_driver=False,
-        logging_level="ERROR",
-    )
-    return temp_dir
+    return start_local_ray(num_cpus, prefix="rtt")
 
 
 # -- torch trainable helpers (torch is imported only when called) ----------------
