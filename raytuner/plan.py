@@ -119,4 +119,10 @@ def make_plan(spec: ExperimentSpec, inputs: Any = None) -> Plan:
 
     check_finish(spec, inputs)  # refit / ensemble / holdout fields, before Ray starts
     notes = (choice.reason,) if choice.reason else ()
+    if scheduler.synchronous and spec.budget.max_concurrent:
+        notes += (
+            f"scheduler '{scheduler.name}' with budget.max_concurrent={spec.budget.max_concurrent}: "
+            "paused trials count toward the limit, so a bracket is halved among the trials that "
+            "have started; leave max_concurrent unset to let whole brackets be halved together",
+        )
     return Plan(spec, mode, trainable, strategy, scheduler, search, schedule, notes)

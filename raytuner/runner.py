@@ -44,14 +44,17 @@ def build_tuner(plan: Plan, name: str, callbacks: list[Any]) -> Any:
     trainable = tune.with_resources(plan.trainable.build(), plan.trainable.trial_resources())
     storage_path, storage_filesystem = tune_storage(spec.storage)
     search_alg, param_space = search_setup(plan)
-    allow_parallel_pending(spec.budget.max_concurrent)
+    from ray.tune.search.basic_variant import BasicVariantGenerator
+
+    own_generator = isinstance(search_alg, BasicVariantGenerator)  # limits its own concurrency
+    allow_parallel_pending(spec.budget.max_concurrent, own_generator)
     tune_config = tune.TuneConfig(
         metric=plan.metric,
         mode=plan.mode,
         search_alg=search_alg,
         scheduler=plan.scheduler.build(plan.schedule),
         num_samples=plan.num_samples,
-        max_concurrent_trials=spec.budget.max_concurrent,
+        max_concurrent_trials=None if own_generator else spec.budget.max_concurrent,
         time_budget_s=spec.budget.time_limit_s,
         reuse_actors=True,
         trial_dirname_creator=lambda trial: f"trial_{trial.trial_id}",
@@ -74,17 +77,23 @@ def build_tuner(plan: Plan, name: str, callbacks: list[Any]) -> Any:
     )
 
 
-def allow_parallel_pending(max_concurrent: int | None) -> None:
+def allow_parallel_pending(max_concurrent: int | None, own_generator: bool = False) -> None:
     """Let trials start side by side with every searcher.
 
     Ray keeps at most one trial pending when a search algorithm other than its own
     generator is used, so fast trials on reused actors end up running one after the
     other (and on one node). Unless the user set TUNE_MAX_PENDING_TRIALS_PG, allow as
     many pending trials as may run at once (without a limit: 16, or twice the CPUs).
+    With Ray's own generator, Ray's default (at least 200) stays: synchronous
+    HyperBand needs a bracket's trials to exist before the first of them is halved.
     """
     import os
 
     if "TUNE_MAX_PENDING_TRIALS_PG" in os.environ and not os.environ.get("_RAYTUNER_PENDING_SET"):
+        return
+    if own_generator:
+        os.environ.pop("TUNE_MAX_PENDING_TRIALS_PG", None)
+        os.environ.pop("_RAYTUNER_PENDING_SET", None)
         return
     if max_concurrent is None:
         import ray
@@ -125,12 +134,16 @@ def search_setup(plan: Plan) -> tuple[Any, dict[str, Any]]:
         from raytuner.space import to_ray, values_space
 
         seed = plan.search.seed
+        # Ray ignores TuneConfig.max_concurrent_trials for a generator passed in: it limits itself.
+        limit = plan.spec.budget.max_concurrent or 0
         configs = getattr(plan.strategy, "configs", None)
         if configs is not None:
             listed = [dict(c) for c in configs(plan.search)]
-            return BasicVariantGenerator(points_to_evaluate=listed, random_state=seed), values_space(listed)
+            generator = BasicVariantGenerator(points_to_evaluate=listed, random_state=seed, max_concurrent=limit)
+            return generator, values_space(listed)
         points = [dict(p) for p in plan.search.points_to_evaluate] or None
-        return BasicVariantGenerator(points_to_evaluate=points, random_state=seed), to_ray(plan.spec.space)
+        generator = BasicVariantGenerator(points_to_evaluate=points, random_state=seed, max_concurrent=limit)
+        return generator, to_ray(plan.spec.space)
     return plan.strategy.searcher(plan.search), plan.strategy.param_space(plan.search)
 
 

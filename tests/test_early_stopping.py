@@ -16,7 +16,7 @@ from raytuner.results import Summary, read_summary
 
 
 def run(storage: Path, function: str, values: list[float], scheduler: dict[str, Any], *, key: str = "x",
-        metric: str = "loss", mode: str = "min", steps: int = 9, concurrent: int = 2, **extra: Any) -> Summary:
+        metric: str = "loss", mode: str = "min", steps: int = 9, concurrent: int | None = 2, **extra: Any) -> Summary:
     spec: dict[str, Any] = {
         "name": "es",
         "trainable": {"type": "function", "function": f"raytuner.testing:{function}", "params": {"steps": steps}},
@@ -66,18 +66,21 @@ def test_median_stops_a_curve_below_the_median(ray_local: None, storage: Path) -
 
 
 def test_hyperband_pauses_resumes_from_checkpoints_and_stops(ray_local: None, storage: Path) -> None:
+    """max_t=9, reduction_factor=3: Ray's first band has a bracket of 3 trials that run to
+    9 steps, then one of 5 places halving at step 3. The grid's trials join the brackets
+    in order (all exist before any reports), so 6, 8 and 10 share the halving bracket:
+    it keeps ceil(5/3)=2 of them, and the two it keeps resume from their checkpoints."""
     summary = run(storage, "resumable_curve", [3.0, 4.0, 5.0, 6.0, 8.0, 10.0],
-                  {"name": "hyperband", "options": {"reduction_factor": 3}})
+                  {"name": "hyperband", "options": {"reduction_factor": 3}}, concurrent=None)
     trials = by_value(summary)
     assert all(t.status == "ok" for t in summary.trials)
-    assert trials[3.0].steps == 9
-    assert any(t.steps < 9 for t in summary.trials)
-    assert max(t.steps for t in summary.trials) <= 9
-    resumed = [t for t in summary.trials if any(r["restored_step"] > 0 for r in rows(t))]
-    assert resumed, "a paused trial resumes from its checkpoint"
-    for trial in resumed:  # the step counter continued from the checkpoint, it did not restart
-        for row in rows(trial):
-            assert row["step"] == row["training_iteration"] > row["restored_step"]
+    assert {x: t.steps for x, t in trials.items()} == {3.0: 9, 4.0: 9, 5.0: 9, 6.0: 9, 8.0: 9, 10.0: 3}
+    resumed = sorted(t.config["x"] for t in summary.trials if any(r["restored_step"] > 0 for r in rows(t)))
+    assert resumed == [6.0, 8.0], "the trials kept at the rung resume from their checkpoints"
+    for x in resumed:  # the step counter continued from the checkpoint, it did not restart
+        for row in rows(trials[x]):
+            assert row["step"] == row["training_iteration"] > row["restored_step"] in (0, 3)
+    assert summary.scheduling["early_stopping"]["stopped_trials"] == [trials[10.0].trial_id]
 
 
 def check_clones(summary: Summary) -> list[dict[str, Any]]:

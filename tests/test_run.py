@@ -192,3 +192,19 @@ def test_unreachable_address_is_a_clear_error(tmp_path: Path, capsys) -> None:
     err = capsys.readouterr().err
     assert "no Ray cluster answers at '127.0.0.1:1'" in err
     assert not (tmp_path / "r").exists()
+
+
+
+@pytest.mark.parametrize("strategy", [{"name": "random", "seed": 0}, {"name": "grid"}, {"name": "tpe", "seed": 0}],
+                         ids=["random", "grid", "tpe"])
+def test_max_concurrent_caps_trials_running_at_once(ray_local, storage: Path, strategy: dict) -> None:
+    """A quarter CPU per trial leaves room for 8 at once on 2 CPUs: only the limit keeps it to 3."""
+    values = [1, 2, 3, 4, 5, 6]
+    space = {"x": {"type": "grid", "values": values}} if strategy["name"] == "grid" else {"x": {"type": "float", "low": 0, "high": 1}}
+    spec = fn_spec(storage, "timed", {**space, "sleep": 0.8}, strategy=strategy,
+                   budget={"trials": len(values), "max_concurrent": 3}, resources={"cpu": 0.25})
+    summary = raytuner.run(spec, show_progress=False)
+    spans = [(t.metrics["started"], t.metrics["ended"]) for t in summary.trials]
+    assert len(spans) == len(values)
+    most = max(sum(start <= moment < end for start, end in spans) for moment, _ in spans)
+    assert most == 3, spans

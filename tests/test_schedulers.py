@@ -222,3 +222,10 @@ def test_cli_refuses_bohb_without_its_strategy(capsys: pytest.CaptureFixture[str
     err = capsys.readouterr().err
     assert err.startswith("error: invalid spec") and "scheduler.name" in err and "'bohb'" in err
     assert "Traceback" not in err
+
+
+def test_synchronous_scheduler_with_a_concurrency_limit_gets_a_note() -> None:
+    limited = make_plan(spec({"name": "hyperband"}, budget={"trials": 6, "max_concurrent": 2}))
+    assert any("budget.max_concurrent=2" in note and "hyperband" in note for note in limited.notes)
+    assert not make_plan(spec({"name": "hyperband"}, budget={"trials": 6})).notes
+    assert not make_plan(spec({"name": "asha"}, budget={"trials": 6, "max_concurrent": 2})).notes
