@@ -277,6 +277,11 @@ class TorchTrainableSpec(_Model):
     threads: int | None = Field(None, ge=1, description="torch threads (default: the trial's CPUs)")
     workers: int = Field(1, ge=1, le=1024, description="data-parallel workers (DDP through Ray Train)")
     checkpoint_every: int = Field(1, ge=1, description="save a checkpoint every N epochs (and at the end)")
+    overlap_reports: bool = Field(
+        True,
+        description="train the next epoch while Ray Tune takes the last report (false: wait for it, "
+        "like a plain tune.report loop); a trial Tune stops drops the epoch it was training",
+    )
     params: dict[str, Any] = Field(
         default_factory=dict, description="fixed values merged into the config given to build/load functions"
     )

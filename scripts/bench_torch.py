@@ -96,7 +96,8 @@ def plain_loop(epochs: int, *, index_batches: bool) -> tuple[float, float]:
     return _rates(stamps)
 
 
-def tune_runs(epochs: int, trials: int, checkpoint_every: int, concurrent: int) -> tuple[float, float, float]:
+def tune_runs(epochs: int, trials: int, checkpoint_every: int, concurrent: int,
+              overlap: bool = True) -> tuple[float, float, float]:
     """(epochs/s of the fastest trial, trials/hour, wall seconds): `trials` trials on 2 CPUs."""
     import raytuner
     from raytuner.session import ray_session
@@ -104,7 +105,8 @@ def tune_runs(epochs: int, trials: int, checkpoint_every: int, concurrent: int) 
     storage = tempfile.mkdtemp(prefix="bench-torch-")
     spec = {
         "name": "bench-torch",
-        "trainable": {"type": "torch", **TRAINABLE, "epochs": epochs, "checkpoint_every": checkpoint_every},
+        "trainable": {"type": "torch", **TRAINABLE, "epochs": epochs, "checkpoint_every": checkpoint_every,
+                      "overlap_reports": overlap},
         "space": {"optimizer": {"lr": {"type": "float", "low": 3e-4, "high": 3e-3, "log": True}}},
         "metric": "val_accuracy",
         "budget": {"trials": trials, "max_concurrent": concurrent},
@@ -173,6 +175,7 @@ def main() -> None:
     # epochs/s: one trial at a time, like the in-process rows; trials/hour: 2 at a time
     tune_rate = tune_runs(args.epochs, 2, checkpoint_every=1, concurrent=1)[0]
     tune_rate5 = tune_runs(args.epochs, 2, checkpoint_every=5, concurrent=1)[0]
+    tune_sync = tune_runs(args.epochs, 2, checkpoint_every=1, concurrent=1, overlap=False)[0]
     _, per_hour, wall = tune_runs(args.epochs, args.trials, checkpoint_every=1, concurrent=2)
     _, per_hour5, wall5 = tune_runs(args.epochs, args.trials, checkpoint_every=5, concurrent=2)
 
@@ -184,7 +187,8 @@ def main() -> None:
     for name, (wall_rate, cpu_rate) in best.items():
         print(f"| {name} | {wall_rate:.1f} | {cpu_rate:.1f} | {cpu_rate / base_cpu:.2f}x | {cpu_rate / ix_cpu:.2f}x |")
     for name, rate in (("raytuner trial under Ray Tune (1 at a time), checkpoint every epoch", tune_rate),
-                       ("raytuner trial under Ray Tune (1 at a time), checkpoint every 5 epochs", tune_rate5)):
+                       ("raytuner trial under Ray Tune (1 at a time), checkpoint every 5 epochs", tune_rate5),
+                       ("same, overlap_reports: false (each report waits for the driver)", tune_sync)):
         print(f"| {name} | {rate:.1f} | - | {rate / base_wall:.2f}x (wall) | {rate / ix_wall:.2f}x (wall) |")
     print(f"\n## Trials per hour ({args.trials} trials x {args.epochs} epochs, 2 concurrent, 1 CPU each)\n")
     print("| checkpoints | wall s | trials/hour |")

@@ -385,3 +385,66 @@ def test_tuned_values_are_merged_into_the_spec() -> None:
     plan = make_plan(validate_spec(_spec({}, {"pruning": {"sparsity": {"type": "float", "low": 0.0, "high": 0.9}}},
                                          metric="params")))
     assert plan.mode == "min"  # size as an objective: fewer non-zero parameters is better
+
+
+def test_overlapped_session_reports_in_the_background_and_reraises_a_stop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The report is made from another thread while the caller goes on; the next report
+    waits for it; Tune's stop (SystemExit in the report) reaches the training thread."""
+    import threading
+
+    from ray import tune
+
+    from raytuner.trainables.torch.report import OverlappedTuneSession
+
+    release = threading.Event()
+    seen: list[tuple[int, bool]] = []
+    directories: list[Path] = []
+
+    def fake_report(metrics: dict[str, Any], checkpoint: Any = None) -> None:
+        if checkpoint is not None:
+            directories.append(Path(checkpoint.path))
+        seen.append((metrics["epoch"], checkpoint is not None and (Path(checkpoint.path) / "state.pt").is_file()))
+        release.wait(10)
+        if metrics["epoch"] == 2:
+            sys.exit(0)  # what Ray's report does when Tune stopped the trial
+
+    monkeypatch.setattr(tune, "report", fake_report)
+    session = OverlappedTuneSession()
+    session.report({"epoch": 1}, {"w": torch.ones(2)})
+    assert not release.is_set()  # returned while the report is still blocked
+    for _ in range(100):
+        if seen:
+            break
+        threading.Event().wait(0.05)
+    assert seen == [(1, True)] and not session.interrupted()
+    release.set()
+    session.report({"epoch": 2}, None)  # waits for epoch 1's report, then sends epoch 2's
+    for _ in range(100):
+        if session.interrupted():
+            break
+        threading.Event().wait(0.05)
+    assert session.interrupted() and seen == [(1, True), (2, False)]
+    with pytest.raises(SystemExit):
+        session.close()
+    assert directories and not any(d.exists() for d in directories)  # temporary checkpoint dirs removed
+    session.close()  # raised once; nothing left in flight
+
+
+def test_training_stops_between_batches_once_interrupted() -> None:
+    class StopAtEpoch2(LocalSession):
+        def __init__(self) -> None:
+            super().__init__()
+            self.batches = 0
+
+        def interrupted(self) -> bool:
+            self.batches += 1
+            return len(self.reports) >= 1 and self.batches > 12  # some way into epoch 2
+
+        def close(self) -> None:
+            if self.interrupted():
+                raise SystemExit(0)
+
+    session = StopAtEpoch2()
+    with pytest.raises(SystemExit):
+        run(make_setup({"model": {"type": "mlp", "depth": 1, "width": 8}, "epochs": 4}), session=session)
+    assert [r["epoch"] for r in session.reports] == [1]  # the interrupted epoch was not reported

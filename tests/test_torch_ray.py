@@ -76,3 +76,26 @@ def test_data_parallel_trial_on_cpu_with_gloo(ray_local: None, storage: Path) ->
     while ray.available_resources().get("CPU", 0) < 2 and time.monotonic() < deadline:
         time.sleep(0.5)
     assert ray.available_resources().get("CPU", 0) == 2, "the stopped trial's DDP workers still hold CPUs"
+
+
+def test_overlapped_reports_give_the_same_epochs_as_synchronous_ones(ray_local: None, storage: Path) -> None:
+    """Tune stops the trial after 3 of 6 epochs: with reports overlapping the next epoch,
+    the trial still reports exactly epochs 1-3, each with the same metrics as reporting
+    synchronously (CPU, fixed seed), and its last checkpoint is epoch 3's."""
+    import torch
+
+    rows = {}
+    for overlap in (False, True):
+        spec = _spec(storage, {"model": {"type": "mlp", "depth": 1, "width": 16}, "epochs": 6,
+                               "overlap_reports": overlap}, stop={"max_steps": 3}, name=f"overlap-{overlap}")
+        trial = run_experiment(spec, show_progress=False).trials[0]
+        assert trial.status == "ok", trial.error
+        import json
+
+        lines = Path(trial.path, "result.json").read_text().splitlines()
+        rows[overlap] = [json.loads(line) for line in lines if line.strip()]
+        last = sorted(Path(trial.path).glob("checkpoint_*/state.pt"))[-1]
+        assert torch.load(last, weights_only=False)["epoch"] == 3
+    for key in ("epoch", "training_iteration", "train_loss", "val_loss", "val_accuracy", "lr"):
+        assert [r[key] for r in rows[True]] == [r[key] for r in rows[False]], key
+    assert [r["epoch"] for r in rows[True]] == [1, 2, 3]

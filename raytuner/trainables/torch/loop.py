@@ -164,7 +164,9 @@ def _all_reduce(run: Run, values: list[float]) -> list[float]:
     return t.tolist()
 
 
-def train_epoch(run: Run) -> float:
+def train_epoch(run: Run, interrupted: Callable[[], bool] | None = None) -> float:
+    """One pass over the training data; returns the mean loss. Stops between batches
+    once ``interrupted()`` is true (Tune stopped the trial while this epoch trained)."""
     model, opt, loss_fn, device = run.model, run.optimizer, run.loss_fn, run.device
     clip = run.spec.grad_clip
     scaler = run.scaler if run.amp is not None else None  # plain calls without mixed precision
@@ -174,6 +176,8 @@ def train_epoch(run: Run) -> float:
     sizes: list[int] = []
     move = device.type != "cpu"
     for xb, yb in run.train_loader:
+        if interrupted is not None and interrupted():
+            break
         if move:
             xb = xb.to(device, non_blocking=True)
             yb = yb.to(device, non_blocking=True)
@@ -312,7 +316,9 @@ def train(run: Run, session: Session) -> list[dict[str, Any]]:
             target = target_for_epoch(pruning, epoch, spec.epochs)
             if target is not None:
                 prune_to(unwrap(run.model), target)
-        train_loss = train_epoch(run)
+        train_loss = train_epoch(run, session.interrupted)
+        if session.interrupted():
+            session.close()  # raises what ended the trial; this epoch is never reported
         if pruning is not None and pruning.when == "after" and epoch == spec.epochs:
             prune_to(unwrap(run.model), pruning.sparsity)
         val = evaluate(run)
@@ -347,4 +353,5 @@ def train(run: Run, session: Session) -> list[dict[str, Any]]:
         reports.append(metrics)
         if stop:
             break
+    session.close()
     return reports

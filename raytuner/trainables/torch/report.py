@@ -7,7 +7,9 @@ checkpoint's state or None) and ``report(metrics, state)``.
 
 from __future__ import annotations
 
+import shutil
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -19,6 +21,10 @@ class Session(Protocol):
 
     def report(self, metrics: dict[str, Any], state: dict[str, Any] | None) -> None: ...
 
+    def interrupted(self) -> bool: ...  # stop training now (checked between batches)
+
+    def close(self) -> None: ...  # every report delivered (raises what delivering raised)
+
 
 def _load(checkpoint: Any) -> dict[str, Any] | None:
     if checkpoint is None:
@@ -27,8 +33,16 @@ def _load(checkpoint: Any) -> dict[str, Any] | None:
         return ckpt.load(directory)
 
 
-class TuneSession:
-    """Inside a Ray Tune function trainable."""
+class _Synchronous:
+    def interrupted(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        return None
+
+
+class TuneSession(_Synchronous):
+    """Inside a Ray Tune function trainable; each report waits for the driver."""
 
     def restore(self) -> dict[str, Any] | None:
         from ray import tune
@@ -46,7 +60,64 @@ class TuneSession:
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(directory))
 
 
-class TrainSession:
+class OverlappedTuneSession(TuneSession):
+    """Reports while the next epoch trains.
+
+    Ray Tune's function trainables report synchronously: ``tune.report`` copies the
+    checkpoint into the trial's storage, hands the result to the driver and blocks
+    until the driver asks for the next one (scheduler, stoppers, loggers: tens of ms).
+    Here the epoch's state is saved in the training thread (it must not change while
+    being written), and a background thread makes the ``tune.report`` call while the
+    next epoch trains. At most one report is in flight: the next report, and the end
+    of training, wait for it. When Tune stops or pauses the trial, the report raises
+    SystemExit in the background thread; the training loop sees ``interrupted()``
+    between batches, and ``close()``/``report()`` re-raise it in the training thread,
+    so the epoch trained meanwhile is dropped and never reported.
+    """
+
+    def __init__(self) -> None:
+        self._thread: threading.Thread | None = None
+        self._raised: BaseException | None = None
+        self._stopped = threading.Event()
+
+    def report(self, metrics: dict[str, Any], state: dict[str, Any] | None) -> None:
+        self.close()
+        directory = None
+        if state is not None:
+            directory = tempfile.mkdtemp(prefix="rt-ckpt-")
+            ckpt.save(state, directory)
+        self._thread = threading.Thread(target=self._deliver, args=(dict(metrics), directory),
+                                        name="raytuner-report", daemon=True)
+        self._thread.start()
+
+    def _deliver(self, metrics: dict[str, Any], directory: str | None) -> None:
+        from ray import tune
+
+        try:
+            if directory is None:
+                tune.report(metrics)
+            else:
+                tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(directory))
+        except BaseException as exc:  # SystemExit: Tune stopped the trial; anything else: an error
+            self._raised = exc
+            self._stopped.set()
+        finally:
+            if directory is not None:
+                shutil.rmtree(directory, ignore_errors=True)
+
+    def interrupted(self) -> bool:
+        return self._stopped.is_set()
+
+    def close(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        if self._raised is not None:
+            raised, self._raised = self._raised, None
+            raise raised
+
+
+class TrainSession(_Synchronous):
     """Inside a Ray Train worker: every rank reports, rank 0 with the checkpoint."""
 
     def __init__(self, rank: int, resume: Any = None) -> None:
@@ -69,7 +140,7 @@ class TrainSession:
             ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(directory))
 
 
-class LocalSession:
+class LocalSession(_Synchronous):
     """In-process: keeps the reports; checkpoints go to ``directory``/epoch-N."""
 
     def __init__(self, directory: str | Path | None = None, restore_from: str | Path | None = None) -> None:
