@@ -32,7 +32,9 @@ def storage_root(spec: ExperimentSpec) -> str:
     return str(Path(path).expanduser().resolve())
 
 
-def build_tuner(plan: Plan, name: str, callbacks: list[Any]) -> Any:
+def build_tuner(plan: Plan, name: str, callbacks: list[Any], stopper: Any = None) -> Any:
+    """The Tuner for a plan. ``stopper``: the spec's stopper (build_stopper), when the
+    caller wants to read afterwards which condition stopped each trial."""
     from ray import tune
 
     from raytuner.scheduling import checkpoint_config
@@ -63,7 +65,7 @@ def build_tuner(plan: Plan, name: str, callbacks: list[Any]) -> Any:
         name=name,
         storage_path=storage_path,
         storage_filesystem=storage_filesystem,
-        stop=build_stopper(spec.stop, plan.metric, plan.mode),
+        stop=stopper if stopper is not None else build_stopper(spec.stop, plan.metric, plan.mode),
         failure_config=tune.FailureConfig(max_failures=spec.failure.max_retries),
         checkpoint_config=checkpoint_config(plan),
         callbacks=callbacks,
@@ -75,6 +77,17 @@ def build_tuner(plan: Plan, name: str, callbacks: list[Any]) -> Any:
         tune_config=tune_config,
         run_config=run_config,
     )
+
+
+def stop_reasons(stopper: Any, spec: ExperimentSpec, wall_s: float) -> dict[str, Any]:
+    """What the stopping conditions did: {"trials": {trial id: condition}, "all": the
+    condition that ended the experiment, or "time_limit", or None}."""
+    reasons = dict(stopper.reasons) if stopper is not None else {}
+    ended = stopper.stopped_all if stopper is not None else None
+    limit = spec.budget.time_limit_s
+    if ended is None and limit is not None and wall_s >= limit:
+        ended = "time_limit"
+    return {"trials": reasons, "all": ended}
 
 
 def allow_parallel_pending(max_concurrent: int | None, own_generator: bool = False) -> None:
@@ -173,8 +186,11 @@ def run_experiment(
     callbacks = [ProgressView(progress, progress_stream)] if show_progress else []
     started_at = _dt.datetime.now().isoformat(timespec="seconds")
     start = time.perf_counter()
+    from raytuner.stopping import build_stopper
+
+    stopper = build_stopper(spec.stop, plan.metric, plan.mode)
     with ray_session(address, verbose=verbose):
-        tuner = build_tuner(plan, name, callbacks)
+        tuner = build_tuner(plan, name, callbacks, stopper)
         grid = tuner.fit()
         experiment_path = experiment_uri(spec.storage, grid.experiment_path)
         trials = [_record(result, plan.metric) for result in grid]
@@ -193,7 +209,7 @@ def run_experiment(
         best=best_of(trials, plan.mode),
         versions=_versions(),
         final=final,
-        scheduling=scheduling_report(plan, trials),
+        scheduling=scheduling_report(plan, trials, stop_reasons(stopper, spec, wall)),
         **multi_objective(plan, trials),
     )
     _write_outputs(summary, spec)

@@ -20,12 +20,10 @@ def scheduling_lines(summary: Summary, max_trials: int = 10) -> list[str]:
     early = info.get("early_stopping")
     if early and early.get("trials"):
         full = early["steps_if_all_ran"] or 1
-        parts = []
-        if early["stopped_at_target"]:
-            parts.append(f"{early['stopped_at_target']} at the target")
-        if early["stopped_by_scheduler_or_plateau"]:
-            parts.append(f"{early['stopped_by_scheduler_or_plateau']} by the {info.get('scheduler', 'scheduler')} "
-                         "scheduler or a plateau")
+        scheduler = f"by the {info.get('scheduler', 'scheduler')} scheduler"
+        words = {"scheduler": scheduler, "target": "at the target", "plateau": "on a plateau",
+                 "experiment_plateau": "when the experiment plateaued", "time_limit": "at the time limit"}
+        parts = [f"{n} {words.get(reason, 'by ' + reason)}" for reason, n in early.get("stopped_by", {}).items()]
         why = f" ({', '.join(parts)})" if parts else ""
         lines.append(
             f"early stopping: {early['stopped_early']} of {early['trials']} trials stopped before "

@@ -6,7 +6,6 @@ import math
 from typing import Any
 
 from ray.tune.stopper import (
-    CombinedStopper,
     ExperimentPlateauStopper,
     Stopper,
     TrialPlateauStopper,
@@ -15,17 +14,43 @@ from ray.tune.stopper import (
 from raytuner.spec import StopSpec
 
 
-def build_stopper(stop: StopSpec, metric: str, mode: str) -> Any:
+def build_stopper(stop: StopSpec, metric: str, mode: str) -> "RecordingStopper | None":
     """A Ray Stopper for the spec's conditions, or None when there are none."""
-    stoppers: list[Any] = []
+    stoppers: list[tuple[str, Any]] = []
     if stop.max_steps is not None:
-        stoppers.append(MaxStepsStopper(stop.max_steps))
+        stoppers.append(("max_steps", MaxStepsStopper(stop.max_steps)))
     if stop.target is not None:
-        stoppers.append(TargetStopper(metric, mode, stop.target))
+        stoppers.append(("target", TargetStopper(metric, mode, stop.target)))
     stoppers.extend(plateau_stoppers(stop, metric, mode))
-    if not stoppers:
-        return None
-    return stoppers[0] if len(stoppers) == 1 else CombinedStopper(*stoppers)
+    return RecordingStopper(stoppers) if stoppers else None
+
+
+class RecordingStopper(Stopper):
+    """Ray's CombinedStopper, remembering which condition stopped each trial.
+
+    Every stopper sees every result (plateau stoppers keep a window per trial); the
+    first that says stop is the trial's reason. ``stopped_all`` names the condition
+    that ended the whole experiment, if one did. Tune calls it in the driver, so the
+    runner reads ``reasons`` after the run.
+    """
+
+    def __init__(self, stoppers: list[tuple[str, Any]]) -> None:
+        self.stoppers = stoppers
+        self.reasons: dict[str, str] = {}
+        self.stopped_all: str | None = None
+
+    def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
+        said = [name for name, stopper in self.stoppers if stopper(trial_id, result)]
+        if said:
+            self.reasons.setdefault(trial_id, said[0])
+        return bool(said)
+
+    def stop_all(self) -> bool:
+        for name, stopper in self.stoppers:
+            if stopper.stop_all():
+                self.stopped_all = self.stopped_all or name
+                return True
+        return False
 
 
 class MaxStepsStopper(Stopper):
@@ -63,12 +88,13 @@ class TargetStopper(Stopper):
         return False
 
 
-def plateau_stoppers(stop: StopSpec, metric: str, mode: str) -> list[Any]:
+def plateau_stoppers(stop: StopSpec, metric: str, mode: str) -> list[tuple[str, Any]]:
     """Ray's trial- and experiment-level plateau stoppers for the spec's plateau sections."""
-    out: list[Any] = []
+    out: list[tuple[str, Any]] = []
     if stop.plateau is not None:
         p = stop.plateau
-        out.append(
+        out.append((
+            "plateau",
             TrialPlateauStopper(
                 metric,
                 std=p.std,
@@ -76,9 +102,10 @@ def plateau_stoppers(stop: StopSpec, metric: str, mode: str) -> list[Any]:
                 grace_period=p.grace_steps,
                 metric_threshold=p.threshold,
                 mode=mode if p.threshold is not None else None,
-            )
-        )
+            ),
+        ))
     if stop.experiment_plateau is not None:
         e = stop.experiment_plateau
-        out.append(ExperimentPlateauStopper(metric, std=e.std, top=e.top, mode=mode, patience=e.patience))
+        out.append(("experiment_plateau",
+                    ExperimentPlateauStopper(metric, std=e.std, top=e.top, mode=mode, patience=e.patience)))
     return out

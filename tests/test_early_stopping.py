@@ -48,12 +48,13 @@ def test_asha_stops_bad_trials_before_max_t(ray_local: None, storage: Path) -> N
     stopped = [x for x, t in trials.items() if t.steps < 6]
     assert {8.0, 9.0, 10.0} & set(stopped) and 3.0 not in stopped
     early = summary.scheduling["early_stopping"]
-    assert early["stopped_early"] == len(stopped)
+    assert early["stopped_early"] == len(stopped) and early["stopped_by"] == {"scheduler": len(stopped)}
     assert early["steps_saved"] == 6 * 5 - sum(t.steps for t in summary.trials) > 0
     assert read_summary(summary.experiment_path).scheduling == summary.scheduling  # saved in summary.json
     out = io.StringIO()
     print_summary(summary, out)
-    assert f"early stopping: {len(stopped)} of 5 trials stopped before 6 steps" in out.getvalue()
+    assert (f"early stopping: {len(stopped)} of 5 trials stopped before 6 steps "
+            f"({len(stopped)} by the asha scheduler)") in out.getvalue()
 
 
 def test_median_stops_a_curve_below_the_median(ray_local: None, storage: Path) -> None:
@@ -145,11 +146,16 @@ def test_trial_plateau_and_target_stop_trials(ray_local: None, storage: Path) ->
     assert trials[1.0].steps == 1  # loss 1.0 <= target 2.0 at once
     assert trials[5.0].steps == 3  # a flat curve plateaus after 3 steps
     early = summary.scheduling["early_stopping"]
-    assert early["stopped_early"] == 2 and early["stopped_at_target"] == 1
-    assert early["stopped_by_scheduler_or_plateau"] == 1
+    assert early["stopped_early"] == 2 and early["stopped_by"] == {"plateau": 1, "target": 1}
+    assert early["stop_reasons"] == {trials[1.0].trial_id: "target", trials[5.0].trial_id: "plateau"}
+    out = io.StringIO()
+    print_summary(summary, out)
+    assert "2 of 2 trials stopped before 10 steps (1 on a plateau, 1 at the target)" in out.getvalue()
 
 
 def test_experiment_plateau_stops_the_experiment(ray_local: None, storage: Path) -> None:
     summary = run(storage, "flat", [1.0, 1.0, 1.0, 1.0], {"name": "fifo"}, steps=10, concurrent=1,
                   stop={"max_steps": 10, "experiment_plateau": {"top": 3, "std": 0.001}})
     assert sum(t.steps for t in summary.trials) < 10
+    early = summary.scheduling["early_stopping"]
+    assert early["stopped_early"] >= 1 and set(early["stopped_by"]) == {"experiment_plateau"}

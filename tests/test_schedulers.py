@@ -145,16 +145,20 @@ def test_single_objective_scheduler_metric_must_match() -> None:
 
 
 def test_plateau_stoppers_are_built() -> None:
-    from ray.tune.stopper import CombinedStopper
-
     from raytuner.spec import StopSpec
-    from raytuner.stopping import MaxStepsStopper, build_stopper
+    from raytuner.stopping import MaxStepsStopper, RecordingStopper, build_stopper
 
     stop = StopSpec(max_steps=5, plateau={"window": 3}, experiment_plateau={"top": 3})
     built = build_stopper(stop, "loss", "min")
-    assert isinstance(built, CombinedStopper)
-    names = [type(s).__name__ for s in built._stoppers]
-    assert names == ["MaxStepsStopper", "TrialPlateauStopper", "ExperimentPlateauStopper"]
+    assert isinstance(built, RecordingStopper)
+    names = [(name, type(s).__name__) for name, s in built.stoppers]
+    assert names == [("max_steps", "MaxStepsStopper"), ("plateau", "TrialPlateauStopper"),
+                     ("experiment_plateau", "ExperimentPlateauStopper")]
+    assert build_stopper(StopSpec(), "loss", "min") is None
+    target = build_stopper(StopSpec(max_steps=5, target=1.0), "loss", "min")
+    assert not target("a", {"training_iteration": 1, "loss": 3.0})
+    assert target("a", {"training_iteration": 2, "loss": 0.5}) and target("b", {"training_iteration": 5, "loss": 2.0})
+    assert target.reasons == {"a": "target", "b": "max_steps"}
     steps = MaxStepsStopper(5)
     assert not steps("t", {"training_iteration": 4}) and steps("t", {"training_iteration": 5})
 
