@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
+from annotated_types import Len
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from raytuner.params import Space, parse_space
@@ -64,7 +66,7 @@ class DataSpec(_Model):
         "a fraction (0.2) or {fraction|source, stratified, seed}",
     )
 
-    @field_validator("holdout", mode="before")
+    @field_validator("holdout", mode="before", json_schema_input_type=float | HoldoutSpec | None)
     @classmethod
     def _holdout_shorthand(cls, raw: Any) -> Any:
         return {"fraction": raw} if isinstance(raw, (int, float)) and not isinstance(raw, bool) else raw
@@ -334,7 +336,7 @@ class ExperimentSpec(_Model):
     refit: RefitSpec = RefitSpec()
     ensemble: EnsembleSpec | None = None
 
-    @field_validator("refit", mode="before")
+    @field_validator("refit", mode="before", json_schema_input_type=bool | RefitSpec)
     @classmethod
     def _refit_shorthand(cls, raw: Any) -> Any:
         return {"enabled": raw} if isinstance(raw, bool) else raw
@@ -344,7 +346,8 @@ class ExperimentSpec(_Model):
     def _parse_space(cls, raw: Any) -> Space:
         return parse_space(raw, "space")
 
-    @field_validator("metric", mode="before")
+    @field_validator("metric", mode="before",
+                     json_schema_input_type=str | MetricSpec | Annotated[list[str | MetricSpec], Len(min_length=1)])
     @classmethod
     def _metric_shorthand(cls, raw: Any) -> Any:
         return {"name": raw} if isinstance(raw, str) else raw

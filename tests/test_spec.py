@@ -71,6 +71,29 @@ def test_schema_describes_the_spec_and_the_space_dsl(capsys: pytest.CaptureFixtu
     assert schema["$defs"]["BudgetSpec"]["additionalProperties"] is False
 
 
+def test_every_experiment_validates_against_the_json_schema() -> None:
+    """The schema editors use accepts every spec we ship (metric shorthand and lists
+    included) and refuses what the loader refuses."""
+    import jsonschema
+
+    schema = spec_json_schema()
+    specs = sorted(Path(__file__).resolve().parents[1].glob("experiments/*.yaml"))
+    assert len(specs) >= 20
+    forms = set()
+    for path in specs:
+        raw = yaml.safe_load(path.read_text())
+        jsonschema.validate(raw, schema)
+        forms.add(type(raw["metric"]).__name__)
+    assert {"dict", "list"} <= forms, forms
+    raw = yaml.safe_load(specs[0].read_text())
+    for metric in ("accuracy", ["accuracy", {"name": "fit_time", "mode": "min"}]):  # the shorthands
+        jsonschema.validate({**raw, "metric": metric}, schema)
+        validate_spec({**raw, "metric": metric})
+    for metric in ([], {"name": "accuracy", "mode": "up"}):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate({**raw, "metric": metric}, schema)
+
+
 # Each row: overrides (or a raw spec edit), the field path the message must name, and a
 # fragment of what it must say. Every one must exit 2 with one clear line, no traceback.
 BAD = [
