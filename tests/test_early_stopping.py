@@ -84,6 +84,26 @@ def test_hyperband_pauses_resumes_from_checkpoints_and_stops(ray_local: None, st
     assert summary.scheduling["early_stopping"]["stopped_trials"] == [trials[10.0].trial_id]
 
 
+def test_hyperband_halves_brackets_with_a_model_based_searcher(ray_local: None, storage: Path) -> None:
+    """tpe proposes the configs; 9 trials fill HyperBand's brackets of 3 (no halving),
+    5 (halved at step 3: 2 of 5 go on) and 1. Without a concurrency limit every trial of
+    a bracket exists before its rung, so exactly 3 trials stop at step 3."""
+    spec = {
+        "name": "hb-tpe",
+        "trainable": {"type": "function", "function": "raytuner.testing:resumable_curve", "params": {"steps": 9}},
+        "space": {"x": {"type": "float", "low": 0, "high": 10}},
+        "metric": {"name": "loss", "mode": "min"},
+        "strategy": {"name": "tpe", "seed": 0},
+        "scheduler": {"name": "hyperband", "options": {"reduction_factor": 3}},
+        "stop": {"max_steps": 9},
+        "budget": {"trials": 9},
+        "storage": {"path": str(storage)},
+    }
+    summary = raytuner.run(spec, show_progress=False)
+    assert sorted(t.steps for t in summary.trials) == [3, 3, 3, 9, 9, 9, 9, 9, 9]
+    assert summary.scheduling["early_stopping"]["stopped_by"] == {"scheduler": 3}
+
+
 def check_clones(summary: Summary) -> list[dict[str, Any]]:
     """Every final trial's lineage (carried in its checkpointed state) matches the
     recorded PBT schedule, and each restore continued the donor's step and state."""
