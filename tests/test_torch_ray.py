@@ -99,3 +99,26 @@ def test_overlapped_reports_give_the_same_epochs_as_synchronous_ones(ray_local: 
     for key in ("epoch", "training_iteration", "train_loss", "val_loss", "val_accuracy", "lr"):
         assert [r[key] for r in rows[True]] == [r[key] for r in rows[False]], key
     assert [r["epoch"] for r in rows[True]] == [1, 2, 3]
+
+
+def test_failed_data_parallel_trial_is_retried_from_rank_0s_checkpoint(
+    ray_local: None, storage: Path, tmp_path: Path
+) -> None:
+    """2 DDP workers; one fails in epoch 2 (80 rows each, 3 batches an epoch: the 5th
+    batch). Ray Train ends the worker group, Tune retries the trial, and the workers
+    resume from rank 0's epoch-1 checkpoint: the step counter and the epoch agree
+    (a restart from scratch would report epoch 3 at step 4)."""
+    import json
+
+    marker_dir = tmp_path / "markers"
+    marker_dir.mkdir()
+    spec = _spec(storage, {"model": {"type": "build", "function": "raytuner.testing:flaky_torch_model"},
+                           "params": {"marker_dir": str(marker_dir), "fail_after_batches": 4},
+                           "epochs": 3, "workers": 2},
+                 resources={"cpu": 1}, metric="val_accuracy", failure={"max_retries": 1})
+    trial = run_experiment(spec, show_progress=False).trials[0]
+    assert (marker_dir / "failed-once").exists()
+    assert trial.status == "ok", trial.error
+    assert trial.metrics["workers"] == 2 and trial.metrics["epoch"] == 3 and trial.steps == 3
+    rows = [json.loads(line) for line in Path(trial.path, "result.json").read_text().splitlines() if line.strip()]
+    assert [r["epoch"] for r in rows if r["training_iteration"] > 1] == [2, 3]

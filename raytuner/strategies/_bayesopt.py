@@ -42,7 +42,10 @@ class BayesOptSearcher(AskTellSearcher):
         self.opt = BayesianOptimization(
             f=None,
             pbounds={k: (float(lo), float(hi)) for k, (lo, hi) in zip(self.keys, self.box)},
-            random_state=np.random.RandomState(seed),
+            # the seed itself, as a native user passes it: bayes_opt then gives the random
+            # initial points and the GP/acquisition RNG their own streams (a RandomState
+            # object would be shared by both, and the suggestions drift from maximize's)
+            random_state=seed,
             verbose=0,
             allow_duplicate_points=True,
         )
