@@ -52,3 +52,20 @@ def test_bayesopt_matches_bayes_opt_maximize() -> None:
         opt = BayesianOptimization(f=f, pbounds=BOUNDS, random_state=4, verbose=0, allow_duplicate_points=True)
         opt.maximize(init_points=5, n_iter=15)
         assert ours("bayesopt", 20) == asked  # the same 20 configs, bit for bit
+
+
+def test_tpe_matches_hyperopt_fmin() -> None:
+    """25 configs: the 20 random startup points and 5 from TPE's model."""
+    import hyperopt
+    import numpy as np
+
+    asked: list[float] = []
+
+    def f(config: dict[str, float]) -> float:
+        asked.extend((float(config["x1"]), float(config["x2"])))
+        return branin(config)["value"]
+
+    space = {k: hyperopt.hp.uniform(k, *BOUNDS[k]) for k in BOUNDS}
+    hyperopt.fmin(f, space, algo=hyperopt.tpe.suggest, max_evals=25, rstate=np.random.default_rng(4),
+                  show_progressbar=False)
+    assert ours("tpe", 25) == asked

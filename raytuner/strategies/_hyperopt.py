@@ -1,4 +1,9 @@
-"""tpe: hyperopt's Tree-structured Parzen Estimator through Ray's HyperOptSearch."""
+"""tpe: hyperopt's Tree-structured Parzen Estimator through Ray's HyperOptSearch.
+
+Ray draws each suggestion's seed from a legacy ``RandomState``; ``hyperopt.fmin``
+draws it from ``np.random.default_rng(seed)``. We give the searcher fmin's stream, so
+a seed suggests the same configs as ``fmin(..., rstate=np.random.default_rng(seed))``.
+"""
 
 from __future__ import annotations
 
@@ -33,4 +38,25 @@ class TpeStrategy(SearcherStrategy):
             random_state_seed=ctx.seed,
             gamma=opts.gamma,
         )
+        searcher.rstate = FminSeeds(ctx.seed)
         return searcher
+
+
+class FminSeeds:
+    """The per-suggestion seeds of ``hyperopt.fmin`` (``rstate.integers``), behind the
+    ``RandomState`` methods Ray's HyperOptSearch calls (``randint``, and get/set_state
+    for its save/restore)."""
+
+    def __init__(self, seed: int | None) -> None:
+        import numpy as np
+
+        self.generator = np.random.default_rng(seed)
+
+    def randint(self, high: int) -> int:
+        return int(self.generator.integers(high))
+
+    def get_state(self) -> dict[str, Any]:
+        return self.generator.bit_generator.state
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        self.generator.bit_generator.state = state
