@@ -104,6 +104,28 @@ def test_hyperband_halves_brackets_with_a_model_based_searcher(ray_local: None, 
     assert summary.scheduling["early_stopping"]["stopped_by"] == {"scheduler": 3}
 
 
+def test_bohb_halves_its_bracket_and_keeps_the_best(ray_local: None, storage: Path) -> None:
+    """BOHB proper (the bohb strategy with the bohb scheduler): 9 trials share one
+    bracket that keeps 3 after step 1 and 1 after step 3; the one that runs all 9 steps
+    is the best of the three that reached step 3 (closest to the optimum x=3)."""
+    spec = {
+        "name": "bohb",
+        "trainable": {"type": "function", "function": "raytuner.testing:resumable_curve", "params": {"steps": 9}},
+        "space": {"x": {"type": "float", "low": 0, "high": 10}},
+        "metric": {"name": "loss", "mode": "min"},
+        "strategy": {"name": "bohb", "seed": 0},
+        "scheduler": {"name": "bohb", "options": {"reduction_factor": 3}},
+        "stop": {"max_steps": 9},
+        "budget": {"trials": 9},
+        "storage": {"path": str(storage)},
+    }
+    summary = raytuner.run(spec, show_progress=False)
+    assert sorted(t.steps for t in summary.trials) == [1, 1, 1, 1, 1, 1, 3, 3, 9]
+    assert summary.scheduling["early_stopping"]["stopped_by"] == {"scheduler": 8}
+    survivors = [t for t in summary.trials if t.steps >= 3]
+    assert max(survivors, key=lambda t: t.steps) is min(survivors, key=lambda t: abs(t.config["x"] - 3.0))
+
+
 def check_clones(summary: Summary) -> list[dict[str, Any]]:
     """Every final trial's lineage (carried in its checkpointed state) matches the
     recorded PBT schedule, and each restore continued the donor's step and state."""
