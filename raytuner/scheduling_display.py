@@ -18,7 +18,8 @@ def scheduling_lines(summary: Summary, max_trials: int = 10) -> list[str]:
     info = getattr(summary, "scheduling", None) or {}
     lines: list[str] = []
     early = info.get("early_stopping")
-    if early and early.get("trials"):
+    quiet = info.get("scheduler") == "fifo" and early and not early.get("stopped_early")  # nothing to tell
+    if early and early.get("trials") and not quiet:
         full = early["steps_if_all_ran"] or 1
         scheduler = f"by the {info.get('scheduler', 'scheduler')} scheduler"
         words = {"scheduler": scheduler, "target": "at the target", "plateau": "on a plateau",
