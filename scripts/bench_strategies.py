@@ -15,9 +15,26 @@ to Ray Tune (``raytuner.strategies.drive``: Guarded searcher, our space encoding
 trial at a time) but without Ray trials, so the benchmark measures the search, not Ray's
 per-trial overhead, and finishes in minutes. Natives are the libraries called directly:
 Optuna ``study.optimize`` (TPE, GP, CMA-ES), hyperopt ``fmin`` (TPE), bayes_opt
-``maximize`` (GP-UCB) and numpy uniform sampling. Defaults match on both sides
-(hyperopt: 20 random startup points; Optuna: its sampler defaults; bayes_opt: 5 random
-points then UCB with kappa 2.576).
+``maximize`` (GP-UCB), scikit-optimize ``Optimizer`` ask/tell, nevergrad ``minimize``
+(PSO, DE, GA) and numpy uniform sampling. Defaults match on both sides:
+
+* hyperopt: 20 random startup points; Optuna: its sampler defaults; bayes_opt: 5 random
+  points then UCB with kappa 2.576;
+* skopt: ``Optimizer(dimensions, base_estimator="GP", acq_func="gp_hedge",
+  n_initial_points=10, random_state=seed)``: raytuner's ``skopt`` defaults, which are
+  also skopt's own (acq_optimizer "auto", 10,000 acquisition points, 5 L-BFGS restarts);
+* nevergrad: the optimiser raytuner builds (``ConfPSO``, ``DifferentialEvolution(
+  crossover="twopoints")``, ``EvolutionStrategy(recombination_ratio=1, offsprings=popsize,
+  only_offsprings=False)``), budget = evaluations, ``num_workers=1``, over an ``ng.p.Dict``
+  of ``ng.p.Scalar(lower, upper)`` seeded through ``param.random_state``. The population is
+  raytuner's default, a fifth of the budget between 4 and 40 (12 for 60 evaluations), not
+  nevergrad's (PSO 40, DE 30, ES 40): the natives take raytuner's so the rows compare the
+  mapping, not the settings.
+
+On these float spaces optuna-tpe, cmaes, skopt, pso, de and ga ask exactly the configs
+their natives ask for the same seed (tests/test_strategy_native.py), so their rows equal
+their natives' up to float round-off (nevergrad's archive keys points by their exact
+bytes, so a DE run that re-proposes a point can part from its native from there on).
 
 Output: a markdown table per problem: median and interquartile range of log10 regret,
 median regret relative to the native library (target <= 1.2x), and the searcher's time
@@ -57,6 +74,10 @@ NATIVE = {  # raytuner strategy -> its native counterpart
     "optuna-tpe": "native:optuna-tpe",
     "optuna-gp": "native:optuna-gp",
     "cmaes": "native:optuna-cmaes",
+    "skopt": "native:skopt",
+    "pso": "native:ng-pso",
+    "de": "native:ng-de",
+    "ga": "native:ng-ga",
 }
 METHODS = RAYTUNER + sorted(set(NATIVE.values()))
 
@@ -135,6 +156,33 @@ def run_native(name: str, problem: str, seed: int, budget: int) -> tuple[float, 
         opt = BayesianOptimization(f=lambda **kw: -evaluate(kw), pbounds=bounds, random_state=seed, verbose=0,
                                    allow_duplicate_points=True)
         opt.maximize(init_points=5, n_iter=budget - 5)
+    elif kind == "skopt":
+        from skopt import Optimizer
+        from skopt.space import Real
+
+        # raytuner's skopt defaults (SkoptOptions): GP surrogate, gp_hedge acquisition, 10 initial points
+        opt = Optimizer([Real(*bounds[k], name=k) for k in keys], base_estimator="GP", acq_func="gp_hedge",
+                        n_initial_points=10, random_state=seed)
+        for _ in range(budget):
+            x = opt.ask()
+            opt.tell(x, evaluate(dict(zip(keys, x))))
+    elif kind.startswith("ng-"):
+        import nevergrad as ng
+        import numpy as np
+
+        # raytuner's pso/de/ga: the same configured optimisers, a fifth of the budget (4..40) as population,
+        # budget = the number of trials, num_workers = max_concurrent (1 here)
+        popsize = max(4, min(40, budget // 5))
+        optimizer = {
+            "ng-pso": lambda: ng.families.ConfPSO(popsize=popsize),
+            "ng-de": lambda: ng.families.DifferentialEvolution(crossover="twopoints", popsize=popsize),
+            "ng-ga": lambda: ng.families.EvolutionStrategy(recombination_ratio=1.0, popsize=popsize, offsprings=popsize,
+                                                          only_offsprings=False),
+        }[kind]()
+        param = ng.p.Dict(**{k: ng.p.Scalar(lower=lo, upper=hi) for k, (lo, hi) in bounds.items()})
+        param.random_state = np.random.RandomState(seed)
+        opt = optimizer(parametrization=param, budget=budget, num_workers=1)
+        opt.minimize(evaluate)
     else:
         raise ValueError(name)
     total = time.perf_counter() - start - objective_s

@@ -4,6 +4,14 @@ The optimisers search the unit cube of :mod:`raytuner.strategies.codec` (log sca
 integer bins and one-hot choices included) through nevergrad's ask/tell API, seeded
 through the parametrization's random state; ``budget.max_concurrent`` is their
 ``num_workers`` (the population evaluated in parallel).
+
+Each coordinate is its own bounded ``ng.p.Scalar(lower=0, upper=1)``, as a nevergrad user
+writes a box (``ng.p.Dict`` of bounded scalars): the first population is drawn uniformly
+over the whole box and every coordinate has its own self-adapting mutation scale, so on a
+float space we ask exactly the configs nevergrad asks for the user's bounds. (A single
+``ng.p.Array(shape=..., lower=0, upper=1)`` would not: nevergrad then samples the first
+population from a Gaussian around the centre, sigma a sixth of the range, with one fixed
+mutation scale shared by all coordinates.)
 """
 
 from __future__ import annotations
@@ -33,7 +41,7 @@ class NevergradSearcher(AskTellSearcher):
         import numpy as np
 
         super().__init__(codec, metric, mode, points, seed)
-        param = ng.p.Array(shape=(codec.width,), lower=0.0, upper=1.0)
+        param = ng.p.Tuple(*(ng.p.Scalar(lower=0.0, upper=1.0) for _ in range(codec.width)))
         if seed is not None:
             param.random_state = np.random.RandomState(seed)
         self.opt = optimizer(parametrization=param, budget=budget, num_workers=workers)
@@ -43,7 +51,7 @@ class NevergradSearcher(AskTellSearcher):
         return self.codec.from_unit(candidate.value), candidate
 
     def ask_point(self, encoded: dict[str, Any]) -> Any:
-        return self.opt.parametrization.spawn_child(new_value=self.codec.to_unit(encoded))
+        return self.opt.parametrization.spawn_child(new_value=tuple(float(v) for v in self.codec.to_unit(encoded)))
 
     def tell(self, encoded: dict[str, Any], token: Any, loss: float) -> None:
         self.opt.tell(token, loss)
