@@ -31,7 +31,7 @@ Optuna ``study.optimize`` (TPE, GP, CMA-ES), hyperopt ``fmin`` (TPE), bayes_opt
   nevergrad's (PSO 40, DE 30, ES 40): the natives take raytuner's so the rows compare the
   mapping, not the settings.
 
-On these float spaces optuna-tpe, cmaes, skopt, pso, de and ga ask exactly the configs
+On these float spaces tpe, bayesopt, optuna-tpe, cmaes, skopt, pso, de and ga ask exactly the configs
 their natives ask for the same seed (tests/test_strategy_native.py), so their rows equal
 their natives' up to float round-off (nevergrad's archive keys points by their exact
 bytes, so a DE run that re-proposes a point can part from its native from there on).
