@@ -151,12 +151,12 @@ def search_setup(plan: Plan) -> tuple[Any, dict[str, Any]]:
         limit = plan.spec.budget.max_concurrent or 0
         configs = getattr(plan.strategy, "configs", None)
         if configs is not None:
-            listed = [dict(c) for c in configs(plan.search)]
-            generator = BasicVariantGenerator(points_to_evaluate=listed, random_state=seed, max_concurrent=limit)
-            return generator, values_space(listed)
-        points = [dict(p) for p in plan.search.points_to_evaluate] or None
-        generator = BasicVariantGenerator(points_to_evaluate=points, random_state=seed, max_concurrent=limit)
-        return generator, to_ray(plan.spec.space)
+            points = [dict(c) for c in configs(plan.search)]
+            space = values_space(points)
+        else:
+            points = [dict(p) for p in plan.search.points_to_evaluate] or None
+            space = to_ray(plan.spec.space)
+        return BasicVariantGenerator(points_to_evaluate=points, random_state=seed, max_concurrent=limit), space
     return plan.strategy.searcher(plan.search), plan.strategy.param_space(plan.search)
 
 

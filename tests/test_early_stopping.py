@@ -84,22 +84,26 @@ def test_hyperband_pauses_resumes_from_checkpoints_and_stops(ray_local: None, st
     assert summary.scheduling["early_stopping"]["stopped_trials"] == [trials[10.0].trial_id]
 
 
+def searched_curves(storage: Path, *, strategy: str, scheduler: str) -> Summary:
+    """9 resumable curves (optimum x=3, 9 steps) from a searcher, under a HyperBand-style scheduler, no concurrency limit."""
+    return raytuner.run({
+        "name": f"{strategy}-{scheduler}",
+        "trainable": {"type": "function", "function": "raytuner.testing:resumable_curve", "params": {"steps": 9}},
+        "space": {"x": {"type": "float", "low": 0, "high": 10}},
+        "metric": {"name": "loss", "mode": "min"},
+        "strategy": {"name": strategy, "seed": 0},
+        "scheduler": {"name": scheduler, "options": {"reduction_factor": 3}},
+        "stop": {"max_steps": 9},
+        "budget": {"trials": 9},
+        "storage": {"path": str(storage)},
+    }, show_progress=False)
+
+
 def test_hyperband_halves_brackets_with_a_model_based_searcher(ray_local: None, storage: Path) -> None:
     """tpe proposes the configs; 9 trials fill HyperBand's brackets of 3 (no halving),
     5 (halved at step 3: 2 of 5 go on) and 1. Without a concurrency limit every trial of
     a bracket exists before its rung, so exactly 3 trials stop at step 3."""
-    spec = {
-        "name": "hb-tpe",
-        "trainable": {"type": "function", "function": "raytuner.testing:resumable_curve", "params": {"steps": 9}},
-        "space": {"x": {"type": "float", "low": 0, "high": 10}},
-        "metric": {"name": "loss", "mode": "min"},
-        "strategy": {"name": "tpe", "seed": 0},
-        "scheduler": {"name": "hyperband", "options": {"reduction_factor": 3}},
-        "stop": {"max_steps": 9},
-        "budget": {"trials": 9},
-        "storage": {"path": str(storage)},
-    }
-    summary = raytuner.run(spec, show_progress=False)
+    summary = searched_curves(storage, strategy="tpe", scheduler="hyperband")
     assert sorted(t.steps for t in summary.trials) == [3, 3, 3, 9, 9, 9, 9, 9, 9]
     assert summary.scheduling["early_stopping"]["stopped_by"] == {"scheduler": 3}
 
@@ -108,18 +112,7 @@ def test_bohb_halves_its_bracket_and_keeps_the_best(ray_local: None, storage: Pa
     """BOHB proper (the bohb strategy with the bohb scheduler): 9 trials share one
     bracket that keeps 3 after step 1 and 1 after step 3; the one that runs all 9 steps
     is the best of the three that reached step 3 (closest to the optimum x=3)."""
-    spec = {
-        "name": "bohb",
-        "trainable": {"type": "function", "function": "raytuner.testing:resumable_curve", "params": {"steps": 9}},
-        "space": {"x": {"type": "float", "low": 0, "high": 10}},
-        "metric": {"name": "loss", "mode": "min"},
-        "strategy": {"name": "bohb", "seed": 0},
-        "scheduler": {"name": "bohb", "options": {"reduction_factor": 3}},
-        "stop": {"max_steps": 9},
-        "budget": {"trials": 9},
-        "storage": {"path": str(storage)},
-    }
-    summary = raytuner.run(spec, show_progress=False)
+    summary = searched_curves(storage, strategy="bohb", scheduler="bohb")
     assert sorted(t.steps for t in summary.trials) == [1, 1, 1, 1, 1, 1, 3, 3, 9]
     assert summary.scheduling["early_stopping"]["stopped_by"] == {"scheduler": 8}
     survivors = [t for t in summary.trials if t.steps >= 3]
