@@ -68,7 +68,7 @@ def build_tuner(plan: Plan, name: str, callbacks: list[Any], stopper: Any = None
         stop=stopper if stopper is not None else build_stopper(spec.stop, plan.metric, plan.mode),
         failure_config=tune.FailureConfig(max_failures=spec.failure.max_retries),
         checkpoint_config=checkpoint_config(plan),
-        callbacks=callbacks,
+        callbacks=[*callbacks, *trial_loggers(spec.storage.tensorboard)],
         verbose=0,
     )
     return tune.Tuner(
@@ -77,6 +77,27 @@ def build_tuner(plan: Plan, name: str, callbacks: list[Any], stopper: Any = None
         tune_config=tune_config,
         run_config=run_config,
     )
+
+
+def trial_loggers(tensorboard: bool) -> list[Any]:
+    """The per-trial files: result.json and progress.csv, plus TensorBoard events on request.
+
+    Ray adds all three when none is given, and its TensorBoard logger imports
+    tensorboardX, which imports torch when torch is installed: about 1.5 s in the
+    driver before the first trial starts, on every run. So raytuner names the loggers
+    itself and turns Ray's automatic ones off.
+    """
+    import os
+
+    from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
+
+    os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = "1"
+    loggers: list[Any] = [JsonLoggerCallback(), CSVLoggerCallback()]
+    if tensorboard:
+        from ray.tune.logger import TBXLoggerCallback
+
+        loggers.append(TBXLoggerCallback())
+    return loggers
 
 
 def stop_reasons(stopper: Any, spec: ExperimentSpec, wall_s: float) -> dict[str, Any]:

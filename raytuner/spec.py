@@ -274,6 +274,12 @@ class StorageSpec(_Model):
         "emulator, e.g. http://127.0.0.1:9000; credentials come from the environment",
     )
     region: str | None = Field(None, description="S3 region, e.g. us-west-2")
+    tensorboard: bool = Field(
+        False,
+        description="also write TensorBoard event files per trial (Ray's TBXLoggerCallback; "
+        "importing tensorboardX pulls in torch, about 1.5 s at start-up); result.json "
+        "and progress.csv are always written",
+    )
 
     @model_validator(mode="after")
     def _endpoint_needs_uri(self) -> "StorageSpec":

@@ -208,3 +208,28 @@ def test_max_concurrent_caps_trials_running_at_once(ray_local, storage: Path, st
     assert len(spans) == len(values)
     most = max(sum(start <= moment < end for start, end in spans) for moment, _ in spans)
     assert most == 3, spans
+
+
+@pytest.mark.parametrize("tensorboard", [False, True])
+def test_trial_files_and_tensorboard_on_request(ray_local, storage: Path, tensorboard: bool) -> None:
+    spec = fn_spec(storage, "quadratic", {"x": {"type": "float", "low": -5, "high": 5}}, budget={"trials": 1})
+    spec["storage"]["tensorboard"] = tensorboard
+    summary = raytuner.run(spec, show_progress=False)
+    trial = Path(summary.trials[0].path)
+    assert json.loads((trial / "result.json").read_text().splitlines()[-1])["loss"] == summary.best.score
+    assert "loss" in (trial / "progress.csv").read_text().splitlines()[0].split(",")
+    assert bool(list(trial.glob("events.out.tfevents*"))) is tensorboard
+
+
+def test_a_run_does_not_import_tensorboard_or_torch_in_the_driver(tmp_path: Path) -> None:
+    """Ray's automatic TensorBoard logger imports tensorboardX, and with it torch: about
+    1.5 s before the first trial of every run. raytuner only loads it on request."""
+    spec = fn_spec(tmp_path, "quadratic", {"x": {"type": "float", "low": -5, "high": 5}}, budget={"trials": 1})
+    script = (
+        "import sys, raytuner\n"
+        f"summary = raytuner.run({spec!r}, show_progress=False)\n"
+        "print(summary.counts['ok'], 'tensorboardX' in sys.modules, 'torch' in sys.modules)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["1", "False", "False"]
