@@ -88,10 +88,13 @@ def trivial(config: dict[str, Any]) -> dict[str, float]:
 
 
 def curve(config: dict[str, Any]) -> Iterator[dict[str, float]]:
-    """A learning curve: loss decays towards (x - 3)^2 over `steps` reports."""
+    """A learning curve: loss decays towards (x - 3)^2 over `steps` reports (`sleep` s each)."""
+    import time
+
     steps = int(config.get("steps", 5))
     final = (float(config["x"]) - 3.0) ** 2
     for step in range(1, steps + 1):
+        time.sleep(float(config.get("sleep", 0.0)))
         yield {"loss": final + 10.0 / step, "step": step}
 
 

@@ -237,6 +237,7 @@ def run_halving(seed: int, trials: int, epochs: int, target: float) -> Run:
         {"learning_rate_init": loguniform(*SPACE_LR), "alpha": loguniform(*SPACE_ALPHA), "batch_size": BATCH_SIZES},
         n_candidates=trials, resource="max_iter", min_resources=2, max_resources=epochs, factor=3,
         cv=split, scoring=scorer, random_state=seed, refit=False, n_jobs=2, error_score=0.0,
+        return_train_score=False,  # halving searches default to True: the scorer would see training scores
     )
     run.start = time.perf_counter()
     with warnings.catch_warnings(), parallel_backend("threading", n_jobs=2), threadpool_limits(1):

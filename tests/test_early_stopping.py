@@ -196,6 +196,18 @@ def test_experiment_plateau_stops_the_experiment(ray_local: None, storage: Path)
     assert early["stopped_early"] >= 1 and set(early["stopped_by"]) == {"experiment_plateau"}
 
 
+def test_time_limit_ends_the_run_and_is_the_stop_reason(ray_local: None, storage: Path) -> None:
+    trainable = {"type": "function", "function": "raytuner.testing:curve", "params": {"steps": 100, "sleep": 0.1}}
+    summary = run(storage, "curve", [3.0, 4.0], {"name": "fifo"}, steps=100, trainable=trainable,
+                  budget={"max_concurrent": 2, "time_limit_s": 4})
+    assert summary.wall_time_s < 20 and all(0 < t.steps < 100 for t in summary.trials)  # 10 s each at full length
+    early = summary.scheduling["early_stopping"]
+    assert early["stopped_by"] == {"time_limit": 2} and set(early["stop_reasons"].values()) == {"time_limit"}
+    out = io.StringIO()
+    print_summary(summary, out)
+    assert "2 of 2 trials stopped before 100 steps (2 at the time limit)" in out.getvalue()
+
+
 def test_summary_says_nothing_of_early_stopping_when_fifo_stopped_nothing() -> None:
     from raytuner.results import Summary, TrialRecord
     from raytuner.scheduling_display import scheduling_lines
