@@ -13,16 +13,8 @@ from pydantic import Field
 
 from raytuner.errors import MISSING, SpecError, missing_extra
 from raytuner.params import FloatParam, IntParam, iter_params, parse_space
-from raytuner.schedulers._common import metric_kwargs
-from raytuner.schedulers._population import (
-    PopulationOptions,
-    checkpoints_to_keep,
-    perturbation_interval,
-    population_history,
-    recording,
-    select,
-)
-from raytuner.schedulers.base import ScheduleContext, Scheduler
+from raytuner.schedulers._population import PopulationOptions, PopulationScheduler, select
+from raytuner.schedulers.base import ScheduleContext
 
 
 class Pb2Options(PopulationOptions):
@@ -72,44 +64,23 @@ def _to_bounds(space: dict[str, Any]) -> dict[str, Any]:
     return {k: _to_bounds(v) if isinstance(v, dict) else [float(v.low), float(v.high)] for k, v in space.items()}
 
 
-class Pb2Scheduler(Scheduler):
+class Pb2Scheduler(PopulationScheduler):
     name = "pb2"
     Options = Pb2Options
-    needs_checkpoints = True
-    explores_itself = True
     options: Pb2Options
 
-    def __init__(self, options: Any = None) -> None:
-        super().__init__(options)
-        self._built: Any = None
+    def explored_space(self, ctx: ScheduleContext) -> dict[str, Any]:
+        return _bounds_space(self.options.bounds, ctx)
 
     def check(self, ctx: ScheduleContext) -> None:
-        metric_kwargs(self.options, ctx, self.name)
-        perturbation_interval(self.options, ctx, self.name)
-        _bounds_space(self.options.bounds, ctx)
-        self.require_checkpoints(ctx)
-        ray_pb2()
+        super().check(ctx)
+        ray_pb2()  # a clear error naming the extra before Ray starts
 
-    def checkpoints_to_keep(self, ctx: ScheduleContext) -> int | None:
-        return checkpoints_to_keep(self.options, ctx)
+    def ray_class(self) -> type:
+        return ray_pb2()
 
-    def build(self, ctx: ScheduleContext) -> Any:
-        o = self.options
-        space = _bounds_space(o.bounds, ctx)
-        cls = recording(ray_pb2(), space=space, seed=ctx.seed, time_attr=o.time_attr)
-        self._built = cls(
-            time_attr=o.time_attr,
-            perturbation_interval=perturbation_interval(o, ctx, self.name),
-            hyperparam_bounds=_to_bounds(space),
-            quantile_fraction=o.quantile_fraction,
-            synch=o.synch,
-            log_config=False,
-            **metric_kwargs(o, ctx, self.name),
-        )
-        return self._built
-
-    def history(self) -> dict[str, Any]:
-        return population_history(self._built)
+    def explore_kwargs(self, space: dict[str, Any]) -> dict[str, Any]:
+        return {"hyperparam_bounds": _to_bounds(space)}
 
 
 def ray_pb2() -> type:

@@ -12,17 +12,9 @@ from typing import Any
 
 from pydantic import Field
 
-from raytuner.schedulers._common import Number, metric_kwargs
-from raytuner.schedulers._population import (
-    PopulationOptions,
-    checkpoints_to_keep,
-    perturbation_interval,
-    population_history,
-    recording,
-    select,
-    to_mutations,
-)
-from raytuner.schedulers.base import ScheduleContext, Scheduler
+from raytuner.schedulers._common import Number
+from raytuner.schedulers._population import PopulationOptions, PopulationScheduler, select, to_mutations
+from raytuner.schedulers.base import ScheduleContext
 
 
 class PbtOptions(PopulationOptions):
@@ -36,48 +28,24 @@ class PbtOptions(PopulationOptions):
     perturbation_factors: tuple[float, float] = Field((1.2, 0.8), description="factors a number is multiplied by")
 
 
-class PbtScheduler(Scheduler):
+class PbtScheduler(PopulationScheduler):
     name = "pbt"
     Options = PbtOptions
-    needs_checkpoints = True
-    explores_itself = True
     options: PbtOptions
 
-    def __init__(self, options: Any = None) -> None:
-        super().__init__(options)
-        self._built: Any = None
-
-    def mutated_space(self, ctx: ScheduleContext) -> dict[str, Any]:
+    def explored_space(self, ctx: ScheduleContext) -> dict[str, Any]:
         return select(ctx.space or {}, self.options.mutations, "scheduler.options.mutations")
 
-    def check(self, ctx: ScheduleContext) -> None:
-        metric_kwargs(self.options, ctx, self.name)
-        perturbation_interval(self.options, ctx, self.name)
-        self.mutated_space(ctx)
-        self.require_checkpoints(ctx)
-
-    def checkpoints_to_keep(self, ctx: ScheduleContext) -> int | None:
-        return checkpoints_to_keep(self.options, ctx)
-
-    def build(self, ctx: ScheduleContext) -> Any:
+    def ray_class(self) -> type:
         from ray.tune.schedulers import PopulationBasedTraining
 
-        o = self.options
-        space = self.mutated_space(ctx)
-        cls = recording(PopulationBasedTraining, space=space, seed=ctx.seed, time_attr=o.time_attr)
-        self._built = cls(
-            time_attr=o.time_attr,
-            perturbation_interval=perturbation_interval(o, ctx, self.name),
-            burn_in_period=o.burn_in_period,
-            hyperparam_mutations=to_mutations(space),
-            quantile_fraction=o.quantile_fraction,
-            resample_probability=o.resample_probability,
-            perturbation_factors=o.perturbation_factors,
-            synch=o.synch,
-            log_config=False,
-            **metric_kwargs(o, ctx, self.name),
-        )
-        return self._built
+        return PopulationBasedTraining
 
-    def history(self) -> dict[str, Any]:
-        return population_history(self._built)
+    def explore_kwargs(self, space: dict[str, Any]) -> dict[str, Any]:
+        o = self.options
+        return {
+            "burn_in_period": o.burn_in_period,
+            "hyperparam_mutations": to_mutations(space),
+            "resample_probability": o.resample_probability,
+            "perturbation_factors": o.perturbation_factors,
+        }

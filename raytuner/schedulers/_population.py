@@ -13,8 +13,8 @@ from pydantic import Field
 
 from raytuner.errors import MISSING, SpecError
 from raytuner.params import ChoiceParam, FloatParam, GridParam, IntParam, Space, iter_params, parse_space
-from raytuner.schedulers._common import STEP_ATTRS, Number, SchedulerOptions, check_at_most
-from raytuner.schedulers.base import ScheduleContext
+from raytuner.schedulers._common import STEP_ATTRS, Number, SchedulerOptions, check_at_most, metric_kwargs
+from raytuner.schedulers.base import ScheduleContext, Scheduler
 
 MUTABLE = (FloatParam, IntParam, ChoiceParam, GridParam)
 
@@ -28,6 +28,57 @@ class PopulationOptions(SchedulerOptions):
         0.25, ge=0, le=0.5, description="the bottom fraction clones the top fraction"
     )
     synch: bool = Field(False, description="perturb the whole population at once (slower, less noisy)")
+
+
+class PopulationScheduler(Scheduler):
+    """PBT and PB2: the same checks, checkpoints, construction and history; they differ
+    in the Ray class, the parameters they explore and how they are told about them."""
+
+    needs_checkpoints = True
+    explores_itself = True
+    options: PopulationOptions
+
+    def __init__(self, options: Any = None) -> None:
+        super().__init__(options)
+        self._built: Any = None
+
+    def explored_space(self, ctx: ScheduleContext) -> dict[str, Any]:
+        """The part of the space this scheduler mutates (a SpecError when it is unusable)."""
+        raise NotImplementedError
+
+    def ray_class(self) -> type:
+        raise NotImplementedError
+
+    def explore_kwargs(self, space: dict[str, Any]) -> dict[str, Any]:
+        """The Ray class's own arguments for the explored space and the scheduler's options."""
+        raise NotImplementedError
+
+    def check(self, ctx: ScheduleContext) -> None:
+        metric_kwargs(self.options, ctx, self.name)
+        perturbation_interval(self.options, ctx, self.name)
+        self.explored_space(ctx)
+        self.require_checkpoints(ctx)
+
+    def checkpoints_to_keep(self, ctx: ScheduleContext) -> int | None:
+        return checkpoints_to_keep(self.options, ctx)
+
+    def build(self, ctx: ScheduleContext) -> Any:
+        o = self.options
+        space = self.explored_space(ctx)
+        cls = recording(self.ray_class(), space=space, seed=ctx.seed, time_attr=o.time_attr)
+        self._built = cls(
+            time_attr=o.time_attr,
+            perturbation_interval=perturbation_interval(o, ctx, self.name),
+            quantile_fraction=o.quantile_fraction,
+            synch=o.synch,
+            log_config=False,
+            **self.explore_kwargs(space),
+            **metric_kwargs(o, ctx, self.name),
+        )
+        return self._built
+
+    def history(self) -> dict[str, Any]:
+        return population_history(self._built)
 
 
 def perturbation_interval(options: PopulationOptions, ctx: ScheduleContext, name: str) -> Number:
