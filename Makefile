@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.raytuner-installed
 PYTEST_ARGS ?=
 
-.PHONY: run test install clean bench
+.PHONY: run test test-fast lint-imports install clean bench
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,8 +18,17 @@ install: $(STAMP)
 run: $(STAMP)
 	$(VENV)/bin/raytuner run experiments/quickstart.yaml
 
-test: $(STAMP)
+# The layers of the package (.importlinter): faces -> runner -> console -> registries -> results -> spec.
+lint-imports: $(STAMP)
+	$(VENV)/bin/lint-imports
+
+# Everything: the layer contracts, unit tests (no Ray) and integration tests (a real local Ray).
+test: $(STAMP) lint-imports
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The inner loop: layer contracts and unit tests only (no Ray starts; under a minute).
+test-fast: $(STAMP) lint-imports
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(PY) scripts/bench_overhead.py

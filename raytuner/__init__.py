@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from raytuner.results.versions import __version__
 
 from raytuner.errors import (  # noqa: E402
     ClusterError,
@@ -12,14 +12,14 @@ from raytuner.errors import (  # noqa: E402
     ResultsError,
     SpecError,
 )
-from raytuner.loader import load_spec, validate_spec  # noqa: E402
-from raytuner.results import Summary, read_summary  # noqa: E402
-from raytuner.spec import ExperimentSpec  # noqa: E402
+from raytuner.spec.loader import load_spec, validate_spec  # noqa: E402
+from raytuner.results.summary import Summary, read_summary  # noqa: E402
+from raytuner.spec.models import ExperimentSpec  # noqa: E402
 
 
 def run(spec: ExperimentSpec | dict | str, **kwargs):  # type: ignore[no-untyped-def]
     """Run a spec (object, dict, or YAML path) and return its Summary."""
-    from raytuner.runner import run_experiment
+    from raytuner.runner.experiment import run_experiment
 
     if isinstance(spec, str):
         spec = load_spec(spec)

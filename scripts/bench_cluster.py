@@ -40,7 +40,7 @@ def timed(rows: list[tuple[str, float, str]], name: str, note: str = ""):  # typ
 
 
 def quiet_main(args: list[str]) -> tuple[int, str]:
-    from raytuner.cli import main
+    from raytuner.cli.main import main
 
     out = io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
@@ -57,7 +57,7 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="rtbench"))
     (work / "spec.yaml").write_text(SPEC.replace("TRIALS", str(opts.trials)))
     state = work / "state"
-    from raytuner import cluster_local
+    from raytuner.cluster import local as cluster_local
 
     os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1")
     try:
@@ -89,7 +89,7 @@ def main() -> int:
         import shutil
 
         shutil.rmtree(work, ignore_errors=True)
-    print(f"| step | seconds | note |\n|---|---:|---|")
+    print("| step | seconds | note |\n|---|---:|---|")
     for name, seconds, note in rows:
         print(f"| {name} | {seconds:.2f} | {note} |")
     return 0

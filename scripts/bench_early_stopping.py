@@ -99,7 +99,7 @@ def sample_configs(seed: int, n: int) -> list[dict[str, Any]]:
 def holdout(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     from sklearn.datasets import load_digits
 
-    from raytuner.trainables.sklearn import make_splits
+    from raytuner.trainables.sklearn.estimator import make_splits
 
     X, y = load_digits(return_X_y=True)
     train, test = make_splits({"folds": 5, "shuffle": True, "seed": seed, "stratified": True}, X, y)[0]
@@ -154,9 +154,9 @@ def raytuner_spec(scheduler: dict[str, Any], seed: int, trials: int, steps: int,
 
 def run_raytuner(scheduler: dict[str, Any], seed: int, trials: int, steps: int, per_step: int, target: float,
                  storage: str) -> Run:
-    from raytuner.loader import validate_spec
-    from raytuner.plan import make_plan
-    from raytuner.runner import build_tuner
+    from raytuner.spec.loader import validate_spec
+    from raytuner.runner.plan import make_plan
+    from raytuner.runner.experiment import build_tuner
 
     plan = make_plan(validate_spec(raytuner_spec(scheduler, seed, trials, steps, per_step, storage)))
     run = Run(f"raytuner {scheduler['name']}", seed, target)
@@ -222,7 +222,7 @@ def run_halving(seed: int, trials: int, epochs: int, target: float) -> Run:
     from sklearn.neural_network import MLPClassifier
 
     X, y, Xtr, ytr, Xte, yte = holdout(seed)
-    from raytuner.trainables.sklearn import make_splits
+    from raytuner.trainables.sklearn.estimator import make_splits
 
     split = make_splits({"folds": 5, "shuffle": True, "seed": seed, "stratified": True}, X, y)[:1]
     run = Run("sklearn HalvingRandomSearchCV", seed, target)
@@ -311,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
     per_step = args.epochs_per_step
     steps = args.epochs // per_step
 
-    from raytuner.session import quiet_ray, ray_session
+    from raytuner.runner.session import quiet_ray, ray_session
 
     quiet_ray()
     runs: list[Run] = []

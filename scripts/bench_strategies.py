@@ -90,8 +90,8 @@ def regret(problem: str, config: dict[str, Any]) -> float:
 
 
 def run_raytuner(name: str, problem: str, seed: int, budget: int) -> tuple[float, float]:
-    from raytuner.params import parse_space
-    from raytuner.plan import options
+    from raytuner.spec.params import parse_space
+    from raytuner.runner.plan import options
     from raytuner.strategies import STRATEGIES, SearchContext
     from raytuner.strategies.drive import drive
 

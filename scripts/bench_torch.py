@@ -23,7 +23,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from raytuner.spec_torch import TorchTrainableSpec
+from raytuner.spec.torch import TorchTrainableSpec
 from raytuner.trainables.torch.data import clear_cache, load_tensors
 from raytuner.trainables.torch.loop import TrialSetup, prepare, train
 from raytuner.trainables.torch.report import LocalSession
@@ -100,7 +100,7 @@ def tune_runs(epochs: int, trials: int, checkpoint_every: int, concurrent: int,
               overlap: bool = True) -> tuple[float, float, float]:
     """(epochs/s of the fastest trial, trials/hour, wall seconds): `trials` trials on 2 CPUs."""
     import raytuner
-    from raytuner.session import ray_session
+    from raytuner.runner.session import ray_session
 
     storage = tempfile.mkdtemp(prefix="bench-torch-")
     spec = {

@@ -12,16 +12,15 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 
-from raytuner import cluster_local
-from raytuner.cli import main
-from raytuner.results import read_summary
+from raytuner.cluster import local as cluster_local
+from raytuner.cli.main import main
+from raytuner.results.summary import read_summary
 
 OBJECTIVE = '''
 import time
@@ -216,7 +215,7 @@ def test_run_with_address_uses_the_cluster(local_cluster: dict[str, Any], projec
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RAY_AUTH", "RAY_ADDRESS"))}
     env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=local_cluster["token_path"], HOME=str(tmp_path))
     done = subprocess.run(
-        [sys.executable, "-m", "raytuner.cli", "run", str(project / "spec.yaml"), "--address",
+        [sys.executable, "-m", "raytuner.cli.main", "run", str(project / "spec.yaml"), "--address",
          local_cluster["gcs_address"], "--json", "--set", "trainable.function=raytuner.testing:where",
          "--set", "trainable.params={tasks: 1, task_cpus: 0.5}", "--set", "resources.cpu=0.5",
          "--set", "resources.child_bundles=1", "--set", "resources.child_cpu=0.5",
@@ -239,7 +238,7 @@ def test_run_without_a_token_is_a_clear_error(local_cluster: dict[str, Any], pro
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RAY_AUTH", "RAY_ADDRESS"))}
     env.update(HOME=str(tmp_path), RAY_gcs_server_port_wait_time_s="2")  # Ray retries 20 s by default
     done = subprocess.run(
-        [sys.executable, "-m", "raytuner.cli", "run", str(project / "spec.yaml"), "--address",
+        [sys.executable, "-m", "raytuner.cli.main", "run", str(project / "spec.yaml"), "--address",
          local_cluster["gcs_address"], "--set", f"storage.path={tmp_path / 'runs'}"],
         capture_output=True, text=True, env=env, timeout=120, cwd=project)
     assert done.returncode == 2
@@ -255,7 +254,7 @@ def test_unauthenticated_and_wrong_token_are_refused(local_cluster: dict[str, An
     # no token anywhere (own HOME: the user's ~/.ray/auth_token is not read): 401
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RAY_AUTH", "RAY_ADDRESS"))}
     env["HOME"] = str(tmp_path)
-    done = subprocess.run([sys.executable, "-m", "raytuner.cli", "submit", str(project / "spec.yaml"),
+    done = subprocess.run([sys.executable, "-m", "raytuner.cli.main", "submit", str(project / "spec.yaml"),
                            "--address", url, "--workdir", str(project)],
                           capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 2, done.stderr

@@ -8,11 +8,10 @@ import math
 from pathlib import Path
 from typing import Any
 
-import pytest
 
 import raytuner
-from raytuner.display import print_summary
-from raytuner.results import Summary, read_summary
+from raytuner.console.summary import print_summary
+from raytuner.results.summary import Summary, read_summary
 
 
 def run(storage: Path, function: str, values: list[float], scheduler: dict[str, Any], *, key: str = "x",
@@ -209,8 +208,8 @@ def test_time_limit_ends_the_run_and_is_the_stop_reason(ray_local: None, storage
 
 
 def test_summary_says_nothing_of_early_stopping_when_fifo_stopped_nothing() -> None:
-    from raytuner.results import Summary, TrialRecord
-    from raytuner.scheduling_display import scheduling_lines
+    from raytuner.results.summary import Summary, TrialRecord
+    from raytuner.console.scheduling import scheduling_lines
 
     early = {"max_steps": 3, "trials": 2, "stopped_early": 0, "stopped_by": {}, "stop_reasons": {},
              "steps_used": 6, "steps_if_all_ran": 6, "steps_saved": 0, "stopped_trials": []}

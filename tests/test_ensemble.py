@@ -88,7 +88,7 @@ def test_distinct_top_and_bad_options() -> None:
 
 
 def test_summary_lines_show_holdout_scores_side_by_side_and_step_errors() -> None:
-    from raytuner.finish import describe_final
+    from raytuner.console.final import describe_final
 
     final = {
         "refit": {"trial_id": "t1", "search_rows": 100, "holdout_rows": 50, "holdout_score": 0.9, "path": "/x/model"},

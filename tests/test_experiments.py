@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from raytuner.cli import main
+from raytuner.cli.main import main
 
 EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
 

@@ -6,7 +6,7 @@ import pytest
 from pydantic import BaseModel
 
 from raytuner.errors import SpecError
-from raytuner.registry import Registry, import_object
+from raytuner.spec.registry import Registry, import_object
 from raytuner.schedulers import SCHEDULERS, ScheduleContext, Scheduler
 from raytuner.strategies import STRATEGIES, Strategy
 from raytuner.trainables import TRAINABLES, Trainable

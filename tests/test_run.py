@@ -13,7 +13,7 @@ import yaml
 
 import raytuner
 from raytuner import ExperimentFailed, read_summary
-from raytuner.cli import main
+from raytuner.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICKSTART = ROOT / "experiments" / "quickstart.yaml"
@@ -43,7 +43,7 @@ def test_cli_run_best_score_matches_plain_sklearn_cv(ray_local, storage: Path, c
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "top 3 of 3 trials by accuracy" in out and "best config:" in out and "results: " in out
-    summary = read_summary(raytuner.results.latest_experiment(storage))
+    summary = read_summary(raytuner.results.summary.latest_experiment(storage))
     assert summary.counts == {"total": 3, "ok": 3, "error": 0}
     best = summary.best
     assert best is not None and best.steps == 2
@@ -117,7 +117,7 @@ def test_failed_trials_are_retried_then_reported(ray_local, storage: Path, capsy
     assert status[2].status == "ok" and status[-1].status == "error"
     assert "x=-1.0 is negative" in status[-1].error or "x=-1 is negative" in status[-1].error
     assert summary.best.config["x"] == 2
-    from raytuner.display import print_summary
+    from raytuner.console.summary import print_summary
 
     print_summary(summary)
     assert "failed" in capsys.readouterr().out

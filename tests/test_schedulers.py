@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 
 from raytuner.errors import SpecError
-from raytuner.plan import make_plan
+from raytuner.runner.plan import make_plan
 from raytuner.schedulers import SCHEDULERS, ScheduleContext
-from raytuner.spec import ExperimentSpec
+from raytuner.spec.models import ExperimentSpec
 
 ALL = ["asha", "bohb", "fifo", "hyperband", "median", "pb2", "pbt"]
 
@@ -111,7 +111,7 @@ def test_pb2_bounds_are_numeric_only() -> None:
 
 
 def test_pbt_keeps_mutations_inside_the_space() -> None:
-    from raytuner.params import parse_space
+    from raytuner.spec.params import parse_space
     from raytuner.schedulers._population import clip
 
     space = parse_space({"lr": {"type": "float", "low": 0.01, "high": 0.1}, "n": {"type": "int", "low": 1, "high": 8}})
@@ -145,8 +145,8 @@ def test_single_objective_scheduler_metric_must_match() -> None:
 
 
 def test_plateau_stoppers_are_built() -> None:
-    from raytuner.spec import StopSpec
-    from raytuner.stopping import MaxStepsStopper, RecordingStopper, build_stopper
+    from raytuner.spec.models import StopSpec
+    from raytuner.runner.stopping import MaxStepsStopper, RecordingStopper, build_stopper
 
     stop = StopSpec(max_steps=5, plateau={"window": 3}, experiment_plateau={"top": 3})
     built = build_stopper(stop, "loss", "min")
@@ -219,7 +219,7 @@ def test_conformance_every_scheduler_builds_or_refuses_clearly(name: str) -> Non
 def test_cli_refuses_bohb_without_its_strategy(capsys: pytest.CaptureFixture[str]) -> None:
     from pathlib import Path
 
-    from raytuner.cli import main
+    from raytuner.cli.main import main
 
     spec_path = Path(__file__).resolve().parents[1] / "experiments" / "asha.yaml"
     assert main(["validate", str(spec_path), "--set", "scheduler.name=bohb", "--set", "scheduler.options={}"]) == 2

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import raytuner
-from raytuner.results import Summary
+from raytuner.results.summary import Summary
 
 
 def run(storage: Path, estimator: str, space: dict[str, Any], fidelity: dict[str, Any], scheduler: dict[str, Any],

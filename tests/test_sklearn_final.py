@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from raytuner.cli import main
+from raytuner.cli.main import main
 from raytuner.errors import SpecError
-from raytuner.loader import load_spec, validate_spec
-from raytuner.plan import make_plan
+from raytuner.spec.loader import load_spec, validate_spec
+from raytuner.runner.plan import make_plan
 
 EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
 
@@ -49,7 +49,7 @@ def test_pipeline_spec_builds_steps_and_validates_step_parameters() -> None:
     spec = load_spec(EXPERIMENTS / "sklearn_ensemble.yaml")
     plan = make_plan(spec)
     setup = plan.trainable.setup()
-    from raytuner.trainables.sklearn import build_estimator
+    from raytuner.trainables.sklearn.estimator import build_estimator
 
     pipe = build_estimator(setup, {"clf": "knn", "scale": "sklearn.preprocessing.MinMaxScaler"})
     assert [type(s).__name__ for _, s in pipe.steps] == ["MinMaxScaler", "KNeighborsClassifier"]
@@ -79,8 +79,8 @@ def test_ensemble_needs_a_holdout_and_a_known_method() -> None:
 def test_holdout_split_is_disjoint_stratified_and_seeded() -> None:
     from sklearn.linear_model import LogisticRegression
 
-    from raytuner.holdout import split_data
-    from raytuner.spec import DataSpec
+    from raytuner.trainables.holdout import split_data
+    from raytuner.spec.sklearn import DataSpec
 
     data = DataSpec(source="sklearn:wine", holdout=0.25)
     search, test = split_data(data, LogisticRegression())
@@ -95,8 +95,8 @@ def test_holdout_split_is_disjoint_stratified_and_seeded() -> None:
 def test_holdout_from_a_separate_file_gets_the_training_columns(tmp_path: Path) -> None:
     from sklearn.linear_model import LogisticRegression
 
-    from raytuner.holdout import split_data
-    from raytuner.spec import DataSpec
+    from raytuner.trainables.holdout import split_data
+    from raytuner.spec.sklearn import DataSpec
 
     train = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0], "color": ["red", "blue", "red", "green"], "y": [0, 1, 0, 1]})
     test = pd.DataFrame({"y": [1, 0], "color": ["blue", "red"], "x": [9.0, 8.0]})  # other order, no 'green'
@@ -160,14 +160,14 @@ def test_ensemble_is_never_fit_or_selected_on_holdout_rows(ray_local: None, tmp_
                                                             capsys: pytest.CaptureFixture[str]) -> None:
     """Every fit (trials, OOF folds, refits) sees search rows only; holdout rows are predicted
     only by the final models, after selection."""
-    from raytuner.holdout import split_data
-    from raytuner.testing_sklearn import RecordingClassifier, read_records, row_keys
+    from raytuner.trainables.holdout import split_data
+    from raytuner.testing.sklearn import RecordingClassifier, read_records, row_keys
 
     records = tmp_path / "records"
     records.mkdir()
     body = {
         "name": "honest",
-        "trainable": {"type": "sklearn", "estimator": "raytuner.testing_sklearn.RecordingClassifier",
+        "trainable": {"type": "sklearn", "estimator": "raytuner.testing.sklearn.RecordingClassifier",
                       "params": {"record_dir": str(records)},
                       "data": {"source": "sklearn:wine", "holdout": 0.3}, "cv": {"folds": 2}},
         "space": {"C": {"type": "choice", "values": [0.01, 0.1, 1.0]}},

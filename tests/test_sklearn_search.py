@@ -17,7 +17,7 @@ from sklearn.svm import SVC
 from sklearn.tree import DecisionTreeClassifier
 
 from raytuner.errors import SpecError
-from raytuner.params import ChoiceParam, FixedParam, FloatParam, IntParam
+from raytuner.spec.params import ChoiceParam, FixedParam, FloatParam, IntParam
 from raytuner.sklearn import TuneSearchCV, to_space
 
 GRID_KEYS = {
@@ -178,7 +178,7 @@ def _needs_options(cls: type) -> bool:
 def test_every_registered_strategy_and_scheduler_accepts_a_tunesearchcv_spec(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """Plan-level (no Ray): each registry entry validates TuneSearchCV's spec and in-memory inputs,
     with one report per fold as the schedulers' time axis."""
-    from raytuner.plan import make_plan
+    from raytuner.runner.plan import make_plan
     from raytuner.schedulers import SCHEDULERS
     from raytuner.strategies import STRATEGIES
 
@@ -209,7 +209,7 @@ def test_every_registered_strategy_and_scheduler_accepts_a_tunesearchcv_spec(tmp
 
 def test_early_stopped_candidates_rank_last_with_nan_for_unrun_folds() -> None:
     """What a scheduler's early stop looks like in cv_results_ (no Ray: a summary as the runner writes it)."""
-    from raytuner.results import Summary, TrialRecord
+    from raytuner.results.summary import Summary, TrialRecord
     from raytuner.sklearn.distributions import Decoder
 
     def trial(tid: str, C: float, scores: list[float]) -> TrialRecord:

@@ -8,8 +8,8 @@ import pytest
 from ray.tune.search.sample import Categorical, Float, Integer
 
 from raytuner.errors import SpecError
-from raytuner.params import GridParam, grid_size, iter_params, parse_space
-from raytuner.space import flatten, to_ray, unflatten
+from raytuner.spec.params import GridParam, grid_size, iter_params, parse_space
+from raytuner.spec.space import flatten, to_ray, unflatten
 
 
 def sample(domain, n: int = 300) -> list:

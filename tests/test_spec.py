@@ -11,9 +11,9 @@ import pytest
 import yaml
 
 from raytuner import ExperimentSpec, SpecError, load_spec, validate_spec
-from raytuner.cli import main
-from raytuner.loader import apply_overrides, spec_json_schema
-from raytuner.params import ChoiceParam, FixedParam, FloatParam, IntParam
+from raytuner.cli.main import main
+from raytuner.spec.loader import apply_overrides, spec_json_schema
+from raytuner.spec.params import ChoiceParam, FixedParam, FloatParam, IntParam
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICKSTART = ROOT / "experiments" / "quickstart.yaml"

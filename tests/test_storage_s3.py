@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from raytuner.cli import main
+from raytuner.cli.main import main
 from raytuner.errors import SpecError
-from raytuner.loader import validate_spec
+from raytuner.spec.loader import validate_spec
 
 SPEC = {
     "name": "s3demo",

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from raytuner.cli import main
-from raytuner.pareto import dominates, objective_values
-from raytuner.results import read_summary
-from raytuner.runner import run_experiment
-from raytuner.loader import validate_spec
+from raytuner.cli.main import main
+from raytuner.results.pareto import dominates, objective_values
+from raytuner.results.summary import read_summary
+from raytuner.runner.experiment import run_experiment
+from raytuner.spec.loader import validate_spec
 
 
 def spec(storage: Path, **over: Any) -> Any:
@@ -35,7 +35,7 @@ def configs_in_order(summary: Any) -> list[dict[str, Any]]:
 
 
 def test_same_seed_same_configs_on_ray_with_failed_trials(ray_local: None, storage: Path) -> None:
-    from raytuner.plan import make_plan
+    from raytuner.runner.plan import make_plan
     from raytuner.strategies.drive import drive
     from raytuner.testing import fail_when_negative
 

@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from raytuner.cli import main
+from raytuner.cli.main import main
 from raytuner.errors import SpecError
-from raytuner.loader import validate_spec
-from raytuner.plan import make_plan
+from raytuner.spec.loader import validate_spec
+from raytuner.runner.plan import make_plan
 from raytuner.strategies import STRATEGIES
 
 

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from raytuner.errors import SpecError
-from raytuner.params import parse_space
-from raytuner.plan import options
+from raytuner.spec.params import parse_space
+from raytuner.runner.plan import options
 from raytuner.strategies import STRATEGIES, SearchContext, Strategy
 from raytuner.strategies.drive import drive
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from raytuner.params import parse_space
+from raytuner.spec.params import parse_space
 from raytuner.strategies import STRATEGIES, SearchContext
 from raytuner.strategies.drive import drive
 from raytuner.testing import branin

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from raytuner import auth, jobs
-from raytuner.cli import main
+from raytuner.cluster import jobs
+from raytuner.runner import auth
+from raytuner.cli.main import main
 from raytuner.errors import ClusterError
 
 SPEC = """
@@ -81,7 +82,7 @@ def test_a_file_holding_the_token_is_refused(project: Path, capsys: pytest.Captu
 def test_entrypoint_quotes_overrides(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     evil = "description=x'; touch /tmp/pwned; echo \"$(id)\" `id`"
     entry, env, _ = _dry_run(project, capsys, "--set", evil, "--set", "budget.trials=3")
-    assert shlex.split(entry) == ["python", "-m", "raytuner.remote", "run", "spec.yaml",
+    assert shlex.split(entry) == ["python", "-m", "raytuner.cluster.remote", "run", "spec.yaml",
                                   "--set", evil, "--set", "budget.trials=3"]
     assert json.loads(env)["py_modules"][0].endswith("raytuner")
 
@@ -177,7 +178,7 @@ def test_auth_errors_are_explained_without_the_token() -> None:
 
 
 def test_misleading_crash_message_becomes_a_token_hint(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from raytuner.session import connect_error
+    from raytuner.runner.session import connect_error
 
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.delenv("RAY_AUTH_TOKEN", raising=False)
@@ -201,8 +202,8 @@ def test_misleading_crash_message_becomes_a_token_hint(monkeypatch: pytest.Monke
 def test_placement_maps_to_placement_groups() -> None:
     from ray import tune
 
-    from raytuner.placement import trial_resources
-    from raytuner.spec import ResourcesSpec
+    from raytuner.trainables.placement import trial_resources
+    from raytuner.spec.models import ResourcesSpec
 
     assert trial_resources(ResourcesSpec(cpu=2, gpu=0.5)) == {"cpu": 2, "gpu": 0.5}
     for name, strategy in (("pack", "PACK"), ("spread", "SPREAD"), ("strict_spread", "STRICT_SPREAD")):
@@ -215,8 +216,8 @@ def test_placement_maps_to_placement_groups() -> None:
 
 
 def test_summary_counts_trials_per_node(tmp_path: Path) -> None:
-    from raytuner.display import print_summary
-    from raytuner.results import Summary, TrialRecord, read_summary, write_summary
+    from raytuner.console.summary import print_summary
+    from raytuner.results.summary import Summary, TrialRecord, read_summary, write_summary
 
     trials = [TrialRecord(f"t{i}", "ok", {"x": i}, float(i), 1, 0.1, metrics={"node_ip": ip})
               for i, ip in enumerate(["10.0.0.2", "10.0.0.3", "10.0.0.2"])]
@@ -246,7 +247,7 @@ def test_a_port_with_401_in_it_is_not_an_auth_error() -> None:
 
 
 def test_pack_takes_summary_spec_reports_and_models_not_tune_internals(tmp_path: Path) -> None:
-    from raytuner import remote
+    from raytuner.cluster import remote
 
     exp = tmp_path / "demo-20260101-000000"
     for rel in ("summary.json", "spec.yaml", "report.html", "model/best.joblib", "trial_abc/result.json",
@@ -277,8 +278,8 @@ def test_pack_takes_summary_spec_reports_and_models_not_tune_internals(tmp_path:
 
 
 def test_file_uri_storage_round_trips_paths(tmp_path: Path) -> None:
-    from raytuner import storage
-    from raytuner.spec import StorageSpec
+    from raytuner.results import storage
+    from raytuner.spec.models import StorageSpec
 
     spec = StorageSpec(path=f"file://{tmp_path}/exp")
     path, fs = storage.tune_storage(spec)

@@ -11,11 +11,11 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from raytuner.cli import main  # noqa: E402
+from raytuner.cli.main import main  # noqa: E402
 from raytuner.errors import DependencyError, SpecError  # noqa: E402
-from raytuner.loader import validate_spec  # noqa: E402
-from raytuner.plan import make_plan  # noqa: E402
-from raytuner.spec_torch import TorchTrainableSpec  # noqa: E402
+from raytuner.spec.loader import validate_spec  # noqa: E402
+from raytuner.runner.plan import make_plan  # noqa: E402
+from raytuner.spec.torch import TorchTrainableSpec  # noqa: E402
 from raytuner.trainables.torch import data as tdata  # noqa: E402
 from raytuner.trainables.torch.devices import set_threads, trial_threads  # noqa: E402
 from raytuner.trainables.torch.loop import TrialSetup, prepare, train  # noqa: E402

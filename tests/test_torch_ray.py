@@ -10,9 +10,9 @@ import pytest
 
 pytest.importorskip("torch")
 
-from raytuner.loader import validate_spec  # noqa: E402
-from raytuner.results import read_summary  # noqa: E402
-from raytuner.runner import run_experiment  # noqa: E402
+from raytuner.spec.loader import validate_spec  # noqa: E402
+from raytuner.results.summary import read_summary  # noqa: E402
+from raytuner.runner.experiment import run_experiment  # noqa: E402
 
 
 def _spec(storage: Path, trainable: dict[str, Any], **extra: Any) -> Any:
@@ -32,7 +32,7 @@ def _spec(storage: Path, trainable: dict[str, Any], **extra: Any) -> Any:
 def test_failed_trial_is_retried_from_its_checkpoint_and_ends_as_if_never_failed(
     ray_local: None, storage: Path, tmp_path: Path
 ) -> None:
-    from raytuner.plan import make_plan
+    from raytuner.runner.plan import make_plan
     from raytuner.trainables.torch.loop import prepare, train
     from raytuner.trainables.torch.report import LocalSession
 

@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from raytuner.registry import Registry
+from raytuner.spec.registry import Registry
 
 ENSEMBLE_METHODS: Registry[Any] = Registry("ensemble method", "ensemble.method")
 ENSEMBLE_METHODS.add("greedy", "raytuner.ensemble._greedy:GreedyMethod", "ensemble selection with replacement on OOF predictions (Caruana et al. 2004)")
@@ -25,7 +25,7 @@ ENSEMBLE_METHODS.add("stacking", "raytuner.ensemble._stacking:StackingMethod", "
 def make_method(name: str, options: dict[str, Any] | None = None, path: str = "ensemble") -> Any:
     """The method object for a name and its options (SpecError naming the field when invalid)."""
     from raytuner.errors import SpecError
-    from raytuner.plan import options as validate_options
+    from raytuner.spec.loader import validate_options
 
     cls = ENSEMBLE_METHODS.get(name, f"{path}.method")
     fields = cls.Options.model_fields

@@ -31,7 +31,7 @@ class StackingMethod(EnsembleMethod):
     Options = StackingOptions
 
     def final_estimator(self, task: str) -> Any:
-        from raytuner.registry import import_object
+        from raytuner.spec.registry import import_object
 
         opts: StackingOptions = self.options  # type: ignore[assignment]
         path, params = DEFAULT_FINAL[task]

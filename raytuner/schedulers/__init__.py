@@ -5,7 +5,7 @@ Adding a scheduler is one module and one line here.
 
 from __future__ import annotations
 
-from raytuner.registry import Registry
+from raytuner.spec.registry import Registry
 from raytuner.schedulers.base import ScheduleContext, Scheduler
 
 SCHEDULERS: Registry[type[Scheduler]] = Registry("scheduler", "scheduler.name")

@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import Field
 
 from raytuner.errors import MISSING, SpecError, missing_extra
-from raytuner.params import FloatParam, IntParam, iter_params, parse_space
+from raytuner.spec.params import FloatParam, IntParam, iter_params, parse_space
 from raytuner.schedulers._population import PopulationOptions, PopulationScheduler, select
 from raytuner.schedulers.base import ScheduleContext
 

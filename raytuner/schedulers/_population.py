@@ -12,7 +12,7 @@ from typing import Any, Iterator
 from pydantic import Field
 
 from raytuner.errors import MISSING, SpecError
-from raytuner.params import ChoiceParam, FloatParam, GridParam, IntParam, Space, iter_params, parse_space
+from raytuner.spec.params import ChoiceParam, FloatParam, GridParam, IntParam, Space, iter_params, parse_space
 from raytuner.schedulers._common import STEP_ATTRS, Number, SchedulerOptions, check_at_most, metric_kwargs
 from raytuner.schedulers.base import ScheduleContext, Scheduler
 
@@ -140,7 +140,7 @@ def select(space: Space, spec: list[str] | dict[str, Any] | None, field: str) ->
 
 def to_mutations(space: Space) -> dict[str, Any]:
     """Ray's hyperparam_mutations: domains for numbers, lists for choices."""
-    from raytuner.space import to_ray
+    from raytuner.spec.space import to_ray
 
     out: dict[str, Any] = {}
     for key, node in space.items():

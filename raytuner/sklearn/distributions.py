@@ -7,7 +7,7 @@
 * scipy.stats frozen distributions: ``uniform``, ``loguniform`` / ``reciprocal``
   (also ``sklearn.utils.fixes.loguniform``) -> ``float``; ``randint`` -> ``int``;
 * raytuner DSL nodes (``{"type": "float", "low": 1e-3, "high": 1, "log": True}`` or a
-  ``raytuner.params`` model).
+  ``raytuner.spec.params`` model).
 
 A list of several dicts is a choice of sub-spaces (see :func:`to_space`).
 Values that are not plain JSON scalars (estimators, tuples, callables) are searched
@@ -22,7 +22,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from raytuner.params import (
+from raytuner.spec.params import (
     ChoiceParam,
     FixedParam,
     FloatParam,

@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from raytuner.params import Space
+from raytuner.spec.params import Space
 from raytuner.sklearn.distributions import Decoder
 
 SPLIT_FIELDS = ("fit_time", "score_time", "n_test_samples")

@@ -159,7 +159,7 @@ class TuneSearchCV(BaseSearchCV):
         return {"name": value["name"], "options": dict(value.get("options") or {})}
 
     def _spec(self, space: dict[str, Any], decoder: Any, metric: str, n_splits: int, storage: str) -> Any:
-        from raytuner.loader import validate_spec
+        from raytuner.spec.loader import validate_spec
 
         strategy = {**self._component(self.strategy, "strategy"), "seed": self._seed()}
         trials = None if strategy["name"] == "grid" else self.n_trials
@@ -208,7 +208,7 @@ class TuneSearchCV(BaseSearchCV):
         ``params`` go to the estimator's fit, the scorer and the splitter (``groups``)
         exactly as in GridSearchCV.
         """
-        from raytuner.runner import run_experiment
+        from raytuner.runner.experiment import run_experiment
 
         storage = self.storage_path or tempfile.mkdtemp(prefix="rt-search-", dir="/tmp")
         try:

@@ -5,7 +5,7 @@ Adding a strategy is one module and one line here.
 
 from __future__ import annotations
 
-from raytuner.registry import Registry
+from raytuner.spec.registry import Registry
 from raytuner.strategies.base import SearchContext, Strategy
 
 STRATEGIES: Registry[type[Strategy]] = Registry("strategy", "strategy.name")

@@ -101,3 +101,17 @@ class AskTellSearcher(PlainSearcher):
         loss = self.sign * float(result[self.metric])
         self.worst = loss if self.worst is None else max(self.worst, loss)
         self.tell(encoded, token, loss)
+
+
+class RandomSearcher(AskTellSearcher):
+    def __init__(self, codec: Codec, metric: str, mode: str, points: list[dict[str, Any]], seed: int | None) -> None:
+        import numpy as np
+
+        super().__init__(codec, metric, mode, points, seed)
+        self.rng = np.random.default_rng(seed)
+
+    def ask(self) -> tuple[dict[str, Any], Any]:
+        return self.codec.sample(self.rng), None
+
+    def tell(self, encoded: dict[str, Any], token: Any, loss: float) -> None:
+        pass

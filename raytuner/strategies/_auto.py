@@ -12,8 +12,7 @@ package being installed, else the next rule applies):
 7. otherwise                                  -> optuna-tpe
 
 Scheduler (only when the spec names none): ``asha`` when a trial reports once per
-step (epochs, folds, a generator function), else ``fifo``; a scheduler that is not
-registered falls back to ``fifo``.
+step (epochs, folds, a generator function) and the number of steps is known, else ``fifo``.
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from raytuner.errors import RaytunerError
-from raytuner.params import iter_params
+from raytuner.spec.params import iter_params
 from raytuner.strategies.base import Choice, SearchContext, Strategy
 
 
@@ -52,12 +51,12 @@ class AutoStrategy(Strategy):
         return out
 
     def choose(self, ctx: SearchContext) -> Choice:
-        from raytuner.plan import options
+        from raytuner.spec.loader import validate_options
         from raytuner.strategies import STRATEGIES
 
         for name, reason in self.candidates(ctx):
             cls = STRATEGIES.get(name)
-            strategy = cls(options(cls.Options, {}, "strategy.options"))
+            strategy = cls(validate_options(cls.Options, {}, "strategy.options"))
             try:
                 strategy.check(ctx)
             except RaytunerError:
@@ -67,15 +66,11 @@ class AutoStrategy(Strategy):
         raise RaytunerError("auto: no strategy can search this space")  # random always can
 
     def scheduler(self, ctx: SearchContext) -> tuple[str, str]:
-        from raytuner.schedulers import SCHEDULERS
-
         if not ctx.iterative:
             return "fifo", "a trial reports once: nothing to stop early"
         if ctx.reports_per_trial is None:
             return "fifo", "trials report per step, but how many is unknown (set stop.max_steps for asha)"
-        if "asha" in SCHEDULERS:
-            return "asha", "trials report per step: stop poor ones early"
-        return "fifo", "trials report per step, but the asha scheduler is not available"
+        return "asha", "trials report per step: stop poor ones early"
 
     def searcher(self, ctx: SearchContext) -> Any:
         return self.choose(ctx).strategy.searcher(ctx)

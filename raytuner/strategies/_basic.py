@@ -8,24 +8,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from raytuner.errors import SpecError
-from raytuner.params import ChoiceParam, FixedParam, GridParam, IntParam, iter_params
-from raytuner.strategies._asktell import FINISHED, AskTellSearcher, PlainSearcher
+from raytuner.spec.params import ChoiceParam, FixedParam, GridParam, IntParam, iter_params
+from raytuner.strategies._asktell import FINISHED, PlainSearcher, RandomSearcher
 from raytuner.strategies.base import SearchContext, SearcherStrategy, Strategy
 from raytuner.strategies.codec import Codec, nest
-
-
-class RandomSearcher(AskTellSearcher):
-    def __init__(self, codec: Codec, metric: str, mode: str, points: list[dict[str, Any]], seed: int | None) -> None:
-        import numpy as np
-
-        super().__init__(codec, metric, mode, points, seed)
-        self.rng = np.random.default_rng(seed)
-
-    def ask(self) -> tuple[dict[str, Any], Any]:
-        return self.codec.sample(self.rng), None
-
-    def tell(self, encoded: dict[str, Any], token: Any, loss: float) -> None:
-        pass
 
 
 class RandomStrategy(SearcherStrategy):

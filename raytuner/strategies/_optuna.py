@@ -89,7 +89,7 @@ class CmaesStrategy(OptunaStrategy):
 
     def check(self, ctx: SearchContext) -> None:
         super().check(ctx)
-        from raytuner.params import iter_params
+        from raytuner.spec.params import iter_params
 
         tuned = [p for _, p in iter_params(ctx.space) if p.type in ("float", "int")]
         if len(tuned) < 2:

@@ -13,8 +13,8 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict
 
 from raytuner.errors import SpecError
-from raytuner.params import Space, iter_params
-from raytuner.space import to_ray
+from raytuner.spec.params import Space, iter_params
+from raytuner.spec.space import to_ray
 
 PARAM_KINDS = frozenset({"float", "int", "choice", "grid", "fixed"})
 
@@ -167,7 +167,7 @@ class SearcherStrategy(Strategy):
         if codec.dims:
             inner = self.build(ctx, codec, points)
         else:  # nothing to tune: every trial runs the fixed config
-            from raytuner.strategies._basic import RandomSearcher
+            from raytuner.strategies._asktell import RandomSearcher
 
             inner = RandomSearcher(codec, ctx.metrics[0], ctx.modes[0], points, ctx.seed)
         return Guarded(
@@ -195,7 +195,7 @@ def reports_per_step(trainable: Any) -> bool | None:
         import inspect
 
         from raytuner.errors import RaytunerError
-        from raytuner.registry import import_object
+        from raytuner.spec.registry import import_object
 
         try:
             return inspect.isgeneratorfunction(import_object(function, "trainable.function"))

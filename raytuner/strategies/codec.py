@@ -25,7 +25,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from raytuner.errors import SpecError
-from raytuner.params import ChoiceParam, FixedParam, FloatParam, IntParam, Space, iter_params
+from raytuner.spec.params import ChoiceParam, FixedParam, FloatParam, IntParam, Space, iter_params
 
 SEP = "/"
 

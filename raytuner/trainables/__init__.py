@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from raytuner.registry import Registry
+from raytuner.spec.registry import Registry
 from raytuner.trainables.base import Trainable
 
 TRAINABLES: Registry[type[Trainable]] = Registry("trainable", "trainable.type")
-TRAINABLES.add("sklearn", "raytuner.trainables.sklearn:SklearnTrainable", "a scikit-learn estimator scored by k-fold cross-validation, one report per fold")
+TRAINABLES.add("sklearn", "raytuner.trainables.sklearn.trainable:SklearnTrainable", "a scikit-learn estimator scored by k-fold cross-validation, one report per fold")
 TRAINABLES.add("function", "raytuner.trainables.function:FunctionTrainable", "a user function module:fn(config) returning a dict of metrics or yielding one per step")
 TRAINABLES.add("torch", "raytuner.trainables.torch:TorchTrainable", "a PyTorch model (MLP, CNN, class or build function) trained per epoch, with checkpoints, schedules, pruning and DDP")
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, ClassVar
 
-from raytuner.params import Space
-from raytuner.spec import MetricSpec, ResourcesSpec
+from raytuner.spec.params import Space
+from raytuner.spec.models import MetricSpec, ResourcesSpec
 
 
 class Trainable:
@@ -48,9 +48,9 @@ class Trainable:
 
     def trial_resources(self) -> Any:
         """What Tune reserves for one trial: a resource dict, or a placement group factory
-        when the spec asks for a placement strategy or child bundles (raytuner.placement).
+        when the spec asks for a placement strategy or child bundles (raytuner.trainables.placement).
         A trainable that starts workers of its own may ask for less."""
-        from raytuner.placement import trial_resources
+        from raytuner.trainables.placement import trial_resources
 
         return trial_resources(self.resources)
 

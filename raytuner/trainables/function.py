@@ -25,9 +25,9 @@ import math
 from typing import Any, Callable
 
 from raytuner.errors import SpecError
-from raytuner.params import Space
-from raytuner.registry import import_object
-from raytuner.spec import FunctionTrainableSpec
+from raytuner.spec.params import Space
+from raytuner.spec.registry import import_object
+from raytuner.spec.models import FunctionTrainableSpec
 from raytuner.trainables.base import Trainable
 
 
@@ -96,7 +96,7 @@ def accepts_state(fn: Any) -> bool:
 
 def stateful_trial(fn: Callable[..., Any], config: dict[str, Any], fn_path: str) -> None:
     """Run ``fn(config, state=...)``: restore the latest checkpoint, save one per (metrics, state) yielded."""
-    from raytuner.checkpointing import report_step, restore
+    from raytuner.trainables.checkpointing import report_step, restore
 
     restored = restore()
     step = restored.step if restored else 0

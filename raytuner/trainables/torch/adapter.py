@@ -6,9 +6,9 @@ from functools import partial
 from typing import Any, Callable
 
 from raytuner.errors import SpecError, missing_extra
-from raytuner.params import Space
-from raytuner.registry import import_object
-from raytuner.spec_torch import (
+from raytuner.spec.params import Space
+from raytuner.spec.registry import import_object
+from raytuner.spec.torch import (
     LOSS_NAMES,
     LOSS_TASKS,
     BuildModelSpec,
@@ -32,7 +32,7 @@ def require_torch() -> Any:
 
 def _values(param: Any) -> list[Any]:
     """The values a categorical (or fixed) space parameter can take; [] for ranges or none."""
-    from raytuner.params import ChoiceParam, FixedParam, GridParam
+    from raytuner.spec.params import ChoiceParam, FixedParam, GridParam
 
     if isinstance(param, (ChoiceParam, GridParam)):
         return list(param.values)
@@ -63,7 +63,7 @@ class TorchTrainable(Trainable):
     spec: TorchTrainableSpec
 
     def task(self) -> str | None:
-        from raytuner.data import BUNDLED
+        from raytuner.trainables.data import BUNDLED
 
         data = self.spec.data
         if data.task:
@@ -113,8 +113,8 @@ class TorchTrainable(Trainable):
             raise SpecError.at("trainable.data.shape", "vector", "'image' or [C, H, W] for the cnn model")
 
     def _check_data(self) -> str | None:
-        from raytuner.data import check_data
-        from raytuner.spec import DataSpec
+        from raytuner.trainables.data import check_data
+        from raytuner.spec.sklearn import DataSpec
         from raytuner.trainables.torch.data import IMAGE_SHAPES
 
         data = self.spec.data

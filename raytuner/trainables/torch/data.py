@@ -18,10 +18,10 @@ import numpy as np
 import torch
 from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler, TensorDataset
 
-from raytuner.data import load_data
-from raytuner.registry import import_object
-from raytuner.spec import DataSpec
-from raytuner.spec_torch import TorchDataSpec
+from raytuner.trainables.data import load_data
+from raytuner.spec.registry import import_object
+from raytuner.spec.sklearn import DataSpec
+from raytuner.spec.torch import TorchDataSpec
 
 IMAGE_SHAPES: dict[str, tuple[int, ...]] = {"sklearn:digits": (1, 8, 8)}
 # fields that change what is loaded (the rest are DataLoader options)

@@ -9,7 +9,7 @@ from typing import Any, ContextManager
 
 import torch
 
-from raytuner.spec_torch import TorchTrainableSpec
+from raytuner.spec.torch import TorchTrainableSpec
 
 log = logging.getLogger("raytuner.torch")
 

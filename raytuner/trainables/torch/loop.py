@@ -16,7 +16,7 @@ from typing import Any, Callable, Mapping
 import torch
 from torch import nn
 
-from raytuner.spec_torch import TorchTrainableSpec
+from raytuner.spec.torch import TorchTrainableSpec
 from raytuner.trainables.torch import checkpoint as ckpt
 from raytuner.trainables.torch.data import load_tensors, make_loader
 from raytuner.trainables.torch.devices import amp_dtype, autocast, choose_device, grad_scaler, set_threads, trial_threads

@@ -6,8 +6,8 @@ from typing import Any, Callable, Mapping
 
 from torch import nn
 
-from raytuner.registry import import_object
-from raytuner.spec_torch import (
+from raytuner.spec.registry import import_object
+from raytuner.spec.torch import (
     BuildModelSpec,
     ClassModelSpec,
     CNNModelSpec,

@@ -7,8 +7,8 @@ from typing import Any, Callable, Iterable
 import torch
 from torch import nn
 
-from raytuner.registry import import_object
-from raytuner.spec_torch import LOSS_NAMES, OptimizerSpec
+from raytuner.spec.registry import import_object
+from raytuner.spec.torch import LOSS_NAMES, OptimizerSpec
 from raytuner.trainables.torch.hypergradient import AdamHD, SGDHD
 
 LOSSES: dict[str, Callable[[], nn.Module]] = {

@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from raytuner.spec_torch import (
+from raytuner.spec.torch import (
     CosineSchedule,
     OneCycleSchedule,
     PlateauSchedule,

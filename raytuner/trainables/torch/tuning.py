@@ -15,8 +15,8 @@ from typing import Any, Iterator, Mapping
 from pydantic import ValidationError
 
 from raytuner.errors import Problem, SpecError
-from raytuner.params import ChoiceParam, FixedParam, FloatParam, GridParam, IntParam, Space, iter_params
-from raytuner.spec_torch import TorchTrainableSpec
+from raytuner.spec.params import ChoiceParam, FixedParam, FloatParam, GridParam, IntParam, Space, iter_params
+from raytuner.spec.torch import TorchTrainableSpec
 
 # Fields fixed per experiment: they shape the trial's resources or identity.
 NOT_TUNABLE = frozenset({"type", "params", "workers", "device", "threads"})

@@ -1,0 +1,256 @@
+"""The command line: parse arguments, call the library, print. Nothing else lives here."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, Callable, Sequence
+
+from raytuner.errors import RaytunerError
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
+
+
+def command(name: str) -> Callable[[Callable[[argparse.Namespace], int]], Callable[[argparse.Namespace], int]]:
+    def register(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+        COMMANDS[name] = fn
+        return fn
+
+    return register
+
+
+def _spec_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("spec", help="experiment spec (YAML)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a spec field, e.g. --set budget.trials=20 (repeatable)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="raytuner", description="Declarative, distributed hyperparameter tuning on Ray.")
+    from raytuner.results.versions import __version__
+
+    parser.add_argument("--version", action="version", version=f"raytuner {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("run", help="run an experiment spec on Ray")
+    _spec_args(p)
+    p.add_argument("--address", default=None, help="Ray cluster address (default: start a local Ray)")
+    p.add_argument("--top", type=int, default=10, help="rows of the leaderboard")
+    out = p.add_mutually_exclusive_group()
+    out.add_argument("--quiet", action="store_true", help="no progress; print only the results path")
+    out.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
+    p.add_argument("--verbose", action="store_true", help="show Ray's logs and trial output")
+
+    p = sub.add_parser("validate", help="check a spec without running it")
+    _spec_args(p)
+
+    sub.add_parser("strategies", help="list strategies and schedulers")
+    sub.add_parser("schema", help="print the JSON Schema of the spec")
+
+    p = sub.add_parser("results", help="show the leaderboard of a finished experiment")
+    p.add_argument("path", help="experiment directory (or a storage directory: its newest experiment)")
+    p.add_argument("--top", type=int, default=10)
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--endpoint", default=None, help="S3-compatible endpoint for s3:// paths, e.g. http://127.0.0.1:9000")
+
+    from raytuner.cli.cluster import add_cluster_commands
+
+    add_cluster_commands(sub, command)
+
+    p = sub.add_parser("predict", help="predict with a saved model (an experiment's refit model or ensemble)")
+    p.add_argument("--model", required=True, help="experiment directory, model directory or model file")
+    p.add_argument("--data", required=True, help="a .csv / .parquet file with the training columns")
+    p.add_argument("--out", default=None, help="write predictions to this CSV (default: stdout)")
+    p.add_argument("--ensemble", action="store_true", help="use the experiment's ensemble instead of its best model")
+    p.add_argument("--proba", action="store_true", help="add one probability column per class")
+    p.add_argument("--format", choices=["joblib", "skops"], default=None, help="which saved file to load")
+
+    p = sub.add_parser("ensemble", help="build an ensemble of a finished experiment's top configs (no new search)")
+    p.add_argument("path", help="experiment directory")
+    p.add_argument("--method", default=None, help="greedy | voting | average | stacking (default: the spec's, else greedy)")
+    p.add_argument("--top-k", type=int, default=None, help="distinct configs, best first (default: the spec's, else 5)")
+    p.add_argument("--option", dest="options", action="append", default=None, metavar="KEY=VALUE",
+                   help="a method option, e.g. --option rounds=100 (repeatable)")
+    p.add_argument("--json", action="store_true")
+    return parser
+
+
+def load_checked(args: argparse.Namespace) -> tuple[Any, Any]:
+    """Load a spec with its overrides and check it fully (no Ray): (spec, plan)."""
+    from raytuner.errors import SpecError
+    from raytuner.spec.loader import blame_overrides, load_spec
+    from raytuner.runner.plan import make_plan
+
+    spec = load_spec(args.spec, args.overrides)
+    try:
+        return spec, make_plan(spec)
+    except SpecError as exc:
+        raise SpecError(blame_overrides(exc.problems, args.overrides), args.spec) from None
+
+
+@command("run")
+def _run(args: argparse.Namespace) -> int:
+    from raytuner.console.summary import print_summary
+    from raytuner.runner.experiment import run_experiment
+
+    spec, _ = load_checked(args)
+    summary = run_experiment(spec, address=args.address, show_progress=not (args.quiet or args.json), verbose=args.verbose)
+    if args.json:
+        print(json.dumps(summary.to_data(), indent=2))
+    elif args.quiet:
+        print(summary.experiment_path)
+    else:
+        print_summary(summary, top=args.top)
+    return 0
+
+
+@command("validate")
+def _validate(args: argparse.Namespace) -> int:
+    from raytuner.spec.params import iter_params
+
+    spec, plan = load_checked(args)
+    tuned = [".".join(path) for path, p in iter_params(spec.space) if p.type != "fixed"]
+    print(
+        f"ok: {spec.name}: {spec.trainable.type} trainable, {plan.metric} ({plan.mode}), "
+        f"strategy {plan.strategy_label}, scheduler {plan.scheduler.name}, "
+        f"{plan.num_samples} sample(s), tuning {', '.join(tuned) or 'nothing'}"
+    )
+    for note in plan.notes:
+        print(note)
+    return 0
+
+
+@command("strategies")
+def _strategies(args: argparse.Namespace) -> int:
+    from raytuner.schedulers import SCHEDULERS
+    from raytuner.strategies import STRATEGIES
+
+    print("strategies (strategy.name):")
+    for entry in STRATEGIES.entries():
+        kinds = ", ".join(sorted(STRATEGIES.get(entry.name).supports))
+        print(f"  {entry.name:<12} {entry.summary}  [space: {kinds}]")
+    print("schedulers (scheduler.name):")
+    for entry in SCHEDULERS.entries():
+        print(f"  {entry.name:<12} {entry.summary}")
+    from raytuner.ensemble import ENSEMBLE_METHODS
+
+    print("ensemble methods (ensemble.method):")
+    for entry in ENSEMBLE_METHODS.entries():
+        print(f"  {entry.name:<12} {entry.summary}")
+    return 0
+
+
+@command("schema")
+def _schema(args: argparse.Namespace) -> int:
+    from raytuner.spec.loader import dump_schema
+
+    print(dump_schema())
+    return 0
+
+
+@command("results")
+def _results(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from raytuner.results.summary import SUMMARY_FILE, latest_experiment, read_summary
+
+    if "://" in args.path:  # s3://bucket/exp (a storage root or one experiment)
+        from raytuner.errors import ResultsError, SpecError
+        from raytuner.results.storage import exists, resolve
+
+        uri = args.path
+        try:
+            if not exists(resolve(uri, endpoint=args.endpoint).child(SUMMARY_FILE)):
+                uri = str(latest_experiment(uri, endpoint=args.endpoint))
+            return _show(read_summary(uri, endpoint=args.endpoint), args)
+        except SpecError as exc:
+            raise ResultsError(f"cannot open {args.path}: {exc.problems[0].expected}") from None
+    path = Path(args.path)
+    if path.is_dir() and not (path / SUMMARY_FILE).exists():
+        path = latest_experiment(path)
+    return _show(read_summary(path), args)
+
+
+def _show(summary: Any, args: argparse.Namespace) -> int:
+    from raytuner.console.summary import print_summary
+
+    if args.json:
+        print(json.dumps(summary.to_data(), indent=2))
+    else:
+        print_summary(summary, top=args.top)
+    return 0
+
+
+@command("predict")
+def _predict(args: argparse.Namespace) -> int:
+    from raytuner.results.export import load_model
+    from raytuner.runner.predict import predict_table
+    from raytuner.trainables.holdout import read_table
+
+    saved = load_model(args.model, args.format, ensemble=args.ensemble)
+    frame = read_table(args.data) if _is_file(args.data, "--data") else None
+    table, score = predict_table(saved, frame, proba=args.proba)
+    if args.out:
+        table.to_csv(args.out, index=False)
+    else:
+        table.to_csv(sys.stdout, index=False)
+    if score is not None:
+        print(f"{saved.meta['metric']}: {score:.6g} on {len(table)} rows of {args.data}", file=sys.stderr)
+    return 0
+
+
+@command("ensemble")
+def _ensemble(args: argparse.Namespace) -> int:
+    from raytuner.runner.ensemble_step import ensemble_experiment
+    from raytuner.console.final import describe_final
+    from raytuner.spec.loader import parse_override
+    from raytuner.results.summary import read_summary
+
+    options = None
+    if args.options is not None:
+        options = {}
+        for text in args.options:
+            keys, value = parse_override(text)
+            options[".".join(keys)] = value
+    result = ensemble_experiment(args.path, args.method, args.top_k, options)
+    if args.json:
+        print(json.dumps(read_summary(args.path).to_data()["final"]["ensemble"], indent=2))
+    else:
+        from raytuner.console.summary import _console
+
+        console = _console(None)
+        for line in describe_final(read_summary(args.path).final, read_summary(args.path).metric):
+            console.print(line)
+    return 1 if "error" in result else 0
+
+
+def _is_file(path: str, field: str) -> bool:
+    from pathlib import Path
+
+    from raytuner.errors import SpecError
+
+    if not Path(path).is_file():
+        raise SpecError.at(field, path, "an existing .csv / .parquet file")
+    return True
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except RaytunerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def entry() -> None:  # pragma: no cover - console script
+    sys.exit(main())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

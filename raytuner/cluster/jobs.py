@@ -1,0 +1,365 @@
+"""Sending experiments to a Ray cluster through the Ray Jobs API, and getting them back.
+
+``submit`` packages the working directory (:mod:`raytuner.cluster.workdir`), installs raytuner on
+the cluster through the job's runtime_env (see :data:`INSTALL_MODES`), and starts
+``python -m raytuner.cluster.remote run SPEC --set ...`` there; the entrypoint is built with
+``shlex`` quoting from validated names and the user's overrides, so nothing is
+interpreted by the cluster's shell. ``fetch`` brings the results back: straight from the
+storage when it is a URI (s3://, gs://...), else through a small ``pack`` job on the head
+node. Every request carries the bearer token (:mod:`raytuner.runner.auth`); no output, error or
+packaged file ever contains it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as _dt
+import os
+import re
+import secrets
+import shlex
+import shutil
+import sys
+import tarfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, TextIO
+
+from raytuner.runner import auth
+from raytuner.errors import ClusterError, SpecError
+
+TERMINAL = ("SUCCEEDED", "FAILED", "STOPPED")
+EXIT_CODES = {"SUCCEEDED": 0, "FAILED": 1, "STOPPED": 3}
+INSTALL_MODES = {
+    "package": "ship this raytuner package with the job (runtime_env py_modules); the cluster "
+               "provides its dependencies (the configs in cluster/ install them)",
+    "none": "the cluster already has raytuner installed (same environment, e.g. `cluster local`)",
+    "pip:REQ": "pip-install REQ into the job's environment, e.g. pip:raytuner==0.1.0 or "
+               "pip:git+https://github.com/ORG/raytuner@v0.1.0",
+}
+
+
+def runtime_env_install(install: str) -> dict[str, Any]:
+    """The runtime_env fields that make ``python -m raytuner.cluster.remote`` importable on the cluster."""
+    if install == "none":
+        return {}
+    if install == "package":
+        import raytuner
+
+        return {"py_modules": [str(Path(raytuner.__file__).parent)]}
+    if install.startswith("pip:") and install[4:].strip():
+        return {"pip": [install[4:].strip()]}
+    raise ClusterError(f"--install {install!r}: expected one of package, none, pip:REQUIREMENT")
+
+
+@dataclass
+class Cluster:
+    """An authenticated Jobs API client for one address."""
+
+    address: str
+    token: auth.Token | None
+    client: Any
+
+    def redact(self, text: str) -> str:
+        return auth.redact(text, self.token)
+
+
+def connect(address: str | None, *, token_file: str | None = None, insecure: bool = False,
+            ca_cert: str | None = None) -> Cluster:
+    address = address or os.environ.get("RAY_API_SERVER_ADDRESS") or _http_ray_address()
+    url = auth.check_address(address or "", insecure=insecure)
+    token = auth.resolve_token(token_file)
+    if ca_cert is not None and not Path(ca_cert).expanduser().exists():
+        raise ClusterError(f"--ca-cert {ca_cert}: no such file or directory")
+    from ray.job_submission import JobSubmissionClient
+
+    verify: Any = str(Path(ca_cert).expanduser()) if ca_cert else True
+    try:
+        client = JobSubmissionClient(url, headers=auth.headers(token), verify=verify)
+    except Exception as exc:  # noqa: BLE001 - Ray raises ConnectionError/RuntimeError/ValueError
+        raise explain(exc, url, token) from None
+    return Cluster(url, token, client)
+
+
+def _http_ray_address() -> str | None:
+    value = os.environ.get("RAY_ADDRESS", "")
+    return value if value.startswith(("http://", "https://")) else None
+
+
+def explain(exc: BaseException, url: str, token: auth.Token | None) -> ClusterError:
+    """A clear ClusterError for what the Jobs API answered (never echoing the token)."""
+    text = auth.redact(str(exc), token)
+    kind = _auth_failure(text)
+    if kind == 401:
+        return ClusterError(
+            f"{url} refused the request: 401 Unauthorized, the cluster has token authentication on and no "
+            "token was sent. Set RAY_AUTH_TOKEN_PATH (or RAY_AUTH_TOKEN, or --token-file) to the cluster's "
+            "token: `ray get-auth-token` on the head node, or the file `raytuner cluster local up` printed."
+        )
+    if kind == 403:
+        source = token.source if token else "nowhere"
+        return ClusterError(f"{url} refused the token from {source}: 403 Forbidden (a token of another cluster?)")
+    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    return ClusterError(f"cannot reach the Ray Jobs API at {url}: {first}")
+
+
+def _auth_failure(text: str) -> int | None:
+    """401 / 403 from Ray's messages (not from a port number that happens to contain 401)."""
+    if re.search(r"Authentication required|Unauthorized|status code:? 401\b", text):
+        return 401
+    if re.search(r"Authentication failed|Forbidden|Invalid authentication token|status code:? 403\b", text):
+        return 403
+    return None
+
+
+def _call(cluster: Cluster, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    try:
+        return fn(*args, **kwargs)
+    except ClusterError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        text = cluster.redact(str(exc))
+        if "does not exist" in text or re.search(r"status code:? 404\b", text):
+            job = args[0] if args else "?"
+            raise ClusterError(f"no job {job!r} on {cluster.address}") from None
+        raise explain(exc, cluster.address, cluster.token) from None
+
+
+# -- submit --------------------------------------------------------------------------
+
+
+@dataclass
+class Package:
+    """What a submission sends: the staged working dir, its files, the entrypoint, runtime_env."""
+
+    submission_id: str
+    entrypoint: str
+    runtime_env: dict[str, Any]
+    files: list[str]
+    staging_dir: Path
+    metadata: dict[str, str]
+
+
+def build_package(
+    spec_path: str,
+    overrides: Iterable[str] = (),
+    *,
+    workdir: str | os.PathLike[str] = ".",
+    excludes: Iterable[str] = (),
+    install: str = "package",
+    token: auth.Token | None = None,
+) -> Package:
+    """Validate the spec, stage the working directory, build a quoted entrypoint."""
+    from raytuner.spec.loader import load_spec
+
+    overrides = list(overrides)
+    root = Path(workdir).resolve()
+    if not root.is_dir():
+        raise ClusterError(f"--workdir {workdir}: not a directory")
+    install_env = runtime_env_install(install)
+    spec = load_spec(spec_path, overrides)  # a bad spec or --set fails here, before anything is sent
+    spec_file = Path(spec_path).resolve()
+    from raytuner.cluster import workdir as wd
+
+    results_dirs = {"results"}  # the default results folder, the spec's own and the overridden one
+    try:
+        paths = [load_spec(spec_path).storage.path, spec.storage.path]
+    except SpecError:  # valid only with the overrides
+        paths = [spec.storage.path]
+    for path in paths:
+        results_dirs.update(wd.local_results_dirs(root, path))
+    patterns = wd.patterns_for(root, excludes, sorted(results_dirs))
+    files = wd.select(root, patterns)
+    try:
+        rel_spec = spec_file.relative_to(root).as_posix()
+    except ValueError:
+        rel_spec = None
+    if rel_spec is not None and rel_spec not in files:
+        rel_spec = None  # excluded (e.g. git-ignored): shipped on its own below
+    _check_data_shipped(spec, root, files)
+    staging = wd.stage(root, files, secret=token.value if token else None)
+    if rel_spec is None:  # the spec lies outside the package: ship it next to the files
+        rel_spec = f".raytuner-spec/{spec_file.name}"
+        if token and token.value.encode() in spec_file.read_bytes():
+            shutil.rmtree(staging, ignore_errors=True)
+            raise ClusterError(f"{spec_path} contains the cluster's auth token: refusing to package it")
+        (staging / ".raytuner-spec").mkdir()
+        shutil.copy2(spec_file, staging / rel_spec)
+        files.append(rel_spec)
+    argv = ["python", "-m", "raytuner.cluster.remote", "run", rel_spec]
+    for item in overrides:
+        argv += ["--set", item]
+    entrypoint = shlex.join(argv)
+    if token and token.value in entrypoint:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise ClusterError("an override contains the cluster's auth token: refusing to submit it")
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    from raytuner.results.versions import __version__
+
+    runtime_env = {"working_dir": str(staging), **install_env,
+                   "excludes": ["__pycache__/", "*.pyc"]}
+    return Package(
+        submission_id=f"raytuner-{spec.name}-{stamp}-{secrets.token_hex(3)}",
+        entrypoint=entrypoint,
+        runtime_env=runtime_env,
+        files=files,
+        staging_dir=staging,
+        metadata={"raytuner_spec": spec.name, "raytuner_install": install, "raytuner_version": __version__},
+    )
+
+
+def _check_data_shipped(spec: Any, root: Path, files: list[str]) -> None:
+    """A data file the spec names by a relative path must travel with the job."""
+    data = getattr(spec.trainable, "data", None)
+    source = getattr(data, "source", None)
+    if not isinstance(source, str) or ":" in source.split("/", 1)[0] or Path(source).is_absolute():
+        return  # sklearn:NAME, a URI, or an absolute path on the cluster
+    rel = Path(source).as_posix().removeprefix("./")
+    if rel not in files:
+        state = "excluded from the package (.gitignore, .raytunerignore or --exclude)" if (root / rel).exists() \
+            else "missing from the working directory"
+        raise SpecError.at("trainable.data.source", source,
+                           f"a file that travels with the job; it is {state}: un-ignore it with a '!' "
+                           "pattern in .raytunerignore, or put it in shared storage and use that path")
+
+
+def submit(cluster: Cluster, package: Package) -> str:
+    try:
+        return str(_call(cluster, cluster.client.submit_job, entrypoint=package.entrypoint,
+                         runtime_env=package.runtime_env, submission_id=package.submission_id,
+                         metadata=package.metadata))
+    finally:
+        shutil.rmtree(package.staging_dir, ignore_errors=True)
+
+
+# -- list, status, logs, stop, wait ----------------------------------------------------
+
+
+def list_jobs(cluster: Cluster) -> list[Any]:
+    jobs = _call(cluster, cluster.client.list_jobs)
+    return sorted(jobs, key=lambda j: j.start_time or 0, reverse=True)
+
+
+def info(cluster: Cluster, job_id: str) -> Any:
+    return _call(cluster, cluster.client.get_job_info, job_id)
+
+
+def status(cluster: Cluster, job_id: str) -> str:
+    return str(_call(cluster, cluster.client.get_job_status, job_id))
+
+
+def logs(cluster: Cluster, job_id: str) -> str:
+    return cluster.redact(str(_call(cluster, cluster.client.get_job_logs, job_id)))
+
+
+def follow(cluster: Cluster, job_id: str, stream: TextIO | None = None) -> str:
+    """Print the job's logs as they come until it ends; return its final status."""
+    out = stream or sys.stdout
+    info(cluster, job_id)  # a clear error for an unknown job
+
+    async def tail() -> None:
+        async for chunk in cluster.client.tail_job_logs(job_id):
+            out.write(cluster.redact(chunk))
+            out.flush()
+
+    try:
+        asyncio.run(tail())
+    except ClusterError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the websocket closes oddly on some versions
+        text = cluster.redact(str(exc))
+        if _auth_failure(text):
+            raise explain(exc, cluster.address, cluster.token) from None
+        print(f"(log stream interrupted: {type(exc).__name__}; waiting for the job to end)", file=sys.stderr)
+    return wait(cluster, job_id, poll_s=0.5)
+
+
+def wait(cluster: Cluster, job_id: str, *, poll_s: float = 1.0, timeout_s: float | None = None) -> str:
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    while True:
+        current = status(cluster, job_id)
+        if current in TERMINAL:
+            return current
+        if deadline is not None and time.monotonic() > deadline:
+            raise ClusterError(f"job {job_id} still {current} after {timeout_s:.0f}s")
+        time.sleep(poll_s)
+
+
+def stop(cluster: Cluster, job_id: str) -> bool:
+    return bool(_call(cluster, cluster.client.stop_job, job_id))
+
+
+# -- fetch -----------------------------------------------------------------------------
+
+
+def fetch(cluster: Cluster, job_id: str, dest: str | os.PathLike[str] | None = None, *,
+          include_all: bool = False, endpoint: str | None = None) -> Path:
+    """Bring a finished job's experiment directory (summary, spec, reports, models) here."""
+    from raytuner.cluster import remote
+    from raytuner.results import storage
+
+    job = info(cluster, job_id)
+    if str(job.status) not in TERMINAL:
+        raise ClusterError(f"job {job_id} is {job.status}: fetch it once it has finished "
+                           f"(`raytuner jobs logs {job_id} --follow` waits)")
+    result = remote.parse_result(logs(cluster, job_id))
+    if result is None:
+        raise ClusterError(f"job {job_id} ({job.status}) reported no experiment directory: "
+                           f"see `raytuner jobs logs {job_id}`")
+    experiment = str(result["experiment_path"])
+    name = experiment.rstrip("/").rsplit("/", 1)[-1]
+    target = Path(dest) if dest is not None else Path("results") / name
+    if target.exists() and any(target.iterdir()):
+        raise ClusterError(f"{target} exists and is not empty: choose another --to")
+    endpoint = endpoint or result.get("endpoint")
+    if storage.is_uri(experiment):
+        location = storage.resolve(experiment, endpoint=endpoint, region=result.get("region"))
+        copied = storage.copy_tree(location, target, skip=remote.fetch_skip(include_all))
+        if not copied:
+            raise ClusterError(f"nothing to fetch at {experiment}")
+        return target
+    data = _pack_on_cluster(cluster, job, experiment, include_all)
+    _extract(data, target)
+    return target
+
+
+def _pack_on_cluster(cluster: Cluster, job: Any, experiment: str, include_all: bool) -> bytes:
+    from raytuner.cluster import remote
+
+    install = (job.metadata or {}).get("raytuner_install", "package")
+    argv = ["python", "-m", "raytuner.cluster.remote", "pack", experiment] + (["--all"] if include_all else [])
+    job_id = _call(cluster, cluster.client.submit_job, entrypoint=shlex.join(argv),
+                   runtime_env=runtime_env_install(install) or None,
+                   submission_id=f"raytuner-fetch-{secrets.token_hex(4)}",
+                   metadata={"raytuner_fetch": str(job.submission_id)})
+    try:
+        final = wait(cluster, job_id, poll_s=0.3, timeout_s=600)
+        text = logs(cluster, job_id)
+        if final != "SUCCEEDED":
+            tail = "\n".join(text.strip().splitlines()[-5:])
+            raise ClusterError(f"could not read {experiment} on the cluster ({final}):\n{tail}")
+        try:
+            return remote.unpack(text)
+        except ValueError as exc:
+            raise ClusterError(f"fetching {experiment}: {exc}") from None
+    finally:
+        try:
+            cluster.client.delete_job(job_id)
+        except Exception:  # noqa: BLE001 - best effort: the helper job is finished anyway
+            pass
+
+
+def _extract(data: bytes, target: Path) -> None:
+    import io
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp, tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+        tar.extractall(tmp, filter="data")  # no absolute paths, no links out, no devices
+        tops = list(Path(tmp).iterdir())
+        if len(tops) != 1 or not tops[0].is_dir():
+            raise ClusterError("fetch: unexpected archive layout from the cluster")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.exists():
+            target.rmdir()
+        shutil.move(str(tops[0]), str(target))

@@ -1,0 +1,121 @@
+"""Saved models: a fitted estimator with the spec, config and scores it came from.
+
+A model directory holds ``model.joblib`` (always), ``model.skops`` (when skops is
+installed), ``model.json`` (what the model is: config, metric, CV and holdout scores,
+feature columns, target, classes, versions) and ``spec.yaml``. ``raytuner predict``
+reads it back through :func:`load_model` and :func:`predict_table`.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from raytuner.errors import DependencyError, RaytunerError, ResultsError
+
+MODEL_DIR = "model"
+ENSEMBLE_DIR = "ensemble"
+META_FILE = "model.json"
+FORMATS = ("joblib", "skops")
+TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "raytuner.", "builtins.", "collections.")
+
+
+def skops_available() -> bool:
+    try:
+        import skops.io  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def save_model(directory: str | Path, model: Any, meta: dict[str, Any], formats: list[str] | tuple[str, ...] = FORMATS,
+               spec_data: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Write the model files; returns ``meta`` with the files written and formats skipped."""
+    import joblib
+
+    path = Path(directory)
+    path.mkdir(parents=True, exist_ok=True)
+    files, skipped = [], {}
+    for fmt in formats:
+        target = path / f"model.{fmt}"
+        if fmt == "joblib":
+            joblib.dump(model, target)
+        elif fmt == "skops":
+            if not skops_available():
+                skipped["skops"] = "not installed (pip install 'raytuner[export]')"
+                continue
+            import skops.io as sio
+
+            try:
+                sio.dump(model, target)
+            except Exception as exc:  # a type skops cannot persist: joblib still has it
+                skipped["skops"] = f"{type(exc).__name__}: {exc}"
+                continue
+        files.append(target.name)
+    meta = {**meta, "files": files, "skipped": skipped, "created_at": _dt.datetime.now().isoformat(timespec="seconds")}
+    if spec_data is not None:
+        (path / "spec.yaml").write_text(yaml.safe_dump(spec_data, sort_keys=False))
+    tmp = path / (META_FILE + ".tmp")
+    tmp.write_text(json.dumps(_plain(meta), indent=2))
+    os.replace(tmp, path / META_FILE)
+    return meta
+
+
+def _plain(value: Any) -> Any:
+    from raytuner.results.summary import _json_safe
+
+    return _json_safe(value)
+
+
+@dataclass
+class SavedModel:
+    model: Any
+    meta: dict[str, Any]
+    path: Path
+
+
+def resolve_model_dir(path: str | Path, ensemble: bool = False) -> Path:
+    """A model directory from a model dir, a model file, or an experiment dir."""
+    p = Path(path)
+    if p.is_file():
+        p = p.parent
+    if not p.is_dir():
+        raise ResultsError(f"no model at {path}: expected a model directory, model file or experiment directory")
+    if (p / META_FILE).is_file() and not ensemble:
+        return p
+    sub = p / (ENSEMBLE_DIR if ensemble else MODEL_DIR)
+    if (sub / META_FILE).is_file():
+        return sub
+    what = "an ensemble (set ensemble: in the spec)" if ensemble else f"a {META_FILE}"
+    raise ResultsError(f"{path} holds no {what}: not a raytuner model or experiment directory")
+
+
+def load_model(path: str | Path, fmt: str | None = None, ensemble: bool = False) -> SavedModel:
+    """Load a saved model (joblib by default; skops loads only scikit-learn/numpy/raytuner types)."""
+    directory = resolve_model_dir(path, ensemble)
+    meta = json.loads((directory / META_FILE).read_text())
+    if fmt is None:
+        fmt = "skops" if Path(path).suffix == ".skops" else ("joblib" if "model.joblib" in meta.get("files", []) else "skops")
+    target = directory / f"model.{fmt}"
+    if not target.is_file():
+        raise ResultsError(f"{directory} has no model.{fmt} (it has: {', '.join(meta.get('files', [])) or 'none'})")
+    if fmt == "joblib":
+        import joblib
+
+        return SavedModel(joblib.load(target), meta, directory)
+    if not skops_available():
+        raise DependencyError("loading a .skops model needs skops: pip install 'raytuner[export]'")
+    import skops.io as sio
+
+    untrusted = sio.get_untrusted_types(file=target)
+    unknown = [t for t in untrusted if not t.startswith(TRUSTED_PREFIXES)]
+    if unknown:
+        raise RaytunerError(f"{target} contains types outside scikit-learn/numpy/raytuner: {unknown}; "
+                            "load it with skops.io.load(..., trusted=[...]) after checking them")
+    return SavedModel(sio.load(target, trusted=untrusted), meta, directory)

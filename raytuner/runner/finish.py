@@ -1,0 +1,84 @@
+"""After the search: the steps that turn trial results into final models and scores.
+
+The runner makes one call, :func:`finish_experiment`, once the trials are done (Ray is
+still up, so steps may run Ray tasks). Each step is a small class named here in order
+(one line per step, imported lazily): ``check`` runs in ``make_plan`` before Ray starts,
+``applies`` says whether the spec asks for it, ``run`` returns a JSON-able dict that goes
+into ``summary.json`` under ``final.<name>``. A step that fails is reported there as
+``{"error": ...}`` and shown in the summary; it never loses the search's results.
+
+Rows held out by ``trainable.data.holdout`` never reach a trial (see raytuner.trainables.holdout);
+steps score on them last.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import time
+import traceback
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from raytuner.results.summary import TrialRecord
+
+FINISH_STEPS: list[tuple[str, str]] = [
+    ("refit", "raytuner.runner.refit:RefitStep"),
+    ("ensemble", "raytuner.runner.ensemble_step:EnsembleStep"),
+]
+
+
+def _step(target: str) -> Any:
+    module, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def check_finish(spec: Any, inputs: Any = None) -> None:
+    """Validate every step's part of the spec (SpecError before Ray starts)."""
+    for _, target in FINISH_STEPS:
+        _step(target).check(spec, inputs)
+
+
+@dataclass
+class FinishContext:
+    plan: Any
+    trials: list[TrialRecord]
+    experiment_path: str
+    results: dict[str, Any] = field(default_factory=dict)  # earlier steps' outputs
+    cache: dict[str, Any] = field(default_factory=dict)  # shared objects (data, models)
+
+    @property
+    def spec(self) -> Any:
+        return self.plan.spec
+
+    def local_dir(self, name: str) -> Path | None:
+        """A directory inside the experiment for a step's files (None for remote storage)."""
+        if "://" in self.experiment_path:
+            return None
+        return Path(self.experiment_path) / name
+
+    def ranked(self) -> list[TrialRecord]:
+        """Scored trials, best first; trials that ran every step rank before early-stopped ones."""
+        scored = [t for t in self.trials if t.status == "ok" and isinstance(t.score, (int, float)) and math.isfinite(t.score)]
+        full = self.plan.schedule.max_steps
+        sign = -1.0 if self.plan.mode == "max" else 1.0
+        return sorted(scored, key=lambda t: (full is not None and t.steps < full, sign * float(t.score)))  # type: ignore[arg-type]
+
+
+def finish_experiment(plan: Any, trials: list[TrialRecord], experiment_path: str) -> dict[str, Any]:
+    """Run every step the spec asks for; returns ``{step name: its result}`` for the summary."""
+    ctx = FinishContext(plan, trials, experiment_path)
+    for name, target in FINISH_STEPS:
+        step = _step(target)
+        if not step.applies(plan):
+            continue
+        start = time.perf_counter()
+        try:
+            with warnings.catch_warnings():  # quiet like the trials (their warnings stay on the workers)
+                warnings.simplefilter("ignore")
+                ctx.results[name] = {**step().run(ctx), "time_s": round(time.perf_counter() - start, 3)}
+        except Exception as exc:  # reported in summary.json and the summary, never lost
+            ctx.results[name] = {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc(limit=8)}
+    return ctx.results

@@ -1,0 +1,114 @@
+"""Everything checked and resolved before Ray starts: spec -> Plan.
+
+``make_plan`` resolves registry names, validates strategy and scheduler options,
+checks the trainable (imports, data, metric) and the space against the strategy.
+Any problem is a SpecError; nothing is written and Ray is not started.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from raytuner.errors import SpecError
+from raytuner.spec.loader import validate_options as options
+from raytuner.schedulers import SCHEDULERS, ScheduleContext, Scheduler
+from raytuner.schedulers.base import objectives_of
+from raytuner.spec.models import ExperimentSpec
+from raytuner.results.storage import check as check_storage
+from raytuner.strategies import STRATEGIES, SearchContext, Strategy
+from raytuner.strategies.base import reports_per_step
+from raytuner.trainables import TRAINABLES, Trainable
+
+
+@dataclass(frozen=True)
+class Plan:
+    spec: ExperimentSpec
+    mode: str
+    trainable: Trainable
+    strategy: Strategy
+    scheduler: Scheduler
+    search: SearchContext
+    schedule: ScheduleContext
+    notes: tuple[str, ...] = ()  # e.g. what the auto strategy chose and why
+
+    @property
+    def metric(self) -> str:
+        return self.spec.metric.name
+
+    @property
+    def strategy_label(self) -> str:
+        """The spec's strategy name, with what it resolved to (``auto:tpe``)."""
+        name = self.spec.strategy.name
+        return name if name == self.strategy.name else f"{name}:{self.strategy.name}"
+
+    @property
+    def num_samples(self) -> int:
+        return self.strategy.num_samples(self.search)
+
+
+def make_plan(spec: ExperimentSpec, inputs: Any = None) -> Plan:
+    """``inputs``: in-memory data/estimator from Python (TuneSearchCV) the trainable uses instead of paths."""
+    seed = spec.strategy.seed
+    trainable_cls = TRAINABLES.get(spec.trainable.type, "trainable.type")
+    trainable = trainable_cls(spec.trainable, metric=spec.metric, seed=seed, resources=spec.resources)
+    if inputs is not None:
+        trainable.take_inputs(inputs)
+    mode = trainable.check(spec.space)
+
+    max_steps = trainable.max_steps()
+    if spec.stop.max_steps is not None:
+        max_steps = min(max_steps or spec.stop.max_steps, spec.stop.max_steps)
+
+    strategy_cls = STRATEGIES.get(spec.strategy.name, "strategy.name")
+    strategy = strategy_cls(options(strategy_cls.Options, spec.strategy.options, "strategy.options"))
+    search = SearchContext(
+        space=spec.space,
+        metric=spec.metric.name,
+        mode=mode,
+        seed=seed,
+        trials=spec.budget.trials,
+        max_concurrent=spec.budget.max_concurrent,
+        points_to_evaluate=list(spec.strategy.points_to_evaluate),
+        reports_per_trial=max_steps,
+        objectives=tuple((m.name, mode if i == 0 else (m.mode or mode)) for i, m in enumerate(spec.objectives)),
+        iterative=reports_per_step(trainable),
+    )
+    strategy.check(search)
+    choice = strategy.choose(search)  # 'auto' picks a concrete strategy (and a scheduler) here
+    strategy = choice.strategy
+    scheduler_name = spec.scheduler.name
+    if choice.scheduler and "scheduler" not in spec.model_fields_set:
+        scheduler_name = choice.scheduler
+
+    scheduler_cls = SCHEDULERS.get(scheduler_name, "scheduler.name")
+    scheduler = scheduler_cls(options(scheduler_cls.Options, spec.scheduler.options, "scheduler.options"))
+    schedule = ScheduleContext(
+        metric=spec.metric.name,
+        mode=mode,
+        seed=seed,
+        max_steps=max_steps,
+        strategy=strategy.name,
+        space=spec.space,
+        checkpoints=trainable.checkpoints(),
+        objectives=objectives_of(spec.metric, mode),
+    )
+    scheduler.check(schedule)
+    if scheduler.explores_itself and strategy.name not in ("random", "grid", "manual"):
+        raise SpecError.at(
+            "strategy.name", strategy.name,
+            f"random, grid or manual with scheduler '{scheduler.name}': it explores by cloning "
+            "and mutating trials itself, and Ray allows no search algorithm beside it",
+        )
+    check_storage(spec.storage)
+    from raytuner.runner.finish import check_finish
+
+    check_finish(spec, inputs)  # refit / ensemble / holdout fields, before Ray starts
+    notes = (choice.reason,) if choice.reason else ()
+    if scheduler.synchronous and spec.budget.max_concurrent:
+        notes += (
+            f"scheduler '{scheduler.name}' with budget.max_concurrent={spec.budget.max_concurrent}: "
+            "paused trials count toward the limit, so a bracket is halved among the trials that "
+            "have started; leave max_concurrent unset to let whole brackets be halved together",
+        )
+    return Plan(spec, mode, trainable, strategy, scheduler, search, schedule, notes)

@@ -1,0 +1,106 @@
+"""The refit step: the best config refit on every search row, scored on the holdout, saved.
+
+Also the scikit-learn parts every final step shares (:func:`sklearn_parts`): the data
+split exactly as the trials saw it, the same CV splits, the estimator builder, the scorer.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from raytuner.trainables.data import Dataset
+
+
+@dataclass
+class SklearnParts:
+    setup: dict[str, Any]
+    search: Dataset
+    holdout: Dataset | None
+    splits: list[tuple[np.ndarray, np.ndarray]]
+    scorer: Callable[..., float]
+    task: str
+
+    def estimator(self, config: dict[str, Any]) -> Any:
+        from raytuner.trainables.sklearn.estimator import build_estimator
+
+        return build_estimator(self.setup, config)
+
+
+def sklearn_parts(ctx: Any) -> SklearnParts:
+    if "sklearn" not in ctx.cache:
+        from sklearn.base import is_classifier
+        from sklearn.metrics import get_scorer
+
+        from raytuner.trainables.holdout import split_data
+        from raytuner.trainables.sklearn.estimator import make_splits
+
+        trainable = ctx.plan.trainable
+        setup = trainable.setup()
+        template = trainable.estimator_class()(**trainable.spec.params)
+        search, holdout = split_data(trainable.spec.data, template)
+        ctx.cache["sklearn"] = SklearnParts(
+            setup=setup, search=search, holdout=holdout, splits=make_splits(setup, search.X, search.y),
+            scorer=get_scorer(ctx.spec.metric.name),
+            task="classification" if is_classifier(template) else "regression",
+        )
+    return ctx.cache["sklearn"]
+
+
+def is_sklearn_spec_run(plan: Any) -> bool:
+    return plan.spec.trainable.type == "sklearn" and getattr(plan.trainable, "inputs", None) is None
+
+
+def model_meta(ctx: Any, parts: SklearnParts, kind: str, **extra: Any) -> dict[str, Any]:
+    spec = ctx.spec
+    classes = np.unique(parts.search.y).tolist() if parts.task == "classification" else None
+    return {
+        "kind": kind, "experiment": spec.name, "experiment_path": ctx.experiment_path,
+        "metric": spec.metric.name, "mode": ctx.plan.mode, "task": parts.task,
+        "data_source": spec.trainable.data.source, "target": spec.trainable.data.target,
+        "feature_names": list(parts.search.feature_names), "classes": classes,
+        "search_rows": len(parts.search.y), "holdout_rows": None if parts.holdout is None else len(parts.holdout.y),
+        **extra,
+    }
+
+
+class RefitStep:
+    @staticmethod
+    def check(spec: Any, inputs: Any) -> None:
+        """Nothing beyond the spec's own validation."""
+
+    @staticmethod
+    def applies(plan: Any) -> bool:
+        spec = plan.spec
+        wanted = spec.refit.enabled or spec.ensemble is not None or spec.trainable.data.holdout is not None
+        return is_sklearn_spec_run(plan) and wanted
+
+    def run(self, ctx: Any) -> dict[str, Any]:
+        from raytuner.results.export import MODEL_DIR, save_model
+
+        ranked = ctx.ranked()
+        if not ranked:
+            return {"skipped": "no trial finished with a score"}
+        best = ranked[0]
+        parts = sklearn_parts(ctx)
+        start = time.perf_counter()
+        model = parts.estimator(best.config).fit(parts.search.X, parts.search.y)
+        fit_time = time.perf_counter() - start
+        ctx.cache["best_model"] = model
+        holdout_score = None
+        if parts.holdout is not None:
+            holdout_score = float(parts.scorer(model, parts.holdout.X, parts.holdout.y))
+        out: dict[str, Any] = {
+            "trial_id": best.trial_id, "config": best.config, "cv_score": best.score,
+            "holdout_score": holdout_score, "fit_time_s": round(fit_time, 3),
+            "search_rows": len(parts.search.y),
+            "holdout_rows": None if parts.holdout is None else len(parts.holdout.y),
+        }
+        directory = ctx.local_dir(MODEL_DIR)
+        if ctx.spec.refit.enabled and directory is not None:
+            meta = save_model(directory, model, model_meta(ctx, parts, "best", **out), ctx.spec.refit.formats, ctx.spec.to_data())
+            out.update(path=str(directory), files=meta["files"], skipped=meta["skipped"])
+        return out

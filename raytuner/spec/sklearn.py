@@ -1,0 +1,147 @@
+"""The scikit-learn trainable's part of a spec: data, holdout, CV, pipelines, fidelity."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class HoldoutSpec(_Model):
+    """A test split kept out of the search (and of ensemble selection), scored at the end."""
+
+    fraction: float | None = Field(None, gt=0, lt=1, description="share of the rows held out")
+    source: str | None = Field(
+        None, description="a separate .csv / .parquet test file with the same columns"
+    )
+    stratified: bool | None = Field(None, description="default: true for classifiers")
+    seed: int = Field(0, description="seed of the split (independent of the search's seed)")
+
+    @model_validator(mode="after")
+    def _one_of(self) -> "HoldoutSpec":
+        if (self.fraction is None) == (self.source is None):
+            raise ValueError("exactly one of fraction or source")
+        return self
+
+
+class DataSpec(_Model):
+    """Where the data comes from: a bundled dataset or a CSV/Parquet file."""
+
+    source: str = Field(
+        description="'sklearn:NAME' (iris, digits, wine, breast_cancer, diabetes, "
+        "california_housing is not bundled) or a path to a .csv / .parquet file",
+        examples=["sklearn:digits", "data/train.csv"],
+    )
+    target: str | None = Field(
+        None, description="target column of a CSV/Parquet file (required for files)"
+    )
+    features: list[str] | None = Field(
+        None, description="feature columns to use (default: every other column)"
+    )
+    task: Literal["classification", "regression"] | None = Field(
+        None, description="default: inferred from the estimator"
+    )
+    holdout: HoldoutSpec | None = Field(
+        None, description="rows the search never sees, to score the final model(s); "
+        "a fraction (0.2) or {fraction|source, stratified, seed}",
+    )
+
+    @field_validator("holdout", mode="before", json_schema_input_type=float | HoldoutSpec | None)
+    @classmethod
+    def _holdout_shorthand(cls, raw: Any) -> Any:
+        return {"fraction": raw} if isinstance(raw, (int, float)) and not isinstance(raw, bool) else raw
+
+
+class CVSpec(_Model):
+    """k-fold cross-validation; stratified for classifiers by default."""
+
+    folds: int = Field(5, ge=2, le=100)
+    shuffle: bool = True
+    stratified: bool | None = Field(None, description="default: true for classifiers")
+
+
+class PipelineOptionSpec(_Model):
+    """One alternative for a pipeline step: an estimator by import path and its fixed arguments."""
+
+    estimator: str = Field(examples=["sklearn.svm.SVC"])
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class PipelineStepSpec(_Model):
+    """A step of a scikit-learn Pipeline: an estimator, or named options the space chooses from."""
+
+    name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$", examples=["scale", "clf"])
+    estimator: str | None = Field(
+        None, description="import path, or 'passthrough'", examples=["sklearn.preprocessing.StandardScaler"]
+    )
+    params: dict[str, Any] = Field(default_factory=dict, description="fixed constructor arguments")
+    options: dict[str, PipelineOptionSpec] = Field(
+        default_factory=dict,
+        description="alternatives by name; tune with space: {STEP: {type: choice, values: [names]}} "
+        "(the first is the default)",
+    )
+
+    @model_validator(mode="after")
+    def _one_of(self) -> "PipelineStepSpec":
+        if "__" in self.name:
+            raise ValueError(f"a step name without '__' (got {self.name!r})")
+        if (self.estimator is None) == (not self.options):
+            raise ValueError("exactly one of estimator or options")
+        if self.options and self.params:
+            raise ValueError("params inside each option, not next to options")
+        return self
+
+class FidelitySpec(_Model):
+    """What one step (one report) of a scikit-learn trial is: what schedulers count.
+
+    folds: one report per cross-validation fold (running mean); epochs: one
+    ``partial_fit`` pass (SGDClassifier, MLPClassifier...); estimators: the
+    ensemble grows with ``warm_start`` (random forests, gradient boosting) until
+    it reaches its n_estimators (max_iter for HistGradientBoosting).
+    """
+
+    kind: Literal["folds", "epochs", "estimators"] = "folds"
+    steps: int | None = Field(
+        None, ge=1, le=100000,
+        description="reports per trial (default: folds: cv.folds; epochs: 20; estimators: 10)",
+    )
+    epochs_per_step: int = Field(1, ge=1, description="epochs: partial_fit passes per report")
+    validation: Literal["cv", "holdout"] = Field(
+        "cv", description="epochs/estimators: score every step on all cv folds (k models) or on "
+        "the first fold only (one model, 1/cv.folds of the data held out)",
+    )
+
+
+class SklearnTrainableSpec(_Model):
+    """Any scikit-learn estimator by import path, scored by cross-validation."""
+
+    type: Literal["sklearn"] = "sklearn"
+    estimator: str | None = Field(
+        None, examples=["sklearn.ensemble.RandomForestClassifier"],
+        description="import path (or give a pipeline instead)",
+    )
+    pipeline: list[PipelineStepSpec] | None = Field(
+        None, min_length=1, description="a Pipeline of steps (instead of estimator); "
+        "tune step parameters as nested space entries (STEP: {param: ...})",
+    )
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="fixed constructor arguments"
+    )
+    data: DataSpec
+    cv: CVSpec = CVSpec()
+    fidelity: FidelitySpec = Field(
+        FidelitySpec(), description="what one step is: a fold, an epoch or a growth step"
+    )
+
+    @model_validator(mode="after")
+    def _estimator_or_pipeline(self) -> "SklearnTrainableSpec":
+        if (self.estimator is None) == (self.pipeline is None):
+            raise ValueError("exactly one of estimator or pipeline")
+        names = [step.name for step in self.pipeline or []]
+        if len(set(names)) != len(names):
+            raise ValueError(f"unique pipeline step names (got {names})")
+        return self

@@ -1,0 +1,109 @@
+"""Tabular data for trainables: bundled scikit-learn datasets or CSV/Parquet files.
+
+Nothing is downloaded: only the datasets that ship inside scikit-learn are offered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from raytuner.errors import SpecError
+from raytuner.spec.sklearn import DataSpec
+
+
+def _bundled(loader_name: str, task: str) -> tuple[Callable[[], tuple[Any, Any]], str]:
+    def load() -> tuple[Any, Any]:
+        import sklearn.datasets as ds
+
+        return getattr(ds, loader_name)(return_X_y=True)
+
+    return load, task
+
+
+BUNDLED: dict[str, tuple[Callable[[], tuple[Any, Any]], str]] = {
+    "iris": _bundled("load_iris", "classification"),
+    "digits": _bundled("load_digits", "classification"),
+    "wine": _bundled("load_wine", "classification"),
+    "breast_cancer": _bundled("load_breast_cancer", "classification"),
+    "diabetes": _bundled("load_diabetes", "regression"),
+}
+
+FILE_READERS = {".csv": "read_csv", ".parquet": "read_parquet", ".pq": "read_parquet"}
+
+
+@dataclass(frozen=True)
+class Dataset:
+    X: np.ndarray
+    y: np.ndarray
+    feature_names: list[str]
+    task: str | None  # "classification" / "regression" when known from the source
+    source: str
+
+
+def check_data(spec: DataSpec, field: str = "trainable.data") -> None:
+    """Validate a data spec without loading more than a file's header."""
+    if spec.source.startswith("sklearn:"):
+        name = spec.source.split(":", 1)[1]
+        if name not in BUNDLED:
+            raise SpecError.at(
+                f"{field}.source",
+                spec.source,
+                "a bundled dataset: " + ", ".join(f"sklearn:{n}" for n in BUNDLED),
+            )
+        for extra in ("target", "features"):
+            if getattr(spec, extra) is not None:
+                raise SpecError.at(f"{field}.{extra}", getattr(spec, extra), "unset for a bundled dataset")
+        return
+    path = Path(spec.source)
+    if path.suffix.lower() not in FILE_READERS:
+        raise SpecError.at(
+            f"{field}.source", spec.source, "'sklearn:NAME' or a .csv / .parquet file"
+        )
+    if not path.is_file():
+        raise SpecError.at(f"{field}.source", spec.source, "an existing file")
+    if spec.target is None:
+        raise SpecError.at(f"{field}.target", None, "the name of the target column of the file")
+    columns = _columns(path)
+    if spec.target not in columns:
+        raise SpecError.at(f"{field}.target", spec.target, f"one of the file's columns: {', '.join(columns)}")
+    for name in spec.features or []:
+        if name not in columns:
+            raise SpecError.at(f"{field}.features", name, f"one of the file's columns: {', '.join(columns)}")
+
+
+def _columns(path: Path) -> list[str]:
+    import pandas as pd
+
+    try:
+        if path.suffix.lower() == ".csv":
+            return [str(c) for c in pd.read_csv(path, nrows=0).columns]
+        import pyarrow.parquet as pq
+
+        return list(pq.read_schema(path).names)
+    except Exception as exc:  # unreadable file: a user error, not a crash
+        raise SpecError.at("trainable.data.source", str(path), f"a readable table ({exc})") from None
+
+
+def load_data(spec: DataSpec) -> Dataset:
+    check_data(spec)
+    if spec.source.startswith("sklearn:"):
+        name = spec.source.split(":", 1)[1]
+        loader, task = BUNDLED[name]
+        X, y = loader()
+        names = [f"x{i}" for i in range(X.shape[1])]
+        return Dataset(np.asarray(X), np.asarray(y), names, spec.task or task, spec.source)
+    import pandas as pd
+
+    path = Path(spec.source)
+    frame = getattr(pd, FILE_READERS[path.suffix.lower()])(path)
+    y = frame[spec.target].to_numpy()
+    features = frame[spec.features] if spec.features else frame.drop(columns=[spec.target])
+    categorical = [c for c in features.columns if not pd.api.types.is_numeric_dtype(features[c])]
+    if categorical:  # one-hot encode text columns so any estimator can take them
+        features = pd.get_dummies(features, columns=categorical, dtype=float)
+    X = features.to_numpy(dtype=float)
+    return Dataset(X, y, [str(c) for c in features.columns], spec.task, spec.source)

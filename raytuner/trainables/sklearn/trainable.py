@@ -1,0 +1,183 @@
+"""A scikit-learn estimator by import path, scored by k-fold cross-validation.
+
+Each fold is one step: the trial reports the running mean of the fold scores after
+every fold, so a scheduler can drop a poor config after a few folds.
+"""
+
+from __future__ import annotations
+
+import time
+from functools import partial
+from typing import Any, Callable
+
+import numpy as np
+
+from raytuner.trainables.data import Dataset, check_data
+from raytuner.errors import SpecError
+from raytuner.spec.params import Space
+from raytuner.spec.registry import import_object
+from raytuner.spec.sklearn import SklearnTrainableSpec
+from raytuner.trainables.base import Trainable
+from raytuner.trainables.sklearn.estimator import build_estimator, make_splits
+from raytuner.trainables.sklearn.names import estimator_params, tree_names
+from raytuner.trainables.sklearn.steps import check_fidelity, fidelity_setup, fidelity_steps, step_trial
+
+
+class SklearnTrainable(Trainable):
+    kind = "sklearn"
+    spec: SklearnTrainableSpec
+    inputs: Any = None  # in-memory inputs from Python (raytuner.sklearn.inputs), see take_inputs
+
+    def take_inputs(self, inputs: Any) -> None:
+        """In-memory X, y and estimator (TuneSearchCV): ``inputs`` checks and builds the trial."""
+        self.inputs = inputs
+
+    def estimator_class(self) -> Any:
+        from sklearn.base import BaseEstimator
+
+        if self.spec.pipeline is not None:  # a factory of Pipelines (raytuner.trainables.sklearn.pipeline)
+            from raytuner.trainables.sklearn.pipeline import pipeline_factory
+
+            return pipeline_factory(self.spec.pipeline)
+        cls = import_object(self.spec.estimator, "trainable.estimator")
+        if not (isinstance(cls, type) and hasattr(cls, "fit") and issubclass(cls, BaseEstimator)):
+            raise SpecError.at("trainable.estimator", self.spec.estimator, "a scikit-learn estimator class")
+        return cls
+
+    def check(self, space: Space) -> str:
+        if self.inputs is not None:
+            return self.inputs.check(self, space)
+        metric = self.metric
+        from sklearn.base import is_classifier, is_regressor
+        from sklearn.metrics import get_scorer_names
+
+        cls = self.estimator_class()
+        try:
+            estimator = cls(**self.spec.params)
+        except TypeError as exc:
+            raise SpecError.at("trainable.params", self.spec.params, f"constructor arguments of {cls.__name__} ({exc})") from None
+        valid = set(estimator.get_params(deep=True))
+        if self.spec.pipeline is not None:  # names valid for every option a step may take
+            from raytuner.trainables.sklearn.pipeline import check_pipeline_space
+
+            valid = check_pipeline_space(self.spec, space)
+        names = estimator_params(tree_names(space))
+        for name in names:
+            if name not in valid:
+                raise SpecError.at(
+                    "space." + name.replace("__", "."),
+                    name,
+                    f"a parameter of {cls.__name__}: {', '.join(sorted(p for p in valid if '__' not in p))}",
+                )
+        check_fidelity(self.spec, estimator)
+        check_data(self.spec.data)
+        from raytuner.trainables.holdout import check_holdout
+
+        check_holdout(self.spec.data)
+        data_task = self.spec.data.task or _bundled_task(self.spec.data.source)
+        if data_task == "regression" and is_classifier(estimator):
+            raise SpecError.at("trainable.estimator", self.spec.estimator, f"a regressor for the regression data {self.spec.data.source}")
+        if data_task == "classification" and is_regressor(estimator):
+            raise SpecError.at("trainable.estimator", self.spec.estimator, f"a classifier for the classification data {self.spec.data.source}")
+        if metric.name not in get_scorer_names():
+            raise SpecError.at(
+                "metric.name", metric.name,
+                "a scikit-learn scorer name (e.g. accuracy, f1_macro, roc_auc, r2, "
+                "neg_mean_squared_error; see sklearn.metrics.get_scorer_names())",
+            )
+        if metric.mode == "min":
+            raise SpecError.at("metric.mode", "min", "'max' (scikit-learn scorers are greater-is-better; use a neg_* scorer for losses)")
+        return "max"
+
+    def max_steps(self) -> int | None:
+        if self.inputs is not None:
+            return self.inputs.max_steps(self)
+        return fidelity_steps(self.spec)
+
+    def checkpoints(self) -> bool:
+        # every fidelity (folds, epochs, estimators) saves and restores per step; the
+        # in-memory trials of TuneSearchCV run scikit-learn's _fit_and_score and do not
+        return self.inputs is None
+
+    def setup(self) -> dict[str, Any]:
+        cls = self.estimator_class()
+        estimator = cls(**self.spec.params)
+        from sklearn.base import is_classifier
+
+        stratified = self.spec.cv.stratified
+        if stratified is None:
+            stratified = is_classifier(estimator)
+        defaults: dict[str, Any] = {}
+        params = estimator.get_params()
+        if "random_state" in params and params["random_state"] is None and self.seed is not None:
+            defaults["random_state"] = self.seed
+        if "n_jobs" in params and params["n_jobs"] is None:
+            defaults["n_jobs"] = max(1, int(self.resources.cpu))
+        setup = {
+            "estimator": self.spec.estimator,
+            "fixed": {**defaults, **self.spec.params},
+            "folds": self.spec.cv.folds,
+            "shuffle": self.spec.cv.shuffle,
+            "stratified": stratified,
+            "seed": self.seed,
+            "metric": self.metric.name,
+            "fidelity": fidelity_setup(self.spec),
+        }
+        if self.spec.pipeline is not None:  # steps built per trial by raytuner.trainables.sklearn.pipeline
+            from raytuner.trainables.sklearn.pipeline import pipeline_setup
+
+            setup["pipeline"] = pipeline_setup(self.spec.pipeline, self.seed, max(1, int(self.resources.cpu)))
+        return setup
+
+    def build(self) -> Callable[[dict[str, Any]], None]:
+        from ray import tune
+
+        if self.inputs is not None:
+            return self.inputs.build(self)
+        from raytuner.trainables.holdout import search_data
+
+        dataset = search_data(self.spec.data, self.estimator_class()(**self.spec.params))  # no holdout rows
+        setup = self.setup()
+        trial = step_trial(setup) or sklearn_trial
+        return tune.with_parameters(partial(trial, setup=setup), dataset=dataset)
+
+
+def _bundled_task(source: str) -> str | None:
+    from raytuner.trainables.data import BUNDLED
+
+    if source.startswith("sklearn:"):
+        entry = BUNDLED.get(source.split(":", 1)[1])
+        return entry[1] if entry else None
+    return None
+
+
+def sklearn_trial(config: dict[str, Any], *, setup: dict[str, Any], dataset: Dataset) -> None:
+    """One trial: k folds, reporting the running mean score after each (checkpoint: the scores)."""
+    from sklearn.base import clone
+    from sklearn.metrics import get_scorer
+
+    from raytuner.trainables.checkpointing import report_step, restore
+
+    metric_name = setup["metric"]
+    scorer = get_scorer(metric_name)
+    template = build_estimator(setup, config)
+    restored = restore()
+    scores: list[float] = list(restored.state) if restored else []
+    for fold, (train, test) in enumerate(make_splits(setup, dataset.X, dataset.y), start=1):
+        if fold <= len(scores):
+            continue  # done before a pause or retry
+        start = time.perf_counter()
+        estimator = clone(template).fit(dataset.X[train], dataset.y[train])
+        score = float(scorer(estimator, dataset.X[test], dataset.y[test]))
+        scores.append(score)
+        report_step(
+            {
+                metric_name: float(np.mean(scores)),
+                "fold": fold,
+                "fold_score": score,
+                "score_std": float(np.std(scores)),
+                "fold_time_s": time.perf_counter() - start,
+            },
+            step=fold,
+            state=scores,
+        )
