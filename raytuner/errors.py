@@ -3,7 +3,8 @@
 Every error a user can cause derives from :class:`RaytunerError`. The CLI prints
 its message (no traceback) and exits with status 2. Errors of optional
 dependencies and of Ray itself are mapped onto this hierarchy in one place each
-(:func:`missing_extra`, :mod:`raytuner.cluster_connect`).
+(:func:`missing_extra` for extras, :func:`raytuner.runner.session.connect_error` for Ray's
+connection errors).
 """
 
 from __future__ import annotations

@@ -56,19 +56,11 @@ CONVERTERS: dict[type, Callable[[Any], Any]] = {
 }
 
 
-def to_ray(space: Space, *, grid_choices: bool = False) -> dict[str, Any]:
-    """Convert a space tree into a Ray Tune ``param_space``.
-
-    With ``grid_choices`` every ``choice`` becomes a ``grid_search`` (the grid strategy).
-    """
+def to_ray(space: Space) -> dict[str, Any]:
+    """Convert a space tree into a Ray Tune ``param_space``."""
     out: dict[str, Any] = {}
     for key, node in space.items():
-        if isinstance(node, dict):
-            out[key] = to_ray(node, grid_choices=grid_choices)
-        elif grid_choices and isinstance(node, ChoiceParam):
-            out[key] = _grid(GridParam(values=node.values))
-        else:
-            out[key] = CONVERTERS[type(node)](node)
+        out[key] = to_ray(node) if isinstance(node, dict) else CONVERTERS[type(node)](node)
     return out
 
 
@@ -81,17 +73,6 @@ def flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
             out.update(flatten(value, name + "."))
         else:
             out[name] = value
-    return out
-
-
-def unflatten(flat: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in flat.items():
-        node = out
-        parts = key.split(".")
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-        node[parts[-1]] = value
     return out
 
 

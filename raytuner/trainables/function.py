@@ -21,7 +21,6 @@ checkpoint.
 from __future__ import annotations
 
 import inspect
-import math
 from typing import Any, Callable
 
 from raytuner.errors import SpecError
@@ -80,10 +79,6 @@ def _clean(metrics: dict[str, Any]) -> dict[str, Any]:
             value = value.item()
         out[key] = value
     return out
-
-
-def is_finite_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def accepts_state(fn: Any) -> bool:
