@@ -1,1 +1,3 @@
-"""console"""
+"""Every line and table a person reads: live progress (``progress``), the leaderboard and
+summary (``summary``), early stopping and PBT lines (``scheduling``), refit/holdout/ensemble
+lines (``final``)."""
