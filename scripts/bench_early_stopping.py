@@ -100,9 +100,10 @@ def holdout(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, 
     from sklearn.datasets import load_digits
 
     from raytuner.trainables.sklearn.estimator import make_splits
+    from raytuner.trainables.sklearn.setup import CVSetup
 
     X, y = load_digits(return_X_y=True)
-    train, test = make_splits({"folds": 5, "shuffle": True, "seed": seed, "stratified": True}, X, y)[0]
+    train, test = make_splits(CVSetup(folds=5, shuffle=True, stratified=True, seed=seed), X, y)[0]
     return X, y, X[train], y[train], X[test], y[test]
 
 
@@ -223,8 +224,9 @@ def run_halving(seed: int, trials: int, epochs: int, target: float) -> Run:
 
     X, y, Xtr, ytr, Xte, yte = holdout(seed)
     from raytuner.trainables.sklearn.estimator import make_splits
+    from raytuner.trainables.sklearn.setup import CVSetup
 
-    split = make_splits({"folds": 5, "shuffle": True, "seed": seed, "stratified": True}, X, y)[:1]
+    split = make_splits(CVSetup(folds=5, shuffle=True, stratified=True, seed=seed), X, y)[:1]
     run = Run("sklearn HalvingRandomSearchCV", seed, target)
 
     def scorer(estimator: Any, X_: np.ndarray, y_: np.ndarray) -> float:

@@ -11,6 +11,7 @@ from typing import Any
 
 import raytuner
 from raytuner.console.summary import print_summary
+from raytuner.results.scheduling import ExploitEvent
 from raytuner.results.summary import Summary, read_summary
 
 
@@ -46,9 +47,9 @@ def test_asha_stops_bad_trials_before_max_t(ray_local: None, storage: Path) -> N
     assert trials[3.0].steps == 6  # the best runs to max_t
     stopped = [x for x, t in trials.items() if t.steps < 6]
     assert {8.0, 9.0, 10.0} & set(stopped) and 3.0 not in stopped
-    early = summary.scheduling["early_stopping"]
-    assert early["stopped_early"] == len(stopped) and early["stopped_by"] == {"scheduler": len(stopped)}
-    assert early["steps_saved"] == 6 * 5 - sum(t.steps for t in summary.trials) > 0
+    early = summary.scheduling.early_stopping
+    assert early.stopped_early == len(stopped) and early.stopped_by == {"scheduler": len(stopped)}
+    assert early.steps_saved == 6 * 5 - sum(t.steps for t in summary.trials) > 0
     assert read_summary(summary.experiment_path).scheduling == summary.scheduling  # saved in summary.json
     out = io.StringIO()
     print_summary(summary, out)
@@ -62,7 +63,7 @@ def test_median_stops_a_curve_below_the_median(ray_local: None, storage: Path) -
     trials = by_value(summary)
     assert [trials[x].steps for x in (3.0, 3.2, 2.8)] == [9, 9, 9]
     assert trials[9.0].steps == 2  # stopped at the end of its grace period
-    assert summary.scheduling["early_stopping"]["stopped_trials"] == [trials[9.0].trial_id]
+    assert summary.scheduling.early_stopping.stopped_trials == [trials[9.0].trial_id]
 
 
 def test_hyperband_pauses_resumes_from_checkpoints_and_stops(ray_local: None, storage: Path) -> None:
@@ -80,7 +81,7 @@ def test_hyperband_pauses_resumes_from_checkpoints_and_stops(ray_local: None, st
     for x in resumed:  # the step counter continued from the checkpoint, it did not restart
         for row in rows(trials[x]):
             assert row["step"] == row["training_iteration"] > row["restored_step"] in (0, 3)
-    assert summary.scheduling["early_stopping"]["stopped_trials"] == [trials[10.0].trial_id]
+    assert summary.scheduling.early_stopping.stopped_trials == [trials[10.0].trial_id]
 
 
 def searched_curves(storage: Path, *, strategy: str, scheduler: str) -> Summary:
@@ -104,7 +105,7 @@ def test_hyperband_halves_brackets_with_a_model_based_searcher(ray_local: None, 
     a bracket exists before its rung, so exactly 3 trials stop at step 3."""
     summary = searched_curves(storage, strategy="tpe", scheduler="hyperband")
     assert sorted(t.steps for t in summary.trials) == [3, 3, 3, 9, 9, 9, 9, 9, 9]
-    assert summary.scheduling["early_stopping"]["stopped_by"] == {"scheduler": 3}
+    assert summary.scheduling.early_stopping.stopped_by == {"scheduler": 3}
 
 
 def test_bohb_halves_its_bracket_and_keeps_the_best(ray_local: None, storage: Path) -> None:
@@ -113,18 +114,18 @@ def test_bohb_halves_its_bracket_and_keeps_the_best(ray_local: None, storage: Pa
     is the best of the three that reached step 3 (closest to the optimum x=3)."""
     summary = searched_curves(storage, strategy="bohb", scheduler="bohb")
     assert sorted(t.steps for t in summary.trials) == [1, 1, 1, 1, 1, 1, 3, 3, 9]
-    assert summary.scheduling["early_stopping"]["stopped_by"] == {"scheduler": 8}
+    assert summary.scheduling.early_stopping.stopped_by == {"scheduler": 8}
     survivors = [t for t in summary.trials if t.steps >= 3]
     assert max(survivors, key=lambda t: t.steps) is min(survivors, key=lambda t: abs(t.config["x"] - 3.0))
 
 
-def check_clones(summary: Summary) -> list[dict[str, Any]]:
+def check_clones(summary: Summary) -> list[ExploitEvent]:
     """Every final trial's lineage (carried in its checkpointed state) matches the
     recorded PBT schedule, and each restore continued the donor's step and state."""
-    population = summary.scheduling["population"]
-    events = population["events"]
-    assert population["exploits"] == len(events) >= 1
-    schedules = population["schedules"]
+    population = summary.scheduling.population
+    events = population.events
+    assert population.exploits == len(events) >= 1
+    schedules = population.schedules
     assert sorted(t.trial_id for t in summary.trials) == sorted(Path(t.path).name[len("trial_"):] for t in summary.trials)
     assert len({t.trial_id for t in summary.trials}) == len(summary.trials)
     for trial in summary.trials:
@@ -137,9 +138,9 @@ def check_clones(summary: Summary) -> list[dict[str, Any]]:
         assert math.isclose(trial.score, history[-1]["score"] + (12 - history[-1]["step"]) * history[-1]["rate"])
         clones = [(e["me"], e["from"], e["step"], e["rate"]) for e in history if e["from"] not in ("", e["me"])]
         schedule = schedules.get(trial.trial_id, [])
-        if schedule and schedule[-1]["donor_step"] >= 12:
+        if schedule and schedule[-1].donor_step >= 12:
             schedule = schedule[:-1]  # cloned a finished donor: nothing left to run, its last report is the donor's
-        recorded = [(e["trial"], e["cloned"], e["donor_step"], e["changed"]["rate"][1] if e["changed"] else None)
+        recorded = [(e.trial, e.cloned, e.donor_step, e.changed["rate"][1] if e.changed else None)
                     for e in schedule]
         assert [c[:3] for c in clones] == [r[:3] for r in recorded], (clones, recorded)
         for clone, record in zip(clones, recorded):
@@ -154,15 +155,15 @@ def test_pbt_clones_a_trial_from_its_checkpoint(ray_local: None, storage: Path) 
                   key="rate", metric="score", mode="max", steps=12, concurrent=4)
     events = check_clones(summary)
     for event in events:
-        (old, new), = event["changed"].values()
+        (old, new), = event.changed.values()
         assert 0.0 <= new <= 1.0 and old != new
-    schedules = summary.scheduling["population"]["schedules"]
-    assert set(schedules) == {e["trial"] for e in events}
+    schedules = summary.scheduling.population.schedules
+    assert set(schedules) == {e.trial for e in events}
     out = io.StringIO()
     print_summary(summary, out)
     text = out.getvalue()
     assert f"pbt: {len(events)} exploits" in text
-    assert f"cloned {events[0]['cloned']}" in text
+    assert f"cloned {events[0].cloned}" in text
 
 
 def test_pb2_clones_with_values_inside_bounds(ray_local: None, storage: Path) -> None:
@@ -179,9 +180,9 @@ def test_trial_plateau_and_target_stop_trials(ray_local: None, storage: Path) ->
     trials = by_value(summary)
     assert trials[1.0].steps == 1  # loss 1.0 <= target 2.0 at once
     assert trials[5.0].steps == 3  # a flat curve plateaus after 3 steps
-    early = summary.scheduling["early_stopping"]
-    assert early["stopped_early"] == 2 and early["stopped_by"] == {"plateau": 1, "target": 1}
-    assert early["stop_reasons"] == {trials[1.0].trial_id: "target", trials[5.0].trial_id: "plateau"}
+    early = summary.scheduling.early_stopping
+    assert early.stopped_early == 2 and early.stopped_by == {"plateau": 1, "target": 1}
+    assert early.stop_reasons == {trials[1.0].trial_id: "target", trials[5.0].trial_id: "plateau"}
     out = io.StringIO()
     print_summary(summary, out)
     assert "2 of 2 trials stopped before 10 steps (1 on a plateau, 1 at the target)" in out.getvalue()
@@ -191,8 +192,8 @@ def test_experiment_plateau_stops_the_experiment(ray_local: None, storage: Path)
     summary = run(storage, "flat", [1.0, 1.0, 1.0, 1.0], {"name": "fifo"}, steps=10, concurrent=1,
                   stop={"max_steps": 10, "experiment_plateau": {"top": 3, "std": 0.001}})
     assert sum(t.steps for t in summary.trials) < 10
-    early = summary.scheduling["early_stopping"]
-    assert early["stopped_early"] >= 1 and set(early["stopped_by"]) == {"experiment_plateau"}
+    early = summary.scheduling.early_stopping
+    assert early.stopped_early >= 1 and set(early.stopped_by) == {"experiment_plateau"}
 
 
 def test_time_limit_ends_the_run_and_is_the_stop_reason(ray_local: None, storage: Path) -> None:
@@ -200,23 +201,26 @@ def test_time_limit_ends_the_run_and_is_the_stop_reason(ray_local: None, storage
     summary = run(storage, "curve", [3.0, 4.0], {"name": "fifo"}, steps=100, trainable=trainable,
                   budget={"max_concurrent": 2, "time_limit_s": 4})
     assert summary.wall_time_s < 20 and all(0 < t.steps < 100 for t in summary.trials)  # 10 s each at full length
-    early = summary.scheduling["early_stopping"]
-    assert early["stopped_by"] == {"time_limit": 2} and set(early["stop_reasons"].values()) == {"time_limit"}
+    early = summary.scheduling.early_stopping
+    assert early.stopped_by == {"time_limit": 2} and set(early.stop_reasons.values()) == {"time_limit"}
     out = io.StringIO()
     print_summary(summary, out)
     assert "2 of 2 trials stopped before 100 steps (2 at the time limit)" in out.getvalue()
 
 
 def test_summary_says_nothing_of_early_stopping_when_fifo_stopped_nothing() -> None:
+    from dataclasses import replace
+
+    from raytuner.results.scheduling import EarlyStopping, SchedulingReport
     from raytuner.results.summary import Summary, TrialRecord
     from raytuner.console.scheduling import scheduling_lines
 
-    early = {"max_steps": 3, "trials": 2, "stopped_early": 0, "stopped_by": {}, "stop_reasons": {},
-             "steps_used": 6, "steps_if_all_ran": 6, "steps_saved": 0, "stopped_trials": []}
+    early = EarlyStopping(max_steps=3, trials=2, stopped_early=0, stopped_by={}, stop_reasons={},
+                          steps_used=6, steps_if_all_ran=6, steps_saved=0, stopped_trials=[])
     trials = [TrialRecord(trial_id=i, status="ok", config={}, score=1.0, metrics={}, steps=3, path="", time_s=0.1) for i in "ab"]
     summary = Summary(name="s", experiment_path="", metric="m", mode="max", strategy="random", scheduler="fifo",
-                      started_at="", wall_time_s=1.0, trials=trials, best=trials[0], versions={}, final=None,
-                      scheduling={"scheduler": "fifo", "early_stopping": early})
+                      started_at="", wall_time_s=1.0, trials=trials, best=trials[0], versions={},
+                      scheduling=SchedulingReport(scheduler="fifo", early_stopping=early))
     assert scheduling_lines(summary) == []
-    summary.scheduling["scheduler"] = "asha"
+    summary.scheduling = replace(summary.scheduling, scheduler="asha")
     assert scheduling_lines(summary)[0].startswith("early stopping: 0 of 2 trials stopped before 3 steps")

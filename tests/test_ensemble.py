@@ -89,15 +89,19 @@ def test_distinct_top_and_bad_options() -> None:
 
 def test_summary_lines_show_holdout_scores_side_by_side_and_step_errors() -> None:
     from raytuner.console.final import describe_final
+    from raytuner.results.final import (EnsembleResult, FinalResults, RefitResult, SavedFiles, StepFailure,
+                                        StepSkipped)
 
-    final = {
-        "refit": {"trial_id": "t1", "search_rows": 100, "holdout_rows": 50, "holdout_score": 0.9, "path": "/x/model"},
-        "ensemble": {"method": "greedy", "member_trials": ["t1", "t2"], "weights": [0.5, 0.5],
-                     "oof_score": 0.95, "holdout_score": 0.92},
-    }
+    final = FinalResults(
+        refit=RefitResult(trial_id="t1", config={}, cv_score=0.9, holdout_score=0.9, fit_time_s=0.1, search_rows=100,
+                          holdout_rows=50, saved=SavedFiles(path="/x/model")),
+        ensemble=EnsembleResult(method="greedy", options={}, members=2, weights=[0.5, 0.5], oof_score=0.95, top_k=2,
+                                member_trials=["t1", "t2"], holdout_score=0.92, best_single_holdout_score=0.9,
+                                search_rows=100, holdout_rows=50),
+    )
     lines = describe_final(final, "accuracy")
     assert "holdout accuracy (50 rows the search never saw): best model 0.9 | ensemble (greedy, 2 configs) 0.92" in lines
-    failed = describe_final({"ensemble": {"error": "ValueError: an ensemble needs at least 2 distinct configs (got 1)"}}, "r2")
+    failed = describe_final(FinalResults(ensemble=StepFailure("ValueError: an ensemble needs at least 2 distinct configs (got 1)")), "r2")
     assert failed == ["[red]ensemble failed[/red]: ValueError: an ensemble needs at least 2 distinct configs (got 1)"]
-    assert describe_final({"refit": {"skipped": "no trial finished with a score"}}, "r2") == [
+    assert describe_final(FinalResults(refit=StepSkipped("no trial finished with a score")), "r2") == [
         "refit: skipped (no trial finished with a score)"]

@@ -48,7 +48,7 @@ def test_asha_drops_a_config_after_a_few_folds(ray_local: None, storage: Path) -
     steps = {t.config["max_depth"]: t.steps for t in summary.trials}
     assert steps[None] == 5
     assert steps[1] < 5 and steps[2] < 5  # dropped before the last fold
-    assert summary.scheduling["early_stopping"]["stopped_early"] >= 2
+    assert summary.scheduling.early_stopping.stopped_early >= 2
 
 
 def test_pbt_on_partial_fit_epochs(ray_local: None, storage: Path) -> None:
@@ -62,7 +62,7 @@ def test_pbt_on_partial_fit_epochs(ray_local: None, storage: Path) -> None:
         assert trial.status == "ok" and trial.steps == 6 and trial.metrics["epoch"] == 12
         assert list(Path(trial.path).glob("checkpoint_*"))
     assert max(t.score for t in summary.trials) > 0.8
-    population = summary.scheduling["population"]
-    assert population["exploits"] >= 1
-    for event in population["events"]:
-        assert set(event["changed"]) <= {"eta0"}
+    population = summary.scheduling.population
+    assert population.exploits >= 1
+    for event in population.events:
+        assert set(event.changed) <= {"eta0"}

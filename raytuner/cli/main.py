@@ -205,7 +205,7 @@ def _ensemble(args: argparse.Namespace) -> int:
     from raytuner.runner.ensemble_step import ensemble_experiment
     from raytuner.console.final import describe_final
     from raytuner.spec.loader import parse_override
-    from raytuner.results.summary import read_summary
+    from raytuner.results.summary import json_safe, read_summary
 
     options = None
     if args.options is not None:
@@ -213,16 +213,17 @@ def _ensemble(args: argparse.Namespace) -> int:
         for text in args.options:
             keys, value = parse_override(text)
             options[".".join(keys)] = value
-    result = ensemble_experiment(args.path, args.method, args.top_k, options)
+    result = ensemble_experiment(args.path, args.method, args.top_k, options)  # recorded in summary.json
     if args.json:
-        print(json.dumps(read_summary(args.path).to_data()["final"]["ensemble"], indent=2))
+        print(json.dumps(json_safe(result.to_data()), indent=2))
     else:
         from raytuner.console.summary import _console
 
+        summary = read_summary(args.path)
         console = _console(None)
-        for line in describe_final(read_summary(args.path).final, read_summary(args.path).metric):
+        for line in describe_final(summary.final, summary.metric):
             console.print(line)
-    return 1 if "error" in result else 0
+    return 0  # a failing step raises (exit status from the error)
 
 
 def _is_file(path: str, field: str) -> bool:

@@ -4,30 +4,32 @@ from __future__ import annotations
 
 from typing import Any
 
+from raytuner.results.final import FinalResults, StepFailure, StepSkipped
 
-def describe_final(final: dict[str, Any], metric: str) -> list[str]:
+
+def describe_final(final: FinalResults, metric: str) -> list[str]:
     """Lines for the summary: the refit model, the holdout scores, the ensemble next to the best model."""
     lines: list[str] = []
 
     def fmt(value: Any) -> str:
         return f"{value:.6g}" if isinstance(value, (int, float)) else "-"
 
-    for name, result in final.items():
-        if "error" in result:
-            lines.append(f"[red]{name} failed[/red]: {result['error']}")
-        elif isinstance(result.get("skipped"), str):
-            lines.append(f"{name}: skipped ({result['skipped']})")
-    refit = final.get("refit") or {}
-    ensemble = final.get("ensemble") or {}
-    if "trial_id" in refit:
-        where = f", saved to {refit['path']}" if refit.get("path") else ""
-        lines.append(f"refit: best config (trial {refit['trial_id']}) on {refit['search_rows']} rows{where}")
-        if refit.get("holdout_score") is not None:
-            lines.append(f"holdout {metric} ({refit['holdout_rows']} rows the search never saw): best model {fmt(refit['holdout_score'])}"
-                         + (f" | ensemble ({ensemble['method']}, {len(ensemble['member_trials'])} configs) {fmt(ensemble['holdout_score'])}"
-                            if "holdout_score" in ensemble else ""))
-    if "holdout_score" in ensemble:
-        weights = "" if ensemble["method"] == "stacking" else f", weights {ensemble['weights']}"
-        lines.append(f"ensemble: {ensemble['method']} of top {len(ensemble['member_trials'])}{weights}, "
-                     f"OOF {metric} {fmt(ensemble['oof_score'])}" + (f", saved to {ensemble['path']}" if ensemble.get("path") else ""))
+    for name, outcome in final.steps():
+        if isinstance(outcome, StepFailure):
+            lines.append(f"[red]{name} failed[/red]: {outcome.error}")
+        elif isinstance(outcome, StepSkipped):
+            lines.append(f"{name}: skipped ({outcome.reason})")
+    refit, ensemble = final.refit_result, final.ensemble_result
+    if refit is not None:
+        where = f", saved to {refit.saved.path}" if refit.saved and refit.saved.path else ""
+        lines.append(f"refit: best config (trial {refit.trial_id}) on {refit.search_rows} rows{where}")
+        if refit.holdout_score is not None:
+            lines.append(f"holdout {metric} ({refit.holdout_rows} rows the search never saw): best model {fmt(refit.holdout_score)}"
+                         + (f" | ensemble ({ensemble.method}, {len(ensemble.member_trials)} configs) {fmt(ensemble.holdout_score)}"
+                            if ensemble is not None else ""))
+    if ensemble is not None:
+        weights = "" if ensemble.method == "stacking" else f", weights {ensemble.weights}"
+        where = f", saved to {ensemble.saved.path}" if ensemble.saved and ensemble.saved.path else ""
+        lines.append(f"ensemble: {ensemble.method} of top {len(ensemble.member_trials)}{weights}, "
+                     f"OOF {metric} {fmt(ensemble.oof_score)}" + where)
     return lines

@@ -68,9 +68,9 @@ def save_model(directory: str | Path, model: Any, meta: dict[str, Any], formats:
 
 
 def _plain(value: Any) -> Any:
-    from raytuner.results.summary import _json_safe
+    from raytuner.results.summary import json_safe
 
-    return _json_safe(value)
+    return json_safe(value)
 
 
 @dataclass

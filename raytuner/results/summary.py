@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from raytuner.errors import ResultsError
+from raytuner.results.final import FinalResults
+from raytuner.results.scheduling import SchedulingReport
 
 SUMMARY_FILE = "summary.json"
 SPEC_FILE = "spec.yaml"
@@ -52,8 +54,8 @@ class Summary:
     best: TrialRecord | None
     versions: dict[str, str] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
-    final: dict[str, Any] = field(default_factory=dict)  # after the search: refit, ensemble (raytuner.runner.finish)
-    scheduling: dict[str, Any] = field(default_factory=dict)  # early stopping counts, PBT schedules
+    final: FinalResults = field(default_factory=FinalResults)  # after the search: refit, ensemble (raytuner.runner.finish)
+    scheduling: SchedulingReport = field(default_factory=SchedulingReport)  # early stopping counts, PBT schedules
     objectives: list[dict[str, str]] = field(default_factory=list)  # multi-objective: [{name, mode}, ...]
     pareto_front: list[str] = field(default_factory=list)  # multi-objective: trial ids, non-dominated
 
@@ -87,24 +89,27 @@ class Summary:
 
     def to_data(self) -> dict[str, Any]:
         data = asdict(self)
+        data["final"] = self.final.to_data()
+        data["scheduling"] = self.scheduling.to_data()
         data["counts"] = self.counts
         data["nodes"] = self.nodes
-        return _json_safe(data)
+        return json_safe(data)
 
 
 def _finite(value: Any) -> bool:
     return isinstance(value, (int, float)) and math.isfinite(value)
 
 
-def _json_safe(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
+    """``value`` as plain JSON (numpy scalars as Python's, non-finite floats as None/"inf"/"-inf")."""
     if isinstance(value, float) and not math.isfinite(value):
         return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
     if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
+        return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
+        return [json_safe(v) for v in value]
     if hasattr(value, "item") and callable(value.item):
-        return _json_safe(value.item())
+        return json_safe(value.item())
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
     return repr(value)
@@ -155,7 +160,9 @@ def _summary_from(data: dict[str, Any]) -> Summary:
     data.pop("nodes", None)
     trials = [_trial(t) for t in data.pop("trials")]
     best = data.pop("best")
-    return Summary(trials=trials, best=_trial(best) if best else None, **data)
+    final = FinalResults.from_data(data.pop("final", None))
+    scheduling = SchedulingReport.from_data(data.pop("scheduling", None))
+    return Summary(trials=trials, best=_trial(best) if best else None, final=final, scheduling=scheduling, **data)
 
 
 def latest_experiment(storage: str | Path, name: str | None = None, *, endpoint: str | None = None) -> Path:

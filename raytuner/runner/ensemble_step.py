@@ -8,9 +8,11 @@ neither the search nor the selection saw (a holdout is required).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from raytuner.errors import SpecError
+from raytuner.results.final import EnsembleResult, SavedFiles
 
 
 class EnsembleStep:
@@ -36,7 +38,7 @@ class EnsembleStep:
 
         return plan.spec.ensemble is not None and is_sklearn_spec_run(plan)
 
-    def run(self, ctx: Any) -> dict[str, Any]:
+    def run(self, ctx: Any) -> EnsembleResult:
         from raytuner.ensemble import build_ensemble
         from raytuner.ensemble.core import distinct_top
         from raytuner.results.export import ENSEMBLE_DIR, save_model
@@ -55,23 +57,25 @@ class EnsembleStep:
         if holdout is None:  # check() requires one; a spec changed since is a bug to report
             raise RuntimeError("the ensemble step needs trainable.data.holdout")
         score = float(parts.scorer(model, holdout.X, holdout.y))
-        best_single = (ctx.results.get("refit") or {}).get("holdout_score")
+        refit = ctx.results.refit_result
+        best_single = refit.holdout_score if refit is not None else None
         if best_single is None:
             best_single = float(parts.scorer(parts.estimator(members[0].config).fit(parts.search.X, parts.search.y), holdout.X, holdout.y))
-        out: dict[str, Any] = {
-            **info, "top_k": spec.top_k, "member_trials": [t.trial_id for t in members],
-            "holdout_score": score, "best_single_holdout_score": best_single,
-            "search_rows": len(parts.search.y), "holdout_rows": len(holdout.y),
-        }
+        out = EnsembleResult.of(
+            info, top_k=spec.top_k, member_trials=[t.trial_id for t in members],
+            holdout_score=score, best_single_holdout_score=best_single,
+            search_rows=len(parts.search.y), holdout_rows=len(holdout.y),
+        )
         directory = ctx.local_dir(ENSEMBLE_DIR)
         if directory is not None:
-            meta = save_model(directory, model, model_meta(ctx, parts, "ensemble", **out), ctx.spec.refit.formats, ctx.spec.to_data())
-            out.update(path=str(directory), files=meta["files"], skipped=meta["skipped"])
+            meta = save_model(directory, model, model_meta(ctx, parts, "ensemble", **out.model_data()), ctx.spec.refit.formats,
+                              ctx.spec.to_data())
+            out = replace(out, saved=SavedFiles(path=str(directory), files=meta["files"], skipped=meta["skipped"]))
         return out
 
 
 def ensemble_experiment(directory: str, method: str | None = None, top_k: int | None = None,
-                        options: dict[str, Any] | None = None) -> dict[str, Any]:
+                        options: dict[str, Any] | None = None) -> EnsembleResult:
     """Build (or rebuild) the ensemble of a finished experiment without re-running its search.
 
     Reads ``spec.yaml`` and ``summary.json``, applies the method/top_k/options given,
@@ -103,12 +107,12 @@ def ensemble_experiment(directory: str, method: str | None = None, top_k: int | 
         ensemble["options"] = options
     raw["ensemble"] = ensemble
     plan = make_plan(validate_spec(raw, source=str(spec_file)))
-    ctx = FinishContext(plan, summary.trials, str(Path(directory).resolve()), results=dict(summary.final))
+    ctx = FinishContext(plan, summary.trials, str(Path(directory).resolve()), results=summary.final)
     import warnings
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result = EnsembleStep().run(ctx)
-    summary.final["ensemble"] = result
+    summary.final = summary.final.with_step("ensemble", result)
     write_summary(summary, directory)
     return result

@@ -14,7 +14,7 @@ from raytuner.errors import ExperimentFailed
 from raytuner.runner.finish import finish_experiment
 from raytuner.runner.plan import Plan, make_plan
 from raytuner.results.summary import SPEC_FILE, Summary, TrialRecord, best_of, write_remote_outputs, write_summary
-from raytuner.runner.scheduling import scheduling_report
+from raytuner.runner.scheduling import StopReasons, scheduling_report
 from raytuner.runner.session import quiet_ray, ray_session
 from raytuner.spec.models import ExperimentSpec
 from raytuner.results.storage import experiment_uri
@@ -101,15 +101,15 @@ def trial_loggers(tensorboard: bool) -> list[Any]:
     return loggers
 
 
-def stop_reasons(stopper: Any, spec: ExperimentSpec, wall_s: float) -> dict[str, Any]:
-    """What the stopping conditions did: {"trials": {trial id: condition}, "all": the
-    condition that ended the experiment, or "time_limit", or None}."""
+def stop_reasons(stopper: Any, spec: ExperimentSpec, wall_s: float) -> StopReasons:
+    """What the stopping conditions did: the condition that stopped each trial, and the
+    condition that ended the experiment, or "time_limit", or None."""
     reasons = dict(stopper.reasons) if stopper is not None else {}
     ended = stopper.stopped_all if stopper is not None else None
     limit = spec.budget.time_limit_s
     if ended is None and limit is not None and wall_s >= limit:
         ended = "time_limit"
-    return {"trials": reasons, "all": ended}
+    return StopReasons(trials=reasons, ended_by=ended)
 
 
 def allow_parallel_pending(max_concurrent: int | None, own_generator: bool = False) -> None:

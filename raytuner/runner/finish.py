@@ -3,9 +3,10 @@
 The runner makes one call, :func:`finish_experiment`, once the trials are done (Ray is
 still up, so steps may run Ray tasks). Each step is a small class named here in order
 (one line per step, imported lazily): ``check`` runs in ``make_plan`` before Ray starts,
-``applies`` says whether the spec asks for it, ``run`` returns a JSON-able dict that goes
-into ``summary.json`` under ``final.<name>``. A step that fails is reported there as
-``{"error": ...}`` and shown in the summary; it never loses the search's results.
+``applies`` says whether the spec asks for it, ``run`` returns a typed record
+(raytuner.results.final) that goes into ``summary.json`` under ``final.<name>``. A step
+that fails is reported there as a ``StepFailure`` (``{"error": ...}``) and shown in the
+summary; it never loses the search's results.
 
 Rows held out by ``trainable.data.holdout`` never reach a trial (see raytuner.trainables.holdout);
 steps score on them last.
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from raytuner.results.final import FinalResults, StepFailure
 from raytuner.results.summary import TrialRecord
 
 FINISH_STEPS: list[tuple[str, str]] = [
@@ -46,7 +48,7 @@ class FinishContext:
     plan: Any
     trials: list[TrialRecord]
     experiment_path: str
-    results: dict[str, Any] = field(default_factory=dict)  # earlier steps' outputs
+    results: FinalResults = field(default_factory=FinalResults)  # earlier steps' outcomes
     cache: dict[str, Any] = field(default_factory=dict)  # shared objects (data, models)
 
     @property
@@ -67,8 +69,8 @@ class FinishContext:
         return sorted(scored, key=lambda t: (full is not None and t.steps < full, sign * float(t.score)))  # type: ignore[arg-type]
 
 
-def finish_experiment(plan: Any, trials: list[TrialRecord], experiment_path: str) -> dict[str, Any]:
-    """Run every step the spec asks for; returns ``{step name: its result}`` for the summary."""
+def finish_experiment(plan: Any, trials: list[TrialRecord], experiment_path: str) -> FinalResults:
+    """Run every step the spec asks for; returns every step's outcome for the summary."""
     ctx = FinishContext(plan, trials, experiment_path)
     for name, target in FINISH_STEPS:
         step = _step(target)
@@ -78,7 +80,8 @@ def finish_experiment(plan: Any, trials: list[TrialRecord], experiment_path: str
         try:
             with warnings.catch_warnings():  # quiet like the trials (their warnings stay on the workers)
                 warnings.simplefilter("ignore")
-                ctx.results[name] = {**step().run(ctx), "time_s": round(time.perf_counter() - start, 3)}
+                outcome = step().run(ctx).timed(round(time.perf_counter() - start, 3))
         except Exception as exc:  # reported in summary.json and the summary, never lost
-            ctx.results[name] = {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc(limit=8)}
+            outcome = StepFailure(error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc(limit=8))
+        ctx.results = ctx.results.with_step(name, outcome)
     return ctx.results

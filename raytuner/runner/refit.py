@@ -7,17 +7,19 @@ split exactly as the trials saw it, the same CV splits, the estimator builder, t
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 import numpy as np
 
+from raytuner.results.final import RefitResult, SavedFiles, StepSkipped
 from raytuner.trainables.data import Dataset
+from raytuner.trainables.sklearn.setup import SklearnSetup
 
 
 @dataclass
 class SklearnParts:
-    setup: dict[str, Any]
+    setup: SklearnSetup
     search: Dataset
     holdout: Dataset | None
     splits: list[tuple[np.ndarray, np.ndarray]]
@@ -43,7 +45,7 @@ def sklearn_parts(ctx: Any) -> SklearnParts:
         template = trainable.estimator_class()(**trainable.spec.params)
         search, holdout = split_data(trainable.spec.data, template)
         ctx.cache["sklearn"] = SklearnParts(
-            setup=setup, search=search, holdout=holdout, splits=make_splits(setup, search.X, search.y),
+            setup=setup, search=search, holdout=holdout, splits=make_splits(setup.cv, search.X, search.y),
             scorer=get_scorer(ctx.spec.metric.name),
             task="classification" if is_classifier(template) else "regression",
         )
@@ -78,12 +80,12 @@ class RefitStep:
         wanted = spec.refit.enabled or spec.ensemble is not None or spec.trainable.data.holdout is not None
         return is_sklearn_spec_run(plan) and wanted
 
-    def run(self, ctx: Any) -> dict[str, Any]:
+    def run(self, ctx: Any) -> RefitResult | StepSkipped:
         from raytuner.results.export import MODEL_DIR, save_model
 
         ranked = ctx.ranked()
         if not ranked:
-            return {"skipped": "no trial finished with a score"}
+            return StepSkipped("no trial finished with a score")
         best = ranked[0]
         parts = sklearn_parts(ctx)
         start = time.perf_counter()
@@ -93,14 +95,15 @@ class RefitStep:
         holdout_score = None
         if parts.holdout is not None:
             holdout_score = float(parts.scorer(model, parts.holdout.X, parts.holdout.y))
-        out: dict[str, Any] = {
-            "trial_id": best.trial_id, "config": best.config, "cv_score": best.score,
-            "holdout_score": holdout_score, "fit_time_s": round(fit_time, 3),
-            "search_rows": len(parts.search.y),
-            "holdout_rows": None if parts.holdout is None else len(parts.holdout.y),
-        }
+        out = RefitResult(
+            trial_id=best.trial_id, config=best.config, cv_score=best.score,
+            holdout_score=holdout_score, fit_time_s=round(fit_time, 3),
+            search_rows=len(parts.search.y),
+            holdout_rows=None if parts.holdout is None else len(parts.holdout.y),
+        )
         directory = ctx.local_dir(MODEL_DIR)
         if ctx.spec.refit.enabled and directory is not None:
-            meta = save_model(directory, model, model_meta(ctx, parts, "best", **out), ctx.spec.refit.formats, ctx.spec.to_data())
-            out.update(path=str(directory), files=meta["files"], skipped=meta["skipped"])
+            meta = save_model(directory, model, model_meta(ctx, parts, "best", **out.model_data()), ctx.spec.refit.formats,
+                              ctx.spec.to_data())
+            out = replace(out, saved=SavedFiles(path=str(directory), files=meta["files"], skipped=meta["skipped"]))
         return out

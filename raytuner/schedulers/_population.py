@@ -12,6 +12,7 @@ from typing import Any, Iterator
 from pydantic import Field
 
 from raytuner.errors import MISSING, SpecError
+from raytuner.results.scheduling import ExploitEvent, PopulationHistory
 from raytuner.spec.params import ChoiceParam, FloatParam, GridParam, IntParam, Space, iter_params, parse_space
 from raytuner.schedulers._common import STEP_ATTRS, Number, SchedulerOptions, check_at_most, metric_kwargs
 from raytuner.schedulers.base import ScheduleContext, Scheduler
@@ -77,7 +78,7 @@ class PopulationScheduler(Scheduler):
         )
         return self._built
 
-    def history(self) -> dict[str, Any]:
+    def history(self) -> PopulationHistory | None:
         return population_history(self._built)
 
 
@@ -191,8 +192,8 @@ def recording(base: type, *, space: Space, seed: int | None, time_attr: str) -> 
     class Recording(base):  # type: ignore[misc,valid-type]
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
-            self.raytuner_exploits: list[dict[str, Any]] = []
-            self.raytuner_schedules: dict[str, list[dict[str, Any]]] = {}
+            self.raytuner_exploits: list[ExploitEvent] = []
+            self.raytuner_schedules: dict[str, list[ExploitEvent]] = {}
             self._rt_random = random.Random(seed)
             self._rt_numpy = np.random.RandomState(seed)
 
@@ -230,27 +231,27 @@ def recording(base: type, *, space: Space, seed: int | None, time_attr: str) -> 
             donor_config = copy.deepcopy(trial_to_clone.config)
             own_config = copy.deepcopy(trial.config)
             super()._exploit(tune_controller, trial, trial_to_clone)
-            event = {
-                "trial": trial.trial_id,
-                "step": step,
-                "cloned": trial_to_clone.trial_id,
-                "donor_step": donor_step,
-                "changed": changes(donor_config, trial.config, space),
-                "replaced": changes(own_config, trial.config, space),
-            }
+            event = ExploitEvent(
+                trial=trial.trial_id,
+                step=step,
+                cloned=trial_to_clone.trial_id,
+                donor_step=donor_step,
+                changed=changes(donor_config, trial.config, space),
+                replaced=changes(own_config, trial.config, space),
+            )
             self.raytuner_exploits.append(event)
             inherited = self.raytuner_schedules.get(trial_to_clone.trial_id, [])
-            self.raytuner_schedules[trial.trial_id] = [*copy.deepcopy(inherited), event]
+            self.raytuner_schedules[trial.trial_id] = [*inherited, event]  # events are frozen: shared safely
 
     Recording.__name__ = Recording.__qualname__ = f"Recording{base.__name__}"
     return Recording
 
 
-def population_history(built: Any) -> dict[str, Any]:
+def population_history(built: Any) -> PopulationHistory | None:
     if built is None or not hasattr(built, "raytuner_exploits"):
-        return {}
-    return {
-        "exploits": len(built.raytuner_exploits),
-        "events": built.raytuner_exploits,
-        "schedules": built.raytuner_schedules,
-    }
+        return None
+    return PopulationHistory(
+        exploits=len(built.raytuner_exploits),
+        events=list(built.raytuner_exploits),
+        schedules={trial: list(events) for trial, events in built.raytuner_schedules.items()},
+    )

@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict
 
 from raytuner.errors import SpecError
+from raytuner.results.scheduling import PopulationHistory
 
 
 class NoOptions(BaseModel):
@@ -59,9 +60,9 @@ class Scheduler:
         """A ray.tune TrialScheduler, or None for Ray's FIFO scheduler."""
         return None
 
-    def history(self) -> dict[str, Any]:
+    def history(self) -> PopulationHistory | None:
         """What the built scheduler did, for the summary (PBT: each trial's exploits)."""
-        return {}
+        return None
 
     def checkpoints_to_keep(self, ctx: ScheduleContext) -> int | None:
         """Checkpoints each trial keeps on storage (None: all of them)."""

@@ -14,7 +14,6 @@ running mean of the refit metric (for schedulers) plus every split's scores and 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
 from typing import Any, Callable
 
 import numpy as np
@@ -25,8 +24,10 @@ from raytuner.sklearn.distributions import Decoder
 SPLIT_FIELDS = ("fit_time", "score_time", "n_test_samples")
 
 
-@dataclass
+@dataclass(frozen=True)
 class SearchInputs:
+    """Everything a trial needs (shipped to the workers whole, by ``tune.with_parameters``)."""
+
     estimator: Any
     X: Any
     y: Any
@@ -50,13 +51,7 @@ class SearchInputs:
     def build(self, trainable: Any) -> Callable[[dict[str, Any]], None]:
         from ray import tune
 
-        payload = {
-            "estimator": self.estimator, "X": self.X, "y": self.y, "splits": self.splits,
-            "scorer": self.scorer, "fit_params": self.fit_params, "score_params": self.score_params,
-            "return_train_score": self.return_train_score, "error_score": self.error_score,
-            "decoder": self.decoder,
-        }
-        return tune.with_parameters(partial(search_trial, metric=self.metric, refit_name=self.refit_name), payload=payload)
+        return tune.with_parameters(search_trial, inputs=self)
 
 
 def _flat_scores(prefix: str, scores: Any) -> dict[str, float]:
@@ -73,31 +68,31 @@ def _refit_score(scores: Any, refit_name: str | None) -> float:
     return float(scores)
 
 
-def search_trial(config: dict[str, Any], *, metric: str, refit_name: str | None, payload: dict[str, Any]) -> None:
+def search_trial(config: dict[str, Any], *, inputs: SearchInputs) -> None:
     """One candidate over every split, one report per split (the running mean of the metric)."""
     from ray import tune
     from sklearn.base import clone
     from sklearn.model_selection._validation import _fit_and_score
 
-    params = payload["decoder"].decode(config)
+    params = inputs.decoder.decode(config)
     report: dict[str, Any] = {}
     scores: list[float] = []
-    for i, (train, test) in enumerate(payload["splits"]):
+    for i, (train, test) in enumerate(inputs.splits):
         out = _fit_and_score(
-            clone(payload["estimator"]), payload["X"], payload["y"],
-            scorer=payload["scorer"], train=train, test=test, verbose=0, parameters=params,
-            fit_params=payload["fit_params"], score_params=payload["score_params"],
-            return_train_score=payload["return_train_score"], return_n_test_samples=True,
-            return_times=True, error_score=payload["error_score"],
+            clone(inputs.estimator), inputs.X, inputs.y,
+            scorer=inputs.scorer, train=train, test=test, verbose=0, parameters=params,
+            fit_params=inputs.fit_params, score_params=inputs.score_params,
+            return_train_score=inputs.return_train_score, return_n_test_samples=True,
+            return_times=True, error_score=inputs.error_score,
         )
-        scores.append(_refit_score(out["test_scores"], refit_name))
+        scores.append(_refit_score(out["test_scores"], inputs.refit_name))
         report.update(_flat_scores(f"split{i}_test", out["test_scores"]))
-        if payload["return_train_score"]:
+        if inputs.return_train_score:
             report.update(_flat_scores(f"split{i}_train", out["train_scores"]))
         for key in SPLIT_FIELDS:
             report[f"split{i}_{key}"] = float(out[key])
         report[f"split{i}_fit_error"] = out["fit_error"] or ""
-        tune.report({**report, metric: float(np.mean(scores)), "fold": i + 1})
+        tune.report({**report, inputs.metric: float(np.mean(scores)), "fold": i + 1})
 
 
 def split_results(metrics: dict[str, Any], n_splits: int, names: list[str] | None, return_train_score: bool) -> list[dict[str, Any]]:

@@ -20,6 +20,7 @@ import shutil
 import tempfile
 import time
 import warnings
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -31,10 +32,24 @@ from sklearn.model_selection._validation import _warn_or_raise_about_fit_failure
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import _check_method_params, check_random_state, indexable
 
-from raytuner.sklearn.distributions import grid_points, to_space
+from raytuner.sklearn.distributions import Decoder, grid_points, to_space
 from raytuner.sklearn.inputs import SearchInputs, split_results
 
 _CONSTRAINTS = {k: v for k, v in BaseSearchCV._parameter_constraints.items() if k != "pre_dispatch"}
+
+
+@dataclass(frozen=True)
+class PreparedFit:
+    """What ``fit`` works out before Ray and needs again after it."""
+
+    X: Any  # indexable X, y
+    y: Any
+    routed: Any  # the fit params routed to the estimator, scorer and splitter
+    scorers: Any  # a scorer, or a _MultimetricScorer
+    refit_metric: Any  # the metric refit selects by
+    splits: list[Any]  # (train, test) index arrays
+    decoder: Decoder  # raytuner configs -> estimator params
+    names: list[str] | None  # the scorers' names of a multi-metric search
 
 
 class TuneSearchCV(BaseSearchCV):
@@ -218,15 +233,14 @@ class TuneSearchCV(BaseSearchCV):
         finally:
             if self.storage_path is None:
                 shutil.rmtree(storage, ignore_errors=True)
-        X, y, routed, scorers, refit_metric, splits, decoder, names = prepared
         self.summary_ = summary
         if self.storage_path is not None:
             self.experiment_path_ = summary.experiment_path
-        results, out = self._results(summary, decoder, names)
-        self._finish(X, y, routed, scorers, refit_metric, results, out, splits)
+        results, out = self._results(summary, prepared.decoder, prepared.names)
+        self._finish(prepared, results, out)
         return self
 
-    def _prepare(self, X: Any, y: Any, params: dict[str, Any], storage: str) -> tuple[Any, SearchInputs, tuple[Any, ...]]:
+    def _prepare(self, X: Any, y: Any, params: dict[str, Any], storage: str) -> tuple[Any, SearchInputs, PreparedFit]:
         """Everything before Ray: scorers, CV splits, the space, the spec and the in-memory inputs."""
         scorers, refit_metric = self._get_scorers()
         X, y = indexable(X, y)
@@ -249,7 +263,8 @@ class TuneSearchCV(BaseSearchCV):
             decoder=decoder, metric=metric, refit_name=refit_name,
         )
         spec = self._spec(space, decoder, metric, self.n_splits_, storage)
-        return spec, inputs, (X, y, routed, scorers, refit_metric, splits, decoder, names)
+        return spec, inputs, PreparedFit(X=X, y=y, routed=routed, scorers=scorers, refit_metric=refit_metric,
+                                         splits=splits, decoder=decoder, names=names)
 
     def _results(self, summary: Any, decoder: Any, names: list[str] | None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         failed = [t for t in summary.trials if t.status == "error"]
@@ -277,8 +292,8 @@ class TuneSearchCV(BaseSearchCV):
             _warn_or_raise_about_fit_failures(out, self.error_score)
         return self._format_results(candidates, self.n_splits_, out), out
 
-    def _finish(self, X: Any, y: Any, routed: Any, scorers: Any, refit_metric: Any, results: dict[str, Any],
-                out: list[dict[str, Any]], splits: list[Any]) -> None:
+    def _finish(self, prepared: PreparedFit, results: dict[str, Any], out: list[dict[str, Any]]) -> None:
+        X, y, routed, scorers, refit_metric = prepared.X, prepared.y, prepared.routed, prepared.scorers, prepared.refit_metric
         first = out[0]["test_scores"]
         self.multimetric_ = isinstance(first, dict)
         if callable(self.scoring) and self.multimetric_:
@@ -303,7 +318,7 @@ class TuneSearchCV(BaseSearchCV):
         self.scorer_ = scorers._scorers if isinstance(scorers, _MultimetricScorer) else scorers
         self.cv_results_ = results
         if self.ensemble is not None:
-            self._fit_ensemble(X, y, base, results, refit_metric, splits)
+            self._fit_ensemble(X, y, base, results, refit_metric, prepared.splits)
 
     def _fit_ensemble(self, X: Any, y: Any, base: Any, results: dict[str, Any], refit_metric: Any, splits: list[Any]) -> None:
         from raytuner.ensemble import build_ensemble

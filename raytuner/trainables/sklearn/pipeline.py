@@ -15,34 +15,36 @@ from raytuner.errors import SpecError
 from raytuner.spec.params import ChoiceParam, FixedParam, GridParam, Space
 from raytuner.spec.registry import import_object
 from raytuner.spec.sklearn import PipelineStepSpec, SklearnTrainableSpec
+from raytuner.trainables.sklearn.setup import PipelineSetup
 
 PASSTHROUGH = "passthrough"
 
 
-def pipeline_setup(steps: list[PipelineStepSpec], seed: int | None, n_jobs: int) -> dict[str, Any]:
-    """The JSON-able description a trial needs to build the pipeline."""
-    return {"steps": [step.model_dump() for step in steps], "seed": seed, "n_jobs": n_jobs}
+def pipeline_setup(steps: list[PipelineStepSpec], seed: int | None, n_jobs: int | None) -> PipelineSetup:
+    """What a trial needs to build the pipeline (frozen, picklable)."""
+    return PipelineSetup(steps=tuple(steps), seed=seed, n_jobs=n_jobs)
 
 
-def _options(step: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    if step.get("options"):
-        return dict(step["options"])
-    return {"default": {"estimator": step["estimator"], "params": step.get("params") or {}}}
+def _options(step: PipelineStepSpec) -> dict[str, tuple[str, dict[str, Any]]]:
+    """{option name: (estimator path, fixed params)}; a plain estimator step is one option, 'default'."""
+    if step.options:
+        return {name: (option.estimator, dict(option.params)) for name, option in step.options.items()}
+    return {"default": (step.estimator or PASSTHROUGH, dict(step.params))}
 
 
-def make_step(choice: Any, step: dict[str, Any], field: str, seed: int | None = None, n_jobs: int | None = None) -> Any:
+def make_step(choice: Any, step: PipelineStepSpec, field: str, seed: int | None = None, n_jobs: int | None = None) -> Any:
     """An unfitted estimator (or 'passthrough') for one step and the chosen option."""
     options = _options(step)
     if choice is None:
         choice = next(iter(options))
-    if choice == PASSTHROUGH or (isinstance(choice, str) and options.get(choice, {}).get("estimator") == PASSTHROUGH):
+    if choice == PASSTHROUGH or (isinstance(choice, str) and choice in options and options[choice][0] == PASSTHROUGH):
         return PASSTHROUGH
     if isinstance(choice, str) and choice in options:
-        path, params = options[choice]["estimator"], dict(options[choice].get("params") or {})
+        path, params = options[choice]
     elif isinstance(choice, str) and "." in choice:
         path, params = choice, {}
     else:
-        raise SpecError.at(field, choice, f"an option of step {step['name']!r} ({', '.join(options)}), an import path or 'passthrough'")
+        raise SpecError.at(field, choice, f"an option of step {step.name!r} ({', '.join(options)}), an import path or 'passthrough'")
     from sklearn.base import BaseEstimator
 
     cls = import_object(path, field)
@@ -60,26 +62,25 @@ def make_step(choice: Any, step: dict[str, Any], field: str, seed: int | None = 
     return estimator
 
 
-def build_pipeline(setup: dict[str, Any], fixed: dict[str, Any], config: dict[str, Any]) -> Any:
+def build_pipeline(setup: PipelineSetup, fixed: dict[str, Any], config: dict[str, Any]) -> Any:
     """The Pipeline for one config: step choices first, then fixed and tuned parameters."""
     from sklearn.pipeline import Pipeline
 
     from raytuner.trainables.sklearn.names import estimator_params
 
-    steps = setup["steps"]
-    names = {step["name"] for step in steps}
+    names = setup.names
     choices = {k: v for k, v in config.items() if k in names and not isinstance(v, dict)}
     rest = {k: v for k, v in config.items() if k not in choices}
     pipe = Pipeline([
-        (step["name"], make_step(choices.get(step["name"]), step, f"space.{step['name']}", setup.get("seed"), setup.get("n_jobs")))
-        for step in steps
+        (step.name, make_step(choices.get(step.name), step, f"space.{step.name}", setup.seed, setup.n_jobs))
+        for step in setup.steps
     ])
     return pipe.set_params(**fixed, **estimator_params(rest))
 
 
 def pipeline_factory(steps: list[PipelineStepSpec]) -> Callable[..., Any]:
     """``factory(**params)`` -> the default Pipeline with fixed params (for checks before Ray)."""
-    setup = pipeline_setup(steps, None, None)  # type: ignore[arg-type]
+    setup = pipeline_setup(steps, None, None)
 
     def Pipeline(**params: Any) -> Any:  # noqa: N802 - named like the class for messages
         try:
@@ -119,7 +120,7 @@ def check_pipeline_space(spec: SklearnTrainableSpec, space: Space) -> set[str]:
             node = None
         possible = []
         for choice in _step_choices(step, node):
-            estimator = make_step(choice, step.model_dump(), f"space.{step.name}")
+            estimator = make_step(choice, step, f"space.{step.name}")
             possible.append(None if estimator == PASSTHROUGH else set(estimator.get_params(deep=True)))
         per_step[step.name] = possible
         valid.add(step.name)

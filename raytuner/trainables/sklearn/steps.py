@@ -25,6 +25,7 @@ import numpy as np
 
 from raytuner.errors import SpecError
 from raytuner.spec.sklearn import SklearnTrainableSpec
+from raytuner.trainables.sklearn.setup import FidelitySetup, SklearnSetup
 
 DEFAULT_STEPS = {"epochs": 20, "estimators": 10}
 
@@ -78,29 +79,27 @@ def check_fidelity(spec: SklearnTrainableSpec, estimator: Any) -> None:
                            "unset: it applies to kind 'epochs' only")
 
 
-def step_trial(setup: dict[str, Any]) -> Callable[..., None] | None:
+def step_trial(setup: SklearnSetup) -> Callable[..., None] | None:
     """The trial function for a per-step fidelity, or None for folds (the default trial)."""
-    kind = setup.get("fidelity", {}).get("kind", "folds")
-    return {"epochs": epochs_trial, "estimators": growth_trial}.get(kind)
+    return {"epochs": epochs_trial, "estimators": growth_trial}.get(setup.fidelity.kind)
 
 
-def fidelity_setup(spec: SklearnTrainableSpec) -> dict[str, Any]:
+def fidelity_setup(spec: SklearnTrainableSpec) -> FidelitySetup:
     f = spec.fidelity
-    return {"kind": f.kind, "steps": fidelity_steps(spec), "epochs_per_step": f.epochs_per_step,
-            "validation": f.validation}
+    return FidelitySetup(kind=f.kind, steps=fidelity_steps(spec), epochs_per_step=f.epochs_per_step, validation=f.validation)
 
 
 # -- the trials ---------------------------------------------------------------
 
 
-def _splits(setup: dict[str, Any], X: np.ndarray, y: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+def _splits(setup: SklearnSetup, X: np.ndarray, y: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
     from raytuner.trainables.sklearn.estimator import make_splits
 
-    splits = make_splits(setup, X, y)
-    return splits[:1] if setup["fidelity"]["validation"] == "holdout" else splits
+    splits = make_splits(setup.cv, X, y)
+    return splits[:1] if setup.fidelity.validation == "holdout" else splits
 
 
-def _start(setup: dict[str, Any], config: dict[str, Any], n_models: int) -> tuple[int, list[Any]]:
+def _start(setup: SklearnSetup, config: dict[str, Any], n_models: int) -> tuple[int, list[Any]]:
     """(steps done, models): restored from the checkpoint with the config applied, or fresh."""
     from sklearn.base import clone
 
@@ -129,25 +128,25 @@ def _sync_optimizer(model: Any) -> None:
         optimizer.learning_rate = rate
 
 
-def _report(setup: dict[str, Any], scores: list[float], step: int, models: list[Any], extra: dict[str, Any]) -> None:
+def _report(setup: SklearnSetup, scores: list[float], step: int, models: list[Any], extra: dict[str, Any]) -> None:
     from raytuner.trainables.checkpointing import report_step
 
-    metrics = {setup["metric"]: float(np.mean(scores)), "score_std": float(np.std(scores)), **extra}
+    metrics = {setup.metric: float(np.mean(scores)), "score_std": float(np.std(scores)), **extra}
     report_step(metrics, step=step, state=models)
 
 
-def epochs_trial(config: dict[str, Any], *, setup: dict[str, Any], dataset: Any) -> None:
+def epochs_trial(config: dict[str, Any], *, setup: SklearnSetup, dataset: Any) -> None:
     """One partial_fit pass (or epochs_per_step) per step, on each validation split."""
     from sklearn.base import is_classifier
     from sklearn.metrics import get_scorer
 
     X, y = dataset.X, dataset.y
-    scorer = get_scorer(setup["metric"])
+    scorer = get_scorer(setup.metric)
     splits = _splits(setup, X, y)
     step, models = _start(setup, config, len(splits))
-    per_step = setup["fidelity"]["epochs_per_step"]
+    per_step = setup.fidelity.epochs_per_step
     extra_fit: dict[str, Any] = {"classes": np.unique(y)} if is_classifier(models[0]) else {}
-    while step < setup["fidelity"]["steps"]:
+    while step < setup.fidelity.steps:
         step += 1
         start = time.perf_counter()
         scores = []
@@ -163,19 +162,19 @@ def growth_target(model: Any, param: str) -> int:
     return int(value) if value is not None else 100
 
 
-def growth_trial(config: dict[str, Any], *, setup: dict[str, Any], dataset: Any) -> None:
+def growth_trial(config: dict[str, Any], *, setup: SklearnSetup, dataset: Any) -> None:
     """warm_start growth: after step i of n, each model has ceil(final * i / n) estimators."""
     import math
 
     from sklearn.metrics import get_scorer
 
     X, y = dataset.X, dataset.y
-    scorer = get_scorer(setup["metric"])
+    scorer = get_scorer(setup.metric)
     splits = _splits(setup, X, y)
     step, models = _start(setup, config, len(splits))
     param = growth_param(models[0]) or "n_estimators"
     final = growth_target(build_config_estimator(setup, config), param)
-    steps = setup["fidelity"]["steps"]
+    steps = setup.fidelity.steps
     while step < steps:
         step += 1
         size = max(1, math.ceil(final * step / steps))
@@ -188,7 +187,7 @@ def growth_trial(config: dict[str, Any], *, setup: dict[str, Any], dataset: Any)
         _report(setup, scores, step, models, {param: size, "step_time_s": time.perf_counter() - start})
 
 
-def build_config_estimator(setup: dict[str, Any], config: dict[str, Any]) -> Any:
+def build_config_estimator(setup: SklearnSetup, config: dict[str, Any]) -> Any:
     from raytuner.trainables.sklearn.estimator import build_estimator
 
     return build_estimator(setup, config)

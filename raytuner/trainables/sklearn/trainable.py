@@ -20,6 +20,7 @@ from raytuner.spec.sklearn import SklearnTrainableSpec
 from raytuner.trainables.base import Trainable
 from raytuner.trainables.sklearn.estimator import build_estimator, make_splits
 from raytuner.trainables.sklearn.names import estimator_params, tree_names
+from raytuner.trainables.sklearn.setup import CVSetup, SklearnSetup
 from raytuner.trainables.sklearn.steps import check_fidelity, fidelity_setup, fidelity_steps, step_trial
 
 
@@ -99,7 +100,7 @@ class SklearnTrainable(Trainable):
         # in-memory trials of TuneSearchCV run scikit-learn's _fit_and_score and do not
         return self.inputs is None
 
-    def setup(self) -> dict[str, Any]:
+    def setup(self) -> SklearnSetup:
         cls = self.estimator_class()
         estimator = cls(**self.spec.params)
         from sklearn.base import is_classifier
@@ -113,21 +114,19 @@ class SklearnTrainable(Trainable):
             defaults["random_state"] = self.seed
         if "n_jobs" in params and params["n_jobs"] is None:
             defaults["n_jobs"] = max(1, int(self.resources.cpu))
-        setup = {
-            "estimator": self.spec.estimator,
-            "fixed": {**defaults, **self.spec.params},
-            "folds": self.spec.cv.folds,
-            "shuffle": self.spec.cv.shuffle,
-            "stratified": stratified,
-            "seed": self.seed,
-            "metric": self.metric.name,
-            "fidelity": fidelity_setup(self.spec),
-        }
+        pipeline = None
         if self.spec.pipeline is not None:  # steps built per trial by raytuner.trainables.sklearn.pipeline
             from raytuner.trainables.sklearn.pipeline import pipeline_setup
 
-            setup["pipeline"] = pipeline_setup(self.spec.pipeline, self.seed, max(1, int(self.resources.cpu)))
-        return setup
+            pipeline = pipeline_setup(self.spec.pipeline, self.seed, max(1, int(self.resources.cpu)))
+        return SklearnSetup(
+            estimator=self.spec.estimator,
+            fixed={**defaults, **self.spec.params},
+            cv=CVSetup(folds=self.spec.cv.folds, shuffle=self.spec.cv.shuffle, stratified=stratified, seed=self.seed),
+            metric=self.metric.name,
+            fidelity=fidelity_setup(self.spec),
+            pipeline=pipeline,
+        )
 
     def build(self) -> Callable[[dict[str, Any]], None]:
         from ray import tune
@@ -151,19 +150,19 @@ def _bundled_task(source: str) -> str | None:
     return None
 
 
-def sklearn_trial(config: dict[str, Any], *, setup: dict[str, Any], dataset: Dataset) -> None:
+def sklearn_trial(config: dict[str, Any], *, setup: SklearnSetup, dataset: Dataset) -> None:
     """One trial: k folds, reporting the running mean score after each (checkpoint: the scores)."""
     from sklearn.base import clone
     from sklearn.metrics import get_scorer
 
     from raytuner.trainables.checkpointing import report_step, restore
 
-    metric_name = setup["metric"]
+    metric_name = setup.metric
     scorer = get_scorer(metric_name)
     template = build_estimator(setup, config)
     restored = restore()
     scores: list[float] = list(restored.state) if restored else []
-    for fold, (train, test) in enumerate(make_splits(setup, dataset.X, dataset.y), start=1):
+    for fold, (train, test) in enumerate(make_splits(setup.cv, dataset.X, dataset.y), start=1):
         if fold <= len(scores):
             continue  # done before a pause or retry
         start = time.perf_counter()
