@@ -157,15 +157,18 @@ def run_raytuner(scheduler: dict[str, Any], seed: int, trials: int, steps: int, 
                  storage: str) -> Run:
     from raytuner.spec.loader import validate_spec
     from raytuner.runner.plan import make_plan
-    from raytuner.runner.experiment import build_tuner
+    from raytuner.runner.experiment import build_tuner, tuner_environ
+    from raytuner.runner.tuning import tuner_plan
 
     plan = make_plan(validate_spec(raytuner_spec(scheduler, seed, trials, steps, per_step, storage)))
+    tuning = tuner_plan(plan)
     run = Run(f"raytuner {scheduler['name']}", seed, target)
 
     _RUNS["current"] = run
-    tuner = build_tuner(plan, f"bench-{scheduler['name']}-{seed}-{time.time_ns()}", [_timer_class()(per_step)])
-    run.start = time.perf_counter()
-    tuner.fit()
+    with tuner_environ(tuning):
+        tuner = build_tuner(plan, tuning, f"bench-{scheduler['name']}-{seed}-{time.time_ns()}", [_timer_class()(per_step)])
+        run.start = time.perf_counter()
+        tuner.fit()
     return run.finish()
 
 
@@ -313,9 +316,8 @@ def main(argv: list[str] | None = None) -> int:
     per_step = args.epochs_per_step
     steps = args.epochs // per_step
 
-    from raytuner.runner.session import quiet_ray, ray_session
+    from raytuner.runner.session import ray_session
 
-    quiet_ray()
     runs: list[Run] = []
     with ray_session(num_cpus=2):
         for seed in args.seeds:

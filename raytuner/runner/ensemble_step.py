@@ -13,6 +13,7 @@ from typing import Any
 
 from raytuner.errors import SpecError
 from raytuner.results.final import EnsembleResult, SavedFiles
+from raytuner.trainables import TRAINABLES
 
 
 class EnsembleStep:
@@ -20,7 +21,7 @@ class EnsembleStep:
     def check(spec: Any, inputs: Any) -> None:
         if spec.ensemble is None:
             return
-        if spec.trainable.type != "sklearn":
+        if not TRAINABLES.get(spec.trainable.type, "trainable.type").sklearn_model:
             raise SpecError.at("ensemble", spec.ensemble.model_dump(), f"unset for a {spec.trainable.type} trainable (ensembles are for sklearn)")
         if spec.trainable.data.holdout is None:
             raise SpecError.at(

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import sys
 import time
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Iterator, TextIO
 
 import yaml
 
@@ -15,7 +16,8 @@ from raytuner.runner.finish import finish_experiment
 from raytuner.runner.plan import Plan, make_plan
 from raytuner.results.summary import SPEC_FILE, Summary, TrialRecord, best_of, write_remote_outputs, write_summary
 from raytuner.runner.scheduling import StopReasons, scheduling_report
-from raytuner.runner.session import quiet_ray, ray_session
+from raytuner.runner.session import quiet_ray, ray_session, scoped_environ
+from raytuner.runner.tuning import TunerPlan, build_stopper, multi_objective, search_setup, trial_loggers, tuner_plan
 from raytuner.spec.models import ExperimentSpec
 from raytuner.results.storage import experiment_uri
 from raytuner.results.versions import versions
@@ -33,43 +35,33 @@ def storage_root(spec: ExperimentSpec) -> str:
     return str(Path(path).expanduser().resolve())
 
 
-def build_tuner(plan: Plan, name: str, callbacks: list[Any], stopper: Any = None) -> Any:
-    """The Tuner for a plan. ``stopper``: the spec's stopper (build_stopper), when the
-    caller wants to read afterwards which condition stopped each trial."""
+def build_tuner(plan: Plan, tuning: TunerPlan, name: str, callbacks: list[Any], stopper: Any = None) -> Any:
+    """The Tuner for a plan and its decisions (``tuner_plan``); run it inside
+    ``tuner_environ(tuning)``. ``stopper``: the spec's stopper (``tuning.build_stopper``),
+    when the caller wants to read afterwards which condition stopped each trial."""
     from ray import tune
 
-    from raytuner.runner.scheduling import checkpoint_config
-    from raytuner.runner.stopping import build_stopper
-
-    spec = plan.spec
-    from raytuner.results.storage import tune_storage
-
     trainable = tune.with_resources(plan.trainable.build(), plan.trainable.trial_resources())
-    storage_path, storage_filesystem = tune_storage(spec.storage)
-    search_alg, param_space = search_setup(plan)
-    from ray.tune.search.basic_variant import BasicVariantGenerator
-
-    own_generator = isinstance(search_alg, BasicVariantGenerator)  # limits its own concurrency
-    allow_parallel_pending(spec.budget.max_concurrent, own_generator)
+    search_alg, param_space = search_setup(plan, tuning.source)
     tune_config = tune.TuneConfig(
-        metric=plan.metric,
-        mode=plan.mode,
+        metric=tuning.tune_metric,
+        mode=tuning.tune_mode,
         search_alg=search_alg,
         scheduler=plan.scheduler.build(plan.schedule),
-        num_samples=plan.num_samples,
-        max_concurrent_trials=None if own_generator else spec.budget.max_concurrent,
-        time_budget_s=spec.budget.time_limit_s,
+        num_samples=tuning.num_samples,
+        max_concurrent_trials=tuning.max_concurrent_trials,
+        time_budget_s=tuning.time_budget_s,
         reuse_actors=True,
         trial_dirname_creator=lambda trial: f"trial_{trial.trial_id}",
     )
     run_config = tune.RunConfig(
         name=name,
-        storage_path=storage_path,
-        storage_filesystem=storage_filesystem,
-        stop=stopper if stopper is not None else build_stopper(spec.stop, plan.metric, plan.mode),
-        failure_config=tune.FailureConfig(max_failures=spec.failure.max_retries),
-        checkpoint_config=checkpoint_config(plan),
-        callbacks=[*callbacks, *trial_loggers(spec.storage.tensorboard)],
+        storage_path=tuning.storage_path,
+        storage_filesystem=tuning.storage_filesystem,
+        stop=stopper if stopper is not None else build_stopper(tuning),
+        failure_config=tune.FailureConfig(max_failures=tuning.max_failures),
+        checkpoint_config=tune.CheckpointConfig(num_to_keep=tuning.checkpoints_to_keep),
+        callbacks=[*callbacks, *trial_loggers(tuning.tensorboard)],
         verbose=0,
     )
     return tune.Tuner(
@@ -80,25 +72,12 @@ def build_tuner(plan: Plan, name: str, callbacks: list[Any], stopper: Any = None
     )
 
 
-def trial_loggers(tensorboard: bool) -> list[Any]:
-    """The per-trial files: result.json and progress.csv, plus TensorBoard events on request.
-
-    Ray adds all three when none is given, and its TensorBoard logger imports
-    tensorboardX, which imports torch when torch is installed: about 1.5 s in the
-    driver before the first trial starts, on every run. So raytuner names the loggers
-    itself and turns Ray's automatic ones off.
-    """
-    import os
-
-    from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
-
-    os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = "1"
-    loggers: list[Any] = [JsonLoggerCallback(), CSVLoggerCallback()]
-    if tensorboard:
-        from ray.tune.logger import TBXLoggerCallback
-
-        loggers.append(TBXLoggerCallback())
-    return loggers
+@contextlib.contextmanager
+def tuner_environ(tuning: TunerPlan, verbose: bool = False) -> Iterator[None]:
+    """Ray's environment variables and log levels for building and running the Tuner
+    (with Ray up), all restored on exit: the caller's process is left as it was."""
+    with quiet_ray(verbose), scoped_environ(tuning.environ()):
+        yield
 
 
 def stop_reasons(stopper: Any, spec: ExperimentSpec, wall_s: float) -> StopReasons:
@@ -110,76 +89,6 @@ def stop_reasons(stopper: Any, spec: ExperimentSpec, wall_s: float) -> StopReaso
     if ended is None and limit is not None and wall_s >= limit:
         ended = "time_limit"
     return StopReasons(trials=reasons, ended_by=ended)
-
-
-def allow_parallel_pending(max_concurrent: int | None, own_generator: bool = False) -> None:
-    """Let trials start side by side with every searcher.
-
-    Ray keeps at most one trial pending when a search algorithm other than its own
-    generator is used, so fast trials on reused actors end up running one after the
-    other (and on one node). Unless the user set TUNE_MAX_PENDING_TRIALS_PG, allow as
-    many pending trials as may run at once (without a limit: 16, or twice the CPUs).
-    With Ray's own generator, Ray's default (at least 200) stays: synchronous
-    HyperBand needs a bracket's trials to exist before the first of them is halved.
-    """
-    import os
-
-    if "TUNE_MAX_PENDING_TRIALS_PG" in os.environ and not os.environ.get("_RAYTUNER_PENDING_SET"):
-        return
-    if own_generator:
-        os.environ.pop("TUNE_MAX_PENDING_TRIALS_PG", None)
-        os.environ.pop("_RAYTUNER_PENDING_SET", None)
-        return
-    if max_concurrent is None:
-        import ray
-
-        max_concurrent = max(16, 2 * int(ray.cluster_resources().get("CPU", 1)))
-    os.environ["TUNE_MAX_PENDING_TRIALS_PG"] = str(max_concurrent)
-    os.environ["_RAYTUNER_PENDING_SET"] = "1"
-
-
-def _ray_samples_exactly(plan: Plan) -> bool:
-    """Random search that Ray's own generator samples exactly as ours would: no integer
-    steps or float q (Ray rounds those from 0, not from low). Ray's generator creates
-    trials without a searcher round trip, which keeps the per-trial overhead at raw Ray
-    Tune's (scripts/bench_overhead.py)."""
-    from raytuner.spec.params import iter_params
-
-    if plan.strategy.name != "random":
-        return False
-    for _, param in iter_params(plan.spec.space):
-        if getattr(param, "step", 1) != 1 or getattr(param, "q", None) is not None:
-            return False
-    return True
-
-
-def search_setup(plan: Plan) -> tuple[Any, dict[str, Any]]:
-    """The searcher and param_space for the Tuner.
-
-    PBT/PB2 refuse any search algorithm (they explore by cloning trials): their first
-    population comes from Ray's own BasicVariantGenerator, seeded: sampled from the space
-    (random) or the strategy's list of configs (grid, manual). Synchronous HyperBand
-    gets the same for those strategies (see Scheduler.synchronous), and so does plain
-    random search (see _ray_samples_exactly).
-    """
-    plain = plan.strategy.name in ("random", "grid", "manual")
-    if plan.scheduler.explores_itself or (plan.scheduler.synchronous and plain) or _ray_samples_exactly(plan):
-        from ray.tune.search.basic_variant import BasicVariantGenerator
-
-        from raytuner.spec.space import to_ray, values_space
-
-        seed = plan.search.seed
-        # Ray ignores TuneConfig.max_concurrent_trials for a generator passed in: it limits itself.
-        limit = plan.spec.budget.max_concurrent or 0
-        configs = getattr(plan.strategy, "configs", None)
-        if configs is not None:
-            points = [dict(c) for c in configs(plan.search)]
-            space = values_space(points)
-        else:
-            points = [dict(p) for p in plan.search.points_to_evaluate] or None
-            space = to_ray(plan.spec.space)
-        return BasicVariantGenerator(points_to_evaluate=points, random_state=seed, max_concurrent=limit), space
-    return plan.strategy.searcher(plan.search), plan.strategy.param_space(plan.search)
 
 
 def run_experiment(
@@ -197,23 +106,22 @@ def run_experiment(
     ExperimentFailed (after writing the summary) when every trial failed.
     """
     plan = make_plan(spec, inputs)
-    quiet_ray(verbose)
+    tuning = tuner_plan(plan)
     from raytuner.console.progress import Progress, ProgressView
 
     name = experiment_dir_name(spec)
     if show_progress:
         for note in plan.notes:
             print(note, file=progress_stream or sys.stderr)
-    progress = Progress(plan.metric, plan.mode, plan.num_samples if plan.strategy.name != "grid" else None)
+    progress = Progress(plan.metric, plan.mode, tuning.progress_total)
     callbacks = [ProgressView(progress, progress_stream)] if show_progress else []
     started_at = _dt.datetime.now().isoformat(timespec="seconds")
     start = time.perf_counter()
-    from raytuner.runner.stopping import build_stopper
-
-    stopper = build_stopper(spec.stop, plan.metric, plan.mode)
-    with ray_session(address, verbose=verbose):
-        tuner = build_tuner(plan, name, callbacks, stopper)
-        grid = tuner.fit()
+    stopper = build_stopper(tuning)
+    with ray_session(address, verbose=verbose):  # quiet, and restored on exit
+        with tuner_environ(tuning, verbose):
+            tuner = build_tuner(plan, tuning, name, callbacks, stopper)
+            grid = tuner.fit()
         experiment_path = experiment_uri(spec.storage, grid.experiment_path)
         trials = [_record(result, plan.metric) for result in grid]
         final = finish_experiment(plan, trials, experiment_path)  # refit, export, ensemble, holdout
@@ -241,19 +149,6 @@ def run_experiment(
             f"details: {summary.experiment_path}"
         )
     return summary
-
-
-def multi_objective(plan: Plan, trials: list[TrialRecord]) -> dict[str, Any]:
-    """The objectives and Pareto front of a multi-objective run (nothing for one metric)."""
-    from raytuner.results.pareto import pareto_front
-
-    objectives = plan.search.objectives
-    if len(objectives) < 2:
-        return {}
-    return {
-        "objectives": [{"name": name, "mode": mode} for name, mode in objectives],
-        "pareto_front": pareto_front(trials, objectives),
-    }
 
 
 def _write_outputs(summary: Summary, spec: ExperimentSpec) -> None:

@@ -13,8 +13,8 @@ from typing import Any
 from raytuner.errors import SpecError
 from raytuner.spec.loader import validate_options as options
 from raytuner.schedulers import SCHEDULERS, ScheduleContext, Scheduler
-from raytuner.schedulers.base import objectives_of
 from raytuner.spec.models import ExperimentSpec
+from raytuner.spec.objectives import Objective, resolve_objectives
 from raytuner.results.storage import check as check_storage
 from raytuner.strategies import STRATEGIES, SearchContext, Strategy
 from raytuner.strategies.base import reports_per_step
@@ -31,6 +31,15 @@ class Plan:
     search: SearchContext
     schedule: ScheduleContext
     notes: tuple[str, ...] = ()  # e.g. what the auto strategy chose and why
+
+    @property
+    def objectives(self) -> tuple[Objective, ...]:
+        """Every objective (metric's first); the strategy and the scheduler see this same tuple."""
+        return self.search.objectives
+
+    @property
+    def multi_objective(self) -> bool:
+        return len(self.objectives) > 1
 
     @property
     def metric(self) -> str:
@@ -60,6 +69,7 @@ def make_plan(spec: ExperimentSpec, inputs: Any = None) -> Plan:
     if spec.stop.max_steps is not None:
         max_steps = min(max_steps or spec.stop.max_steps, spec.stop.max_steps)
 
+    objectives = resolve_objectives(spec.metric, spec.objectives, mode)  # once, for strategy and scheduler
     strategy_cls = STRATEGIES.get(spec.strategy.name, "strategy.name")
     strategy = strategy_cls(options(strategy_cls.Options, spec.strategy.options, "strategy.options"))
     search = SearchContext(
@@ -71,7 +81,7 @@ def make_plan(spec: ExperimentSpec, inputs: Any = None) -> Plan:
         max_concurrent=spec.budget.max_concurrent,
         points_to_evaluate=list(spec.strategy.points_to_evaluate),
         reports_per_trial=max_steps,
-        objectives=tuple((m.name, mode if i == 0 else (m.mode or mode)) for i, m in enumerate(spec.objectives)),
+        objectives=objectives,
         iterative=reports_per_step(trainable),
     )
     strategy.check(search)
@@ -91,10 +101,10 @@ def make_plan(spec: ExperimentSpec, inputs: Any = None) -> Plan:
         strategy=strategy.name,
         space=spec.space,
         checkpoints=trainable.checkpoints(),
-        objectives=objectives_of(spec.metric, mode),
+        objectives=objectives,
     )
     scheduler.check(schedule)
-    if scheduler.explores_itself and strategy.name not in ("random", "grid", "manual"):
+    if scheduler.explores_itself and not strategy.ray_generator:
         raise SpecError.at(
             "strategy.name", strategy.name,
             f"random, grid or manual with scheduler '{scheduler.name}': it explores by cloning "

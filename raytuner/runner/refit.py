@@ -53,7 +53,7 @@ def sklearn_parts(ctx: Any) -> SklearnParts:
 
 
 def is_sklearn_spec_run(plan: Any) -> bool:
-    return plan.spec.trainable.type == "sklearn" and getattr(plan.trainable, "inputs", None) is None
+    return plan.trainable.sklearn_model and getattr(plan.trainable, "inputs", None) is None
 
 
 def model_meta(ctx: Any, parts: SklearnParts, kind: str, **extra: Any) -> dict[str, Any]:

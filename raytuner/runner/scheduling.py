@@ -1,28 +1,16 @@
-"""What the runner needs from the scheduler beyond the Tuner: checkpoint retention,
-and the report of what early stopping and population-based training did.
+"""What the runner needs from the scheduler beyond the Tuner: the report of what early
+stopping and population-based training did.
 
-Kept out of runner.py so the runner only calls two small functions.
+Kept out of runner.py so the runner only calls one small function.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from raytuner.runner.plan import Plan
 from raytuner.results.scheduling import EarlyStopping, SchedulingReport
 from raytuner.results.summary import TrialRecord
-
-
-def checkpoint_config(plan: Plan) -> Any:
-    """Ray's CheckpointConfig: how many per-step checkpoints each trial keeps.
-
-    Two suffice for retries, HyperBand pauses and fold/epoch resumption; PBT and PB2
-    keep enough that a donor's checkpoint still exists when a trial clones it.
-    """
-    from ray import tune
-
-    return tune.CheckpointConfig(num_to_keep=plan.scheduler.checkpoints_to_keep(plan.schedule))
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import logging
 import os
 import shutil
 import tempfile
-from typing import Iterator
+from typing import Iterator, Mapping
 
 from raytuner.errors import ClusterError
 
@@ -19,20 +19,62 @@ QUIET_ENV = {
 }
 
 
-def quiet_ray(verbose: bool = False) -> None:
-    for key, value in QUIET_ENV.items():
-        os.environ.setdefault(key, value)
-    if not verbose:
-        for name in ("ray", "ray.tune", "ray.train", "ray.data"):
-            logging.getLogger(name).setLevel(logging.ERROR)
+QUIET_LOGGERS = ("ray", "ray.tune", "ray.train", "ray.data")
+
+
+@contextlib.contextmanager
+def scoped_environ(values: Mapping[str, str | None]) -> Iterator[None]:
+    """Set environment variables for the block; on exit (also on error) every one of them
+    is as it was before. A variable already set (by the user) keeps its value; None
+    sets nothing."""
+    saved = {key: os.environ.get(key) for key in values}
+    try:
+        for key, value in values.items():
+            if value is not None and key not in os.environ:
+                os.environ[key] = value
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
+
+
+@contextlib.contextmanager
+def quiet_loggers(verbose: bool = False) -> Iterator[None]:
+    """Ray's loggers at ERROR for the block (unless verbose); their levels restored on exit."""
+    loggers = [logging.getLogger(name) for name in QUIET_LOGGERS]
+    saved = [logger.level for logger in loggers]
+    try:
+        if not verbose:
+            for logger in loggers:
+                logger.setLevel(logging.ERROR)
+        yield
+    finally:
+        for logger, level in zip(loggers, saved):
+            logger.setLevel(level)
+
+
+@contextlib.contextmanager
+def quiet_ray(verbose: bool = False) -> Iterator[None]:
+    """Ray's noise turned down for the block (QUIET_ENV, log levels); all restored on exit."""
+    with scoped_environ(QUIET_ENV), quiet_loggers(verbose):
+        yield
 
 
 @contextlib.contextmanager
 def ray_session(address: str | None = None, *, num_cpus: int | None = None, verbose: bool = False) -> Iterator[None]:
-    """Use the Ray already initialised in this process, or start/join one for the block."""
+    """Use the Ray already initialised in this process, or start/join one for the block;
+    quiet (``quiet_ray``) for the block."""
+    with quiet_ray(verbose), _session(address, num_cpus, verbose):
+        yield
+
+
+@contextlib.contextmanager
+def _session(address: str | None, num_cpus: int | None, verbose: bool) -> Iterator[None]:
     import ray
 
-    quiet_ray(verbose)
     if address is not None:
         preflight(address)
     if ray.is_initialized():

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict
 
 from raytuner.errors import SpecError
 from raytuner.results.scheduling import PopulationHistory
+from raytuner.spec.objectives import Objective
 
 
 class NoOptions(BaseModel):
@@ -30,11 +31,11 @@ class ScheduleContext:
     strategy: str = "random"
     space: dict[str, Any] | None = None  # the spec's search space (PBT/PB2 derive mutations from it)
     checkpoints: bool = False  # the trainable saves and restores a checkpoint every step
-    objectives: tuple[tuple[str, str], ...] = ()  # (name, mode) of every objective; >1: multi-objective
+    objectives: tuple[Objective, ...] = ()  # every objective (the plan gives at least metric's); >1: multi-objective
 
     @property
     def multi_objective(self) -> bool:
-        return len(self.objectives) > 1 or isinstance(self.metric, (list, tuple))
+        return len(self.objectives) > 1
 
 
 class Scheduler:
@@ -79,11 +80,3 @@ class Scheduler:
                 "fn(config, state) yielding (metrics, state) pairs; scikit-learn trainables do)",
             )
 
-
-def objectives_of(metric: Any, mode: Any) -> tuple[tuple[str, str], ...]:
-    """(name, mode) of every objective: one for a metric spec, several for a list of them."""
-    items = metric if isinstance(metric, (list, tuple)) else [metric]
-    modes = mode if isinstance(mode, (list, tuple)) else [mode] * len(items)
-    return tuple(
-        (str(getattr(item, "name", item)), str(getattr(item, "mode", None) or m)) for item, m in zip(items, modes)
-    )

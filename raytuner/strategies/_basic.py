@@ -17,6 +17,16 @@ from raytuner.strategies.codec import Codec, nest
 class RandomStrategy(SearcherStrategy):
     name = "random"
     supports = frozenset({"float", "int", "choice", "fixed"})
+    ray_generator = True
+
+    def ray_samples_exactly(self, ctx: SearchContext) -> bool:
+        """No integer steps or float q (Ray rounds those from 0, not from low). Ray's
+        generator creates trials without a searcher round trip, which keeps the per-trial
+        overhead at raw Ray Tune's (scripts/bench_overhead.py)."""
+        for _, param in iter_params(ctx.space):
+            if getattr(param, "step", 1) != 1 or getattr(param, "q", None) is not None:
+                return False
+        return True
 
     def build(self, ctx: SearchContext, codec: Any, points: list[dict[str, Any]]) -> Any:
         return RandomSearcher(codec, ctx.metrics[0], ctx.modes[0], points, ctx.seed)
@@ -38,6 +48,9 @@ class ListSearcher(PlainSearcher):
 
 
 class _ListStrategy(Strategy):
+    ray_generator = True
+    lists_configs = True
+
     def configs(self, ctx: SearchContext) -> list[dict[str, Any]]:
         raise NotImplementedError
 
@@ -57,6 +70,7 @@ class _ListStrategy(Strategy):
 class GridStrategy(_ListStrategy):
     name = "grid"
     supports = frozenset({"int", "choice", "grid", "fixed"})
+    grid_sized = True
     max_points = 100_000
 
     def unsupported_hint(self, kind: str) -> str:

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict
 
 from raytuner.errors import SpecError
+from raytuner.spec.objectives import Objective
 from raytuner.spec.params import Space, iter_params
 from raytuner.spec.space import to_ray
 
@@ -35,7 +36,7 @@ class SearchContext:
     max_concurrent: int | None = None
     points_to_evaluate: list[dict[str, Any]] = field(default_factory=list)
     reports_per_trial: int | None = None
-    objectives: tuple[tuple[str, str], ...] = ()  # (name, mode) of every objective when more than one
+    objectives: tuple[Objective, ...] = ()  # every objective (the plan gives at least metric's)
     iterative: bool | None = None  # whether a trial reports once per step (None: unknown)
 
     @property
@@ -66,6 +67,14 @@ class Strategy:
     multi_objective: ClassVar[bool] = False  # accepts a list of metrics
     requires: ClassVar[tuple[tuple[str, str], ...]] = ()  # (importable module, raytuner extra)
     checks_points: ClassVar[bool] = True  # validate points_to_evaluate against the space
+    # its trials can come from Ray's own BasicVariantGenerator (seeded): sampled from the
+    # space, or the complete configs of ``configs``; the runner uses that generator where
+    # a scheduler needs it (PBT/PB2, synchronous HyperBand)
+    ray_generator: ClassVar[bool] = False
+    # ``configs(ctx)`` lists every trial's complete config (grid, manual)
+    lists_configs: ClassVar[bool] = False
+    # the number of trials is the size of an expanded grid (no total shown while it runs)
+    grid_sized: ClassVar[bool] = False
 
     def __init__(self, options: BaseModel | None = None) -> None:
         self.options = options if options is not None else self.Options()
@@ -113,6 +122,15 @@ class Strategy:
 
     def num_samples(self, ctx: SearchContext) -> int:
         return ctx.trials or self.default_trials
+
+    def configs(self, ctx: SearchContext) -> list[dict[str, Any]]:
+        """Every trial's complete config, in order (only where ``lists_configs``)."""
+        raise NotImplementedError(f"the '{self.name}' strategy lists no configs")
+
+    def ray_samples_exactly(self, ctx: SearchContext) -> bool:
+        """Whether Ray's own generator samples this strategy's space exactly as its searcher
+        would, so the runner may let Ray create the trials without a searcher round trip."""
+        return False
 
     # -- building (imports Ray) ----------------------------------------------
     def param_space(self, ctx: SearchContext) -> dict[str, Any]:

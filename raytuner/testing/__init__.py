@@ -189,8 +189,8 @@ def start_test_ray(num_cpus: int = 2) -> str:
     """Start the one local Ray a test session shares; returns its temp dir."""
     from raytuner.runner.session import quiet_ray, start_local_ray
 
-    quiet_ray()
-    return start_local_ray(num_cpus, prefix="rtt")
+    with quiet_ray():  # Ray's processes start quiet; this process is left as it was
+        return start_local_ray(num_cpus, prefix="rtt")
 
 
 # -- torch trainable helpers (torch is imported only when called) ----------------

@@ -16,6 +16,9 @@ from raytuner.spec.models import MetricSpec, ResourcesSpec
 
 class Trainable:
     kind: ClassVar[str]
+    # a trial is a scikit-learn estimator scored by CV: the best config can be refit and
+    # exported as a scikit-learn model, and ensembles can be built of the top configs
+    sklearn_model: ClassVar[bool] = False
 
     def __init__(
         self, spec: Any, *, metric: MetricSpec, seed: int | None, resources: ResourcesSpec

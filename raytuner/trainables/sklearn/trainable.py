@@ -26,6 +26,7 @@ from raytuner.trainables.sklearn.steps import check_fidelity, fidelity_setup, fi
 
 class SklearnTrainable(Trainable):
     kind = "sklearn"
+    sklearn_model = True
     spec: SklearnTrainableSpec
     inputs: Any = None  # in-memory inputs from Python (raytuner.sklearn.inputs), see take_inputs
 
