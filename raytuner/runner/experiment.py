@@ -37,7 +37,7 @@ def storage_root(spec: ExperimentSpec) -> str:
 
 def build_tuner(plan: Plan, tuning: TunerPlan, name: str, callbacks: list[Any], stopper: Any = None) -> Any:
     """The Tuner for a plan and its decisions (``tuner_plan``); run it inside
-    ``tuner_environ(tuning)``. ``stopper``: the spec's stopper (``tuning.build_stopper``),
+    ``tuner_environ(tuning)``. ``stopper``: the spec's stopper (``runner.tuning.build_stopper``),
     when the caller wants to read afterwards which condition stopped each trial."""
     from ray import tune
 
