@@ -15,7 +15,7 @@ import raytuner
 from raytuner import ExperimentFailed, read_summary
 from raytuner.cli.main import main
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 QUICKSTART = ROOT / "experiments" / "quickstart.yaml"
 
 
