@@ -56,6 +56,7 @@ class _ListStrategy(Strategy):
 
 class GridStrategy(_ListStrategy):
     name = "grid"
+    deterministic = True
     supports = frozenset({"int", "choice", "grid", "fixed"})
     max_points = 100_000
 
@@ -109,6 +110,7 @@ class ManualOptions(BaseModel):
 
 class ManualStrategy(_ListStrategy):
     name = "manual"
+    deterministic = True
     supports = frozenset({"fixed"})
     Options = ManualOptions
     checks_points = False  # the points are whole configs here

@@ -66,6 +66,7 @@ class Strategy:
     multi_objective: ClassVar[bool] = False  # accepts a list of metrics
     requires: ClassVar[tuple[tuple[str, str], ...]] = ()  # (importable module, raytuner extra)
     checks_points: ClassVar[bool] = True  # validate points_to_evaluate against the space
+    deterministic: ClassVar[bool] = False  # the same configs whatever the seed (a fixed list)
 
     def __init__(self, options: BaseModel | None = None) -> None:
         self.options = options if options is not None else self.Options()
