@@ -69,6 +69,7 @@ class _ListStrategy(Strategy):
 
 class GridStrategy(_ListStrategy):
     name = "grid"
+    deterministic = True
     supports = frozenset({"int", "choice", "grid", "fixed"})
     grid_sized = True
     max_points = 100_000
@@ -123,6 +124,7 @@ class ManualOptions(BaseModel):
 
 class ManualStrategy(_ListStrategy):
     name = "manual"
+    deterministic = True
     supports = frozenset({"fixed"})
     Options = ManualOptions
     checks_points = False  # the points are whole configs here

@@ -75,6 +75,7 @@ class Strategy:
     lists_configs: ClassVar[bool] = False
     # the number of trials is the size of an expanded grid (no total shown while it runs)
     grid_sized: ClassVar[bool] = False
+    deterministic: ClassVar[bool] = False  # the same configs whatever the seed (a fixed list)
 
     def __init__(self, options: BaseModel | None = None) -> None:
         self.options = options if options is not None else self.Options()

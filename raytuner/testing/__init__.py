@@ -82,6 +82,56 @@ def timed(config: dict[str, Any]) -> dict[str, float]:
     return {"loss": float(config.get("x", 0.0)), "started": started, "ended": time.time()}
 
 
+def concurrency(config: dict[str, Any]) -> dict[str, float]:
+    """Counts the trials running at once, whatever the machine's speed (concurrency tests).
+
+    Trials share a counter in the directory ``count_dir`` (a file under an exclusive
+    lock, so they must run on one machine): +1 on start, -1 on end, and the largest
+    value seen is kept. A trial waits (up to ``wait_s``) until ``gather`` trials have
+    been running at once, then holds ``hold`` seconds, so a cap of ``gather`` is
+    reached however slowly trials start. Reports ``running_at_start`` and
+    ``most_at_once`` (the largest count seen so far); ``concurrency_record`` reads it back.
+    """
+    import time
+
+    path = os.path.join(config["count_dir"], "concurrency.json")
+
+    def update(delta: int) -> dict[str, int]:
+        import fcntl
+
+        with open(path + ".lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                state = concurrency_record(config["count_dir"])
+                state["now"] += delta
+                state["most"] = max(state["most"], state["now"])
+                with open(path, "w") as f:
+                    json.dump(state, f)
+                return state
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    started = update(+1)
+    try:
+        gather = int(config.get("gather", 1))
+        deadline = time.monotonic() + float(config.get("wait_s", 60.0))
+        while update(0)["most"] < gather and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(float(config.get("hold", 0.2)))
+    finally:
+        ended = update(-1)
+    return {"loss": float(config.get("x", 0.0)), "running_at_start": started["now"], "most_at_once": ended["most"]}
+
+
+def concurrency_record(count_dir: str) -> dict[str, int]:
+    """What ``concurrency`` trials recorded in ``count_dir``: {"now": running, "most": most at once}."""
+    try:
+        with open(os.path.join(count_dir, "concurrency.json")) as f:
+            return {k: int(v) for k, v in json.load(f).items()}
+    except FileNotFoundError:
+        return {"now": 0, "most": 0}
+
+
 def trivial(config: dict[str, Any]) -> dict[str, float]:
     """The cheapest possible trial: for overhead benchmarks."""
     return {"score": float(config.get("x", 0.0))}

@@ -9,7 +9,7 @@ import pytest
 
 from raytuner.cli.main import main
 
-EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
+EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
 
 # Overrides that shrink each experiment for the test suite; files not listed get DEFAULT.
 DEFAULT = ["budget.trials=2"]
@@ -45,13 +45,6 @@ NEEDS_STRATEGY: dict[str, str] = {"bohb.yaml": "bohb"}
 VALIDATE_ONLY: set[str] = {"torch_mlp_digits_gpu.yaml"}  # needs CUDA (gpu: 0.5, amp)
 
 SPECS = sorted(p.name for p in EXPERIMENTS.glob("*.yaml"))
-
-
-@pytest.mark.parametrize("name", SPECS)
-def test_experiment_validates(name: str, capsys: pytest.CaptureFixture[str]) -> None:
-    _skip_without_strategy(name)
-    assert main(["validate", str(EXPERIMENTS / name)]) == 0
-    assert capsys.readouterr().out.startswith("ok:")
 
 
 @pytest.mark.parametrize("name", [s for s in SPECS if s not in VALIDATE_ONLY])

@@ -108,10 +108,3 @@ def test_check_without_fit(name: str, estimator: object, check) -> None:  # type
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         check(estimator)
-
-
-@pytest.mark.parametrize("name, estimator, check", [c for c in CHECKS if c[0] in RUN_WITH_FIT], ids=lambda v: v if isinstance(v, str) else "")
-def test_check_with_fit(name: str, estimator: object, check, ray_local: None) -> None:  # type: ignore[no-untyped-def]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        check(estimator)

@@ -221,7 +221,7 @@ def test_cli_refuses_bohb_without_its_strategy(capsys: pytest.CaptureFixture[str
 
     from raytuner.cli.main import main
 
-    spec_path = Path(__file__).resolve().parents[1] / "experiments" / "asha.yaml"
+    spec_path = Path(__file__).resolve().parents[3] / "experiments" / "asha.yaml"
     assert main(["validate", str(spec_path), "--set", "scheduler.name=bohb", "--set", "scheduler.options={}"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: invalid spec") and "scheduler.name" in err and "'bohb'" in err

@@ -8,8 +8,6 @@ from pathlib import Path
 import pytest
 
 from raytuner.cli.main import main
-from raytuner.errors import SpecError
-from raytuner.spec.loader import validate_spec
 
 SPEC = {
     "name": "s3demo",
@@ -19,15 +17,6 @@ SPEC = {
     "strategy": {"name": "random", "seed": 1},
     "budget": {"trials": 3, "max_concurrent": 2},
 }
-
-
-@pytest.fixture
-def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
 
 
 def _bucket(endpoint: str, name: str) -> None:
@@ -68,22 +57,3 @@ def test_s3_round_trip(ray_local: None, s3_endpoint: str, aws_env: None, tmp_pat
     assert main(["results", ran["experiment_path"], "--endpoint", s3_endpoint]) == 0
     out = capsys.readouterr().out
     assert "s3demo: top 3 of 3 trials" in out and "nodes:" in out
-
-
-def test_results_on_an_empty_bucket_is_a_clear_error(s3_endpoint: str, aws_env: None,
-                                                     capsys: pytest.CaptureFixture[str]) -> None:
-    _bucket(s3_endpoint, "rt-empty")
-    assert main(["results", "s3://rt-empty/exp", "--endpoint", s3_endpoint]) == 2
-    assert "no finished experiment under s3://rt-empty/exp" in capsys.readouterr().err
-    assert main(["results", "s4://rt-empty/exp"]) == 2
-    assert "cannot open s4://rt-empty/exp" in capsys.readouterr().err
-
-
-@pytest.mark.parametrize("storage, expected", [
-    ({"path": "results", "endpoint": "http://127.0.0.1:9000"}, "not an s3:// or gs:// URI"),
-    ({"path": "s3://b/x", "endpoint": "127.0.0.1:9000"}, "expected http(s)://host[:port]"),
-])
-def test_bad_storage_is_a_spec_error(storage: dict, expected: str) -> None:
-    with pytest.raises(SpecError) as info:
-        validate_spec({**SPEC, "storage": storage})
-    assert expected in str(info.value) and "storage" in str(info.value)

@@ -12,7 +12,7 @@ import jsonschema
 import pytest
 import yaml
 
-CLUSTER = Path(__file__).resolve().parents[1] / "cluster"
+CLUSTER = Path(__file__).resolve().parents[3] / "cluster"
 LAUNCHER = sorted(CLUSTER.glob("*.yaml"))
 MANIFESTS = sorted((CLUSTER / "kubernetes").glob("*.yaml"))
 

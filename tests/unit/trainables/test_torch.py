@@ -337,8 +337,8 @@ def build_net(config: dict[str, Any]) -> Any:
 
 
 def test_user_load_and_build_functions_get_the_config() -> None:
-    raw = _spec({"model": {"type": "build", "function": "test_torch:build_net"},
-                 "data": {"load": "test_torch:load_pairs", "task": "classification", "batch_size": 16},
+    raw = _spec({"model": {"type": "build", "function": f"{__name__}:build_net"},
+                 "data": {"load": f"{__name__}:load_pairs", "task": "classification", "batch_size": 16},
                  "params": {"rows": 200}, "epochs": 3, "optimizer": {"lr": 0.01}},
                 {"hidden": {"type": "int", "low": 4, "high": 16}})
     plan = make_plan(validate_spec(raw))  # 'hidden' is allowed: a build function gets it

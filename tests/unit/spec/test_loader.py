@@ -15,7 +15,7 @@ from raytuner.cli.main import main
 from raytuner.spec.loader import apply_overrides, spec_json_schema
 from raytuner.spec.params import ChoiceParam, FixedParam, FloatParam, IntParam
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 QUICKSTART = ROOT / "experiments" / "quickstart.yaml"
 
 
@@ -77,7 +77,7 @@ def test_every_experiment_validates_against_the_json_schema() -> None:
     import jsonschema
 
     schema = spec_json_schema()
-    specs = sorted(Path(__file__).resolve().parents[1].glob("experiments/*.yaml"))
+    specs = sorted(Path(__file__).resolve().parents[3].glob("experiments/*.yaml"))
     assert len(specs) >= 20
     forms = set()
     for path in specs:

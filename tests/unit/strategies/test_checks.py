@@ -148,7 +148,7 @@ def test_auto_scheduler_follows_per_step_reports() -> None:
 def test_validate_prints_autos_choice(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
     from pathlib import Path
 
-    experiments = Path(__file__).resolve().parents[1] / "experiments"
+    experiments = Path(__file__).resolve().parents[3] / "experiments"
     assert main(["validate", str(experiments / "auto-curve.yaml")]) == 0
     out = capsys.readouterr().out
     assert out.startswith("ok: auto-curve") and "strategy auto:bayesopt" in out
