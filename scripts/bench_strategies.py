@@ -32,7 +32,7 @@ Optuna ``study.optimize`` (TPE, GP, CMA-ES), hyperopt ``fmin`` (TPE), bayes_opt
   mapping, not the settings.
 
 On these float spaces tpe, bayesopt, optuna-tpe, cmaes, skopt, pso, de and ga ask exactly the configs
-their natives ask for the same seed (tests/test_strategy_native.py), so their rows equal
+their natives ask for the same seed (tests/unit/strategies/test_native.py), so their rows equal
 their natives' up to float round-off (nevergrad's archive keys points by their exact
 bytes, so a DE run that re-proposes a point can part from its native from there on).
 
@@ -91,7 +91,7 @@ def regret(problem: str, config: dict[str, Any]) -> float:
 
 def run_raytuner(name: str, problem: str, seed: int, budget: int) -> tuple[float, float]:
     from raytuner.spec.params import parse_space
-    from raytuner.runner.plan import options
+    from raytuner.spec.loader import validate_options as options
     from raytuner.strategies import STRATEGIES, SearchContext
     from raytuner.strategies.drive import drive
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from raytuner.runner.plan import options as validate_options
+from raytuner.spec.loader import validate_options
 from raytuner.schedulers import SCHEDULERS, ScheduleContext, Scheduler
 from raytuner.spec.params import parse_space
 
@@ -225,8 +225,8 @@ class SchedulerContract:
         assert best.trial_id in controller.saved and best.trial_id not in controller.paused
         history = getattr(self.built, "raytuner_exploits", None)
         if history is not None:  # our recording PBT/PB2
-            cloned = [e for e in history if e["trial"] == worst.trial_id]
-            assert cloned and {e["cloned"] for e in cloned} <= {t.trial_id for t in trials[2:]}
+            cloned = [e for e in history if e.trial == worst.trial_id]
+            assert cloned and {e.cloned for e in cloned} <= {t.trial_id for t in trials[2:]}
         checkpoint = worst.run_metadata.checkpoint_manager._latest_checkpoint_result.checkpoint
         assert checkpoint.path.rsplit("-", 1)[1] in {t.trial_id for t in trials[2:]}
         low, high = SPACE["rate"]["low"], SPACE["rate"]["high"]

@@ -26,7 +26,7 @@ from typing import Any, ClassVar, Iterator
 import pytest
 
 from raytuner.errors import SpecError
-from raytuner.runner.plan import options as validate_options
+from raytuner.spec.loader import validate_options
 from raytuner.spec.params import parse_space
 from raytuner.strategies import STRATEGIES, SearchContext, Strategy
 from raytuner.strategies.drive import drive
