@@ -70,14 +70,17 @@ def test_hyperband_pauses_resumes_from_checkpoints_and_stops(ray_local: None, st
     """max_t=9, reduction_factor=3: Ray's first band has a bracket of 3 trials that run to
     9 steps, then one of 5 places halving at step 3. The grid's trials join the brackets
     in order (all exist before any reports), so 6, 8 and 10 share the halving bracket:
-    it keeps ceil(5/3)=2 of them, and the two it keeps resume from their checkpoints."""
+    it keeps ceil(5/3)=2 of them. A kept trial that reached step 3 before the bracket was
+    full was paused and resumes from its checkpoint; the one whose report completes the
+    bracket (which one depends on how the machine schedules them) goes straight on."""
     summary = run(storage, "resumable_curve", [3.0, 4.0, 5.0, 6.0, 8.0, 10.0],
                   {"name": "hyperband", "options": {"reduction_factor": 3}}, concurrent=None)
     trials = by_value(summary)
     assert all(t.status == "ok" for t in summary.trials)
     assert {x: t.steps for x, t in trials.items()} == {3.0: 9, 4.0: 9, 5.0: 9, 6.0: 9, 8.0: 9, 10.0: 3}
     resumed = sorted(t.config["x"] for t in summary.trials if any(r["restored_step"] > 0 for r in rows(t)))
-    assert resumed == [6.0, 8.0], "the trials kept at the rung resume from their checkpoints"
+    # the first of the bracket to reach step 3 always waits for the others, so one resumes at least
+    assert resumed and set(resumed) <= {6.0, 8.0}, "the trials kept at the rung resume from their checkpoints"
     for x in resumed:  # the step counter continued from the checkpoint, it did not restart
         for row in rows(trials[x]):
             assert row["step"] == row["training_iteration"] > row["restored_step"] in (0, 3)
