@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 run: $(STAMP)
-	$(VENV)/bin/raytuner run experiments/quickstart.yaml
+	$(VENV)/bin/raytuner run experiments/quickstart.yaml --report
 
 # The layers of the package (.importlinter): faces -> runner -> console -> registries -> results -> spec.
 lint-imports: $(STAMP)

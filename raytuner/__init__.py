@@ -26,9 +26,26 @@ def run(spec: ExperimentSpec | dict | str, **kwargs):  # type: ignore[no-untyped
     return run_experiment(validate_spec(spec), **kwargs)
 
 
+def __getattr__(name: str):  # type: ignore[no-untyped-def]
+    """``read_experiment`` and ``Experiment`` import pandas: loaded on first use, not by ``import raytuner``."""
+    if name in ("read_experiment", "Experiment"):
+        from raytuner.results import experiment
+
+        return getattr(experiment, name)
+    raise AttributeError(f"module 'raytuner' has no attribute {name!r}")
+
+
+def report(directory: str, out: str | None = None, *, endpoint: str | None = None):  # type: ignore[no-untyped-def]
+    """Write the experiment's offline HTML report (default ``<directory>/report.html``); returns its Path."""
+    from raytuner.console.report import write_report
+
+    return write_report(directory, out, endpoint=endpoint)
+
+
 __all__ = [
     "ClusterError",
     "DependencyError",
+    "Experiment",
     "ExperimentFailed",
     "ExperimentSpec",
     "RaytunerError",
@@ -37,7 +54,9 @@ __all__ = [
     "Summary",
     "__version__",
     "load_spec",
+    "read_experiment",
     "read_summary",
+    "report",
     "run",
     "validate_spec",
 ]

@@ -41,12 +41,18 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--quiet", action="store_true", help="no progress; print only the results path")
     out.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
     p.add_argument("--verbose", action="store_true", help="show Ray's logs and trial output")
+    p.add_argument("--report", action="store_true", help="also write <experiment>/report.html and print its path")
 
     p = sub.add_parser("validate", help="check a spec without running it")
     _spec_args(p)
 
     sub.add_parser("strategies", help="list strategies and schedulers")
     sub.add_parser("schema", help="print the JSON Schema of the spec")
+
+    p = sub.add_parser("report", help="write an experiment's offline HTML report (one self-contained file)")
+    p.add_argument("path", help="experiment directory (local or s3://...), finished, running or interrupted")
+    p.add_argument("-o", "--out", default=None, help="where to write it (default: <experiment>/report.html)")
+    p.add_argument("--endpoint", default=None, help="S3-compatible endpoint for s3:// paths")
 
     p = sub.add_parser("results", help="show the leaderboard of a finished experiment")
     p.add_argument("path", help="experiment directory (or a storage directory: its newest experiment)")
@@ -102,6 +108,21 @@ def _run(args: argparse.Namespace) -> int:
         print(summary.experiment_path)
     else:
         print_summary(summary, top=args.top)
+        print(f"report: raytuner report {summary.experiment_path}")
+    if args.report:
+        from raytuner.console.report import write_report
+
+        path = write_report(summary.experiment_path)
+        if not args.json:
+            print(f"report written: {path}")
+    return 0
+
+
+@command("report")
+def _report(args: argparse.Namespace) -> int:
+    from raytuner.console.report import write_report
+
+    print(write_report(args.path, args.out, endpoint=args.endpoint))
     return 0
 
 

@@ -1,0 +1,163 @@
+"""Reports of experiments run here on the session's Ray, checked against the trials' own files."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+import yaml
+
+import raytuner
+from raytuner.cli.main import main
+from raytuner.console.report import figures
+from raytuner.results.experiment import read_experiment
+from raytuner.results.summary import Summary
+
+
+def spec(storage: Path, name: str, function: str, space: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "name": name,
+        "trainable": {"type": "function", "function": f"raytuner.testing:{function}"},
+        "space": space,
+        "metric": {"name": "loss", "mode": "min"},
+        "strategy": {"name": "grid"},
+        "budget": {"max_concurrent": 2},
+        "storage": {"path": str(storage)},
+    }
+    data.update(extra)
+    return data
+
+
+@pytest.fixture(scope="module")
+def runs(ray_local: None, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Summary]:
+    """One small run per kind of experiment, shared by the tests below."""
+    storage = tmp_path_factory.mktemp("report-results")
+    curve = {"type": "function", "function": "raytuner.testing:curve", "params": {"steps": 6}}
+    growth = {"type": "function", "function": "raytuner.testing:growth", "params": {"steps": 12}}
+    specs = {
+        "fifo": spec(storage, "fifo", "curve", {"x": {"type": "float", "low": 0.0, "high": 6.0},
+                                                "y": {"type": "choice", "values": [0.0, 1.0]}},
+                     trainable={**curve, "params": {"steps": 4}}, strategy={"name": "random", "seed": 0},
+                     budget={"trials": 6, "max_concurrent": 2}, stop={"max_steps": 4}),
+        "failed": spec(storage, "failed", "fail_when_negative", {"x": {"type": "grid", "values": [-1.0, 2.0, 4.0]}},
+                       failure={"max_retries": 0}),
+        "asha": spec(storage, "asha", "curve", {"x": {"type": "grid", "values": [3.0, 3.5, 8.0, 9.0, 10.0]}},
+                     trainable=curve, stop={"max_steps": 6},
+                     scheduler={"name": "asha", "options": {"grace_period": 1, "reduction_factor": 3}}),
+        "pbt": spec(storage, "pbt", "growth", {"rate": {"type": "grid", "values": [0.1, 0.2, 0.8, 0.9]}},
+                    trainable=growth, metric={"name": "score", "mode": "max"}, stop={"max_steps": 12},
+                    budget={"max_concurrent": 4},
+                    scheduler={"name": "pbt", "options": {"perturbation_interval": 3, "mutations": {
+                        "rate": {"type": "float", "low": 0.0, "high": 1.0}}}}),
+        "nsga2": spec(storage, "nsga2", "schaffer", {"x": {"type": "float", "low": -4.0, "high": 4.0}},
+                      metric=[{"name": "f1", "mode": "min"}, {"name": "f2", "mode": "min"}],
+                      strategy={"name": "nsga2", "seed": 0, "options": {"population_size": 4}},
+                      budget={"trials": 6, "max_concurrent": 2}),
+    }
+    return {kind: raytuner.run(data, show_progress=False) for kind, data in specs.items()}
+
+
+def offline(html: str) -> str:
+    """The page without plotly.js's own source (which names map-tile URLs it never loads here)."""
+    from plotly.offline import get_plotlyjs
+
+    assert get_plotlyjs() in html, "plotly.js is inlined"
+    return html.replace(get_plotlyjs(), "")
+
+
+@pytest.mark.parametrize("kind", ["fifo", "failed", "asha", "pbt", "nsga2"])
+def test_report_holds_every_trial_and_loads_nothing_from_the_network(runs: dict[str, Summary], kind: str,
+                                                                     tmp_path: Path) -> None:
+    summary = runs[kind]
+    out = raytuner.report(summary.experiment_path, tmp_path / f"{kind}.html")
+    html = out.read_text()
+    rest = offline(html)
+    assert not re.search(r"<script[^>]*\bsrc=", html)
+    assert not re.search(r"https?://", rest) and "cdn.plot.ly" not in rest
+    for trial in summary.trials:
+        assert f">{trial.trial_id}<" in rest
+    assert "Parameter importance" in rest and "Method: fANOVA" in rest
+
+
+@pytest.mark.parametrize("kind", ["fifo", "asha", "pbt"])
+def test_learning_curves_are_the_progress_csv_rows(runs: dict[str, Summary], kind: str) -> None:
+    summary = runs[kind]
+    experiment = read_experiment(summary.experiment_path)
+    fig = figures.learning_curves(experiment)
+    curves = {t.meta["trial_id"]: t for t in fig.data if t.meta and t.meta.get("kind") == "curve"}
+    assert set(curves) == {t.trial_id for t in summary.trials}
+    for trial in summary.trials:
+        rows = pd.read_csv(Path(trial.path, "progress.csv"))
+        assert list(curves[trial.trial_id].x) == list(rows["training_iteration"])
+        assert list(curves[trial.trial_id].y) == list(rows[summary.metric])
+        if kind != "pbt":  # a PBT clone's progress.csv also holds the rows before it took the donor's step
+            assert len(rows) == trial.steps
+
+
+def test_asha_early_stops_and_pbt_exploits_are_marked(runs: dict[str, Summary]) -> None:
+    asha = runs["asha"]
+    stopped = [t for t in figures.learning_curves(read_experiment(asha.experiment_path)).data
+               if t.meta and t.meta.get("kind") == "stopped"]
+    early = asha.scheduling.early_stopping
+    assert early.stopped_early > 0 and len(stopped) == 1 and len(stopped[0].x) == early.stopped_early
+    pbt = runs["pbt"]
+    events = pbt.scheduling.population.events
+    exploits = [t for t in figures.learning_curves(read_experiment(pbt.experiment_path)).data
+                if t.meta and t.meta.get("kind") == "exploit"]
+    assert events and len(exploits[0].x) == len(events)
+    assert list(exploits[0].x) == [e.step for e in events]
+    assert f"cloned {events[0].cloned}" in raytuner.report(pbt.experiment_path).read_text()
+
+
+def test_pareto_front_and_failed_trial_error(runs: dict[str, Summary]) -> None:
+    nsga2 = runs["nsga2"]
+    fig = figures.pareto(read_experiment(nsga2.experiment_path))
+    front = [t for t in fig.data if t.meta["kind"] == "front"][0]
+    assert set(front.text) == set(nsga2.pareto_front)
+    failed = runs["failed"]
+    (bad,) = [t for t in failed.trials if t.status == "error"]
+    timeline = figures.timeline(read_experiment(failed.experiment_path))
+    assert [t for t in timeline.data if t.meta["kind"] == "failed"][0].text == (f"{bad.trial_id} failed",)
+    html = offline(raytuner.report(failed.experiment_path).read_text())
+    assert "ValueError: x=-1.0 is negative" in html
+    assert "Skipped: fewer than 2 tuned parameters" in html
+
+
+def test_read_experiment_on_a_run_and_on_an_interrupted_copy(runs: dict[str, Summary], tmp_path: Path) -> None:
+    summary = runs["fifo"]
+    exp = read_experiment(summary.experiment_path)
+    assert exp.finished and list(exp.trials["trial_id"]) == [t.trial_id for t in summary.trials]
+    assert list(exp.trials["score"]) == [t.score for t in summary.trials]
+    assert {"config.x", "config.y"} <= set(exp.trials.columns)
+    assert len(exp.history) == sum(t.steps for t in summary.trials)
+    copy = tmp_path / "interrupted"
+    shutil.copytree(summary.experiment_path, copy)
+    (copy / "summary.json").unlink()
+    cut = read_experiment(copy)
+    assert not cut.finished and cut.metric == "loss" and cut.summary is None
+    assert sorted(cut.trials["trial_id"]) == sorted(exp.trials["trial_id"])
+    merged = cut.trials.set_index("trial_id").loc[list(exp.trials["trial_id"])]
+    assert list(merged["score"]) == list(exp.trials["score"]) and list(merged["steps"]) == list(exp.trials["steps"])
+    assert list(merged["config.x"]) == list(exp.trials["config.x"])
+    assert "not finished" in raytuner.report(copy).read_text()
+
+
+def test_cli_report_and_run_print_the_report(runs: dict[str, Summary], tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "r.html"
+    assert main(["report", runs["fifo"].experiment_path, "-o", str(out)]) == 0
+    assert capsys.readouterr().out.strip() == str(out) and out.is_file()
+    assert main(["report", str(tmp_path / "missing")]) == 2
+    assert "no such directory" in capsys.readouterr().err
+    path = tmp_path / "quick.yaml"
+    path.write_text(yaml.safe_dump(spec(tmp_path / "res", "quick", "quadratic",
+                                        {"x": {"type": "grid", "values": [1.0, 2.0]}})))
+    assert main(["run", str(path), "--report"]) == 0
+    text = capsys.readouterr().out
+    (experiment,) = (tmp_path / "res").iterdir()
+    assert f"report: raytuner report {experiment}" in text
+    assert f"report written: {experiment / 'report.html'}" in text and (experiment / "report.html").is_file()
