@@ -202,7 +202,7 @@ def _records(root: Path, summary: Summary | None, dirs: dict[str, Path], curves:
             error = _error(directory)
             score = last.get(metric) if metric else None
             record.update(status="error" if error else ("ok" if _done(rows) else "unfinished"),
-                          score=float(score) if _number(score) else None, steps=len(rows),
+                          score=float(score) if finite_number(score) else None, steps=len(rows),
                           time_s=float(last.get("time_total_s") or 0.0), error=error, node=last.get("node_ip"))
             config = _params(directory)
         record.update({f"config.{k}": v for k, v in flatten(config).items()})
@@ -253,5 +253,6 @@ def _params(directory: Path | None) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def _number(value: Any) -> bool:
+def finite_number(value: Any) -> bool:
+    """A real int or float (not a bool), neither NaN nor infinite."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

@@ -73,15 +73,6 @@ def quadratic(config: dict[str, Any]) -> dict[str, float]:
     return {"loss": (float(config["x"]) - 3.0) ** 2 + float(config.get("y", 0.0))}
 
 
-def timed(config: dict[str, Any]) -> dict[str, float]:
-    """Sleeps ``sleep`` seconds; reports when it started and ended (concurrency tests)."""
-    import time
-
-    started = time.time()
-    time.sleep(float(config.get("sleep", 0.2)))
-    return {"loss": float(config.get("x", 0.0)), "started": started, "ended": time.time()}
-
-
 def concurrency(config: dict[str, Any]) -> dict[str, float]:
     """Counts the trials running at once, whatever the machine's speed (concurrency tests).
 

@@ -20,25 +20,12 @@ from raytuner.runner.plan import make_plan
 from raytuner.runner.session import QUIET_ENV, QUIET_LOGGERS, quiet_ray, scoped_environ
 from raytuner.runner.tuning import tuner_plan
 from raytuner.spec.loader import validate_spec
+from tests.integration.test_run import fn_spec
 
 # What a bare ray.init() itself puts into os.environ (seen with Ray 2.60 by comparing
 # before and after it); with the session's Ray already up, a run adds none of them.
 RAY_INIT_SETS = frozenset({"RAY_CLIENT_MODE", "RAY_USAGE_STATS_ENABLED", "PYTHONBREAKPOINT", "RAY_AUTH_MODE"})
 TUNER_VARS = ("TUNE_MAX_PENDING_TRIALS_PG", "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", *QUIET_ENV)
-
-
-def fn_spec(storage: Path, space: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    spec = {
-        "name": "env",
-        "trainable": {"type": "function", "function": "raytuner.testing:quadratic"},
-        "space": space,
-        "metric": {"name": "loss", "mode": "min"},
-        "strategy": {"name": "random", "seed": 0},
-        "budget": {"trials": 2},
-        "storage": {"path": str(storage)},
-    }
-    spec.update(extra)
-    return spec
 
 
 def changed(before: dict[str, str], after: dict[str, str]) -> dict[str, tuple[str | None, str | None]]:
@@ -67,7 +54,7 @@ def test_run_leaves_the_environment_as_it_was(
     for key in TUNER_VARS:  # unset, so that one set for good shows up
         monkeypatch.delenv(key, raising=False)
     env, logs = dict(os.environ), levels()
-    summary = raytuner.run(fn_spec(storage, space), show_progress=False)
+    summary = raytuner.run(fn_spec(storage, "quadratic", space, budget={"trials": 2}), show_progress=False)
     assert summary.counts["ok"] == 2
     assert changed(env, dict(os.environ)) == {}
     assert levels() == logs
@@ -76,7 +63,7 @@ def test_run_leaves_the_environment_as_it_was(
 def test_a_users_pending_trials_setting_is_kept(ray_local, storage: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TUNE_MAX_PENDING_TRIALS_PG", "3")
     env = dict(os.environ)
-    raytuner.run(fn_spec(storage, {"x": {"type": "int", "low": -4, "high": 4, "step": 2}}), show_progress=False)
+    raytuner.run(fn_spec(storage, "quadratic", {"x": {"type": "int", "low": -4, "high": 4, "step": 2}}, budget={"trials": 2}), show_progress=False)
     assert changed(env, dict(os.environ)) == {}
 
 
@@ -100,7 +87,7 @@ def test_tune_search_cv_leaves_the_environment_as_it_was(ray_local, monkeypatch:
 
 
 def test_the_tuner_sees_its_variables_and_the_users_win(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    spec = fn_spec(tmp_path, {"x": {"type": "int", "low": -4, "high": 4, "step": 2}}, budget={"trials": 2, "max_concurrent": 2})
+    spec = fn_spec(tmp_path, "quadratic", {"x": {"type": "int", "low": -4, "high": 4, "step": 2}}, budget={"trials": 2, "max_concurrent": 2})
     tuning = tuner_plan(make_plan(validate_spec(spec)))
     monkeypatch.delenv("TUNE_MAX_PENDING_TRIALS_PG", raising=False)
     env = dict(os.environ)

@@ -6,20 +6,15 @@ nothing to draw) so tests can read the data back without rendering HTML.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
 
-from raytuner.results.experiment import STEP, Experiment
+from raytuner.results.experiment import STEP, Experiment, finite_number
 
 FAILED = "#d62728"
 LAYOUT = {"template": "plotly_white", "margin": {"l": 60, "r": 20, "t": 50, "b": 50}}
-
-
-def _finite(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _better(mode: str | None) -> Any:
@@ -29,7 +24,7 @@ def _better(mode: str | None) -> Any:
 def best_so_far(experiment: Experiment, *, by: str = "trial") -> go.Figure | None:
     """The best score so far against trial number (``by="trial"``) or wall-clock seconds (``"time"``)."""
     trials = experiment.trials.sort_values(["end" if by == "time" else "start", "trial_id"], na_position="last")
-    scored = trials[[_finite(s) for s in trials["score"]]]
+    scored = trials[[finite_number(s) for s in trials["score"]]]
     if scored.empty:
         return None
     t0 = experiment.trials["start"].min()
@@ -38,7 +33,7 @@ def best_so_far(experiment: Experiment, *, by: str = "trial") -> go.Figure | Non
     for score in scored["score"]:
         best.append(float(score) if not best else better(best[-1], float(score)))
     if by == "time":
-        x = [float(e - t0) if _finite(e) and _finite(t0) else None for e in scored["end"]]
+        x = [float(e - t0) if finite_number(e) and finite_number(t0) else None for e in scored["end"]]
         title, xaxis = "Best so far against wall-clock time", "seconds since the first trial started"
     else:
         x = [int(i) for i in range(1, len(scored) + 1)]
@@ -122,7 +117,7 @@ def _exploit_marks(experiment: Experiment) -> list[go.Scatter]:
 
 def _axis_values(values: pd.Series) -> tuple[list[Any], dict[str, Any]]:
     """Numbers as they are; anything else as category codes with its labels as ticks."""
-    if all(_finite(v) for v in values):
+    if all(finite_number(v) for v in values):
         return [float(v) for v in values], {}
     labels = sorted({repr(v) if not isinstance(v, str) else v for v in values})
     codes = {label: i for i, label in enumerate(labels)}
@@ -131,7 +126,7 @@ def _axis_values(values: pd.Series) -> tuple[list[Any], dict[str, Any]]:
 
 
 def parallel_coordinates(experiment: Experiment) -> go.Figure | None:
-    trials = experiment.trials[[_finite(s) for s in experiment.trials["score"]]]
+    trials = experiment.trials[[finite_number(s) for s in experiment.trials["score"]]]
     columns = experiment.config_columns
     if trials.empty or not columns:
         return None
@@ -149,7 +144,7 @@ def parallel_coordinates(experiment: Experiment) -> go.Figure | None:
 
 def slices(experiment: Experiment) -> list[go.Figure]:
     """One scatter per parameter: its value against the score."""
-    trials = experiment.trials[[_finite(s) for s in experiment.trials["score"]]]
+    trials = experiment.trials[[finite_number(s) for s in experiment.trials["score"]]]
     out = []
     for column in experiment.config_columns:
         if trials.empty:
@@ -169,7 +164,7 @@ def slices(experiment: Experiment) -> list[go.Figure]:
 
 def timeline(experiment: Experiment) -> go.Figure | None:
     """Trials per node against time (a Gantt chart); failed trials in red."""
-    trials = experiment.trials[[_finite(s) and _finite(e) for s, e in zip(experiment.trials["start"],
+    trials = experiment.trials[[finite_number(s) and finite_number(e) for s, e in zip(experiment.trials["start"],
                                                                           experiment.trials["end"])]]
     if trials.empty:
         return None
@@ -202,7 +197,7 @@ def pareto(experiment: Experiment) -> go.Figure | None:
     (a, b) = (summary.objectives[0]["name"], summary.objectives[1]["name"])
     front = set(summary.pareto_front)
     points = [(t.trial_id, t.metrics.get(a), t.metrics.get(b)) for t in summary.trials]
-    points = [p for p in points if _finite(p[1]) and _finite(p[2])]
+    points = [p for p in points if finite_number(p[1]) and finite_number(p[2])]
     fig = go.Figure()
     for on_front in (False, True):
         part = [p for p in points if (p[0] in front) == on_front]

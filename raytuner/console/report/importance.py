@@ -13,6 +13,8 @@ from typing import Any
 
 import pandas as pd
 
+from raytuner.results.experiment import finite_number
+
 METHOD = "fANOVA (optuna.importance.FanovaImportanceEvaluator)"
 MIN_TRIALS = 4
 
@@ -30,7 +32,7 @@ def distribution(param: Any, seen: list[Any]) -> Any:
     """An Optuna distribution for a spec Param covering the values ``seen``."""
     from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
-    numbers = [float(v) for v in seen if _finite(v)]
+    numbers = [float(v) for v in seen if finite_number(v)]
     if param.type == "float":
         low, high = min([param.low, *numbers]), max([param.high, *numbers])
         return FloatDistribution(low, high, log=param.log and low > 0)
@@ -49,16 +51,12 @@ def _choice(value: Any) -> Any:
     return value if value is None or isinstance(value, (bool, int, float, str)) else repr(value)
 
 
-def _finite(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
 def param_importance(trials: pd.DataFrame, params: dict[str, Any], mode: str | None, *, seed: int = 0) -> Importance:
     """Importances of the tuned ``params`` (name -> spec Param) over ``trials`` (read_experiment's table)."""
     names = [n for n in params if f"config.{n}" in trials]
     if len(names) < 2:
         return Importance(METHOD, skipped=f"fewer than 2 tuned parameters ({len(names)})")
-    scored = trials[[(s == "ok") and _finite(v) for s, v in zip(trials["status"], trials["score"])]]
+    scored = trials[[(s == "ok") and finite_number(v) for s, v in zip(trials["status"], trials["score"])]]
     if len(scored) < MIN_TRIALS:
         return Importance(METHOD, skipped=f"too few finished trials with a score ({len(scored)}; needs {MIN_TRIALS})")
     if scored["score"].nunique() < 2:
