@@ -6,6 +6,7 @@ if its metric is in the top 1/reduction_factor of the trials that reached that r
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from pydantic import Field
@@ -31,6 +32,18 @@ class AshaScheduler(Scheduler):
         max_t = resolve_max_t(self.options.max_t, self.options.time_attr, ctx, self.name)
         check_at_most(self.options.grace_period, max_t, "grace_period", "max_t")
         metric_kwargs(self.options, ctx, self.name)
+
+    def rungs(self, max_steps: float | None = None) -> list[float]:
+        """grace_period * reduction_factor^k below max_t, for every bracket (Ray's _Bracket)."""
+        o = self.options
+        max_t = o.max_t or max_steps
+        if not max_t or max_t < o.grace_period:
+            return []
+        out: set[float] = set()
+        for s in range(o.brackets):
+            count = int(math.log(max_t / o.grace_period) / math.log(o.reduction_factor) - s + 1)
+            out.update(o.grace_period * o.reduction_factor ** (k + s) for k in range(count))
+        return sorted(out)
 
     def build(self, ctx: ScheduleContext) -> Any:
         from ray.tune.schedulers import AsyncHyperBandScheduler

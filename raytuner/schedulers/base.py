@@ -61,6 +61,11 @@ class Scheduler:
         """A ray.tune TrialScheduler, or None for Ray's FIFO scheduler."""
         return None
 
+    def rungs(self, max_steps: float | None = None) -> list[float]:
+        """The time_attr values at which this scheduler keeps or stops trials (ASHA's rungs),
+        ``max_steps`` standing in for an unset max_t; [] when it decides at no fixed points."""
+        return []
+
     def history(self) -> PopulationHistory | None:
         """What the built scheduler did, for the summary (PBT: each trial's exploits)."""
         return None

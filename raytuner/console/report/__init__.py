@@ -10,9 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from raytuner.console.report import figures
+from raytuner.console.report import decisions, figures, scores
 from raytuner.console.report.html import Section, figure_html, note, page, pre, table
-from raytuner.console.report.importance import param_importance
+from raytuner.console.report.importance import Importance, param_importance
 from raytuner.results.experiment import Experiment, read_experiment
 
 REPORT_FILE = "report.html"
@@ -38,12 +38,21 @@ def sections(experiment: Experiment) -> list[Section]:
     out = [Section("Overview", table([overview(experiment)]))]
     figs = [figures.best_so_far(experiment, by="trial"), figures.best_so_far(experiment, by="time")]
     out.append(Section("Best so far", _figs(figs, "no trial has a score yet")))
+    out.append(Section("Distribution of scores (EDF)", _figs([scores.edf([experiment])], "no trial has a score yet")))
     out.append(Section("Learning curves", _figs([figures.learning_curves(experiment)], "no per-step reports")
                        + _scheduling(experiment)))
     out.append(Section("Parallel coordinates", _figs([figures.parallel_coordinates(experiment)], "no scored trials")))
     out.append(Section("Slices", _figs(list(figures.slices(experiment)), "no scored trials")))
-    out.append(Section("Parameter importance", _importance(experiment)))
+    importance = param_importance(experiment.trials, experiment.params(), experiment.mode)
+    out.append(Section("Parameter importance", _importance(importance, experiment.metric)))
+    names = scores.contour_params(experiment, importance.values)
+    out.append(Section("Contour", _figs([scores.contour(experiment, names)],
+                                        f"needs 2 varied parameters and {scores.MIN_POINTS} scored trials")))
     out.append(Section("Timeline", _figs([figures.timeline(experiment)], "no trial has start and end times")))
+    tree = decisions.lineage(experiment)
+    if tree is not None:
+        out.append(Section("PBT lineage", note("Each row is a trial over its steps; an edge runs from the donor's "
+                                               "step to the step at which a trial cloned it.") + figure_html(tree)))
     pareto = figures.pareto(experiment)
     if pareto is not None:
         out.append(Section("Pareto front", figure_html(pareto) + _front_table(experiment)))
@@ -83,6 +92,12 @@ def _scheduling(experiment: Experiment) -> str:
         return ""
     parts = []
     early = summary.scheduling.early_stopping
+    levels = decisions.rungs(experiment)
+    if levels:
+        parts.append(note("rungs (dotted lines): " + ", ".join(f"{i}: step {r:g}" for i, r in enumerate(levels, 1))))
+    paused = decisions.pauses(experiment)
+    if paused:
+        parts.append(note(f"{len(paused)} pauses (open diamonds): a trial stopped and later resumed from its checkpoint"))
     if early is not None and early.stop_reasons:
         parts.append(note(f"{early.stopped_early} of {early.trials} trials stopped before {early.max_steps} steps "
                           "(marked with x)"))
@@ -95,11 +110,10 @@ def _scheduling(experiment: Experiment) -> str:
     return "".join(parts)
 
 
-def _importance(experiment: Experiment) -> str:
-    result = param_importance(experiment.trials, experiment.params(), experiment.mode)
+def _importance(result: Importance, metric: str | None) -> str:
     if result.skipped:
         return note(f"Method: {result.method}. Skipped: {result.skipped}.")
-    return (note(f"Method: {result.method}, on the metric {experiment.metric}, normalised to sum to 1.")
+    return (note(f"Method: {result.method}, on the metric {metric}, normalised to sum to 1.")
             + figure_html(figures.importance_bar(result.values, result.method)))
 
 

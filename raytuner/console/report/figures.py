@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
+from raytuner.console.report import decisions
 from raytuner.results.experiment import STEP, Experiment, finite_number
 
 FAILED = "#d62728"
@@ -21,12 +22,11 @@ def _better(mode: str | None) -> Any:
     return max if mode == "max" else min
 
 
-def best_so_far(experiment: Experiment, *, by: str = "trial") -> go.Figure | None:
-    """The best score so far against trial number (``by="trial"``) or wall-clock seconds (``"time"``)."""
+def best_series(experiment: Experiment, *, by: str = "trial") -> tuple[list[Any], list[float], list[float], list[str]]:
+    """(x, trial scores, best so far, trial ids) of the scored trials, in start (``by="trial"``:
+    x = 1, 2, ...) or end order (``"time"``: x = seconds since the first trial started)."""
     trials = experiment.trials.sort_values(["end" if by == "time" else "start", "trial_id"], na_position="last")
     scored = trials[[finite_number(s) for s in trials["score"]]]
-    if scored.empty:
-        return None
     t0 = experiment.trials["start"].min()
     better = _better(experiment.mode)
     best: list[float] = []
@@ -34,13 +34,22 @@ def best_so_far(experiment: Experiment, *, by: str = "trial") -> go.Figure | Non
         best.append(float(score) if not best else better(best[-1], float(score)))
     if by == "time":
         x = [float(e - t0) if finite_number(e) and finite_number(t0) else None for e in scored["end"]]
-        title, xaxis = "Best so far against wall-clock time", "seconds since the first trial started"
     else:
         x = [int(i) for i in range(1, len(scored) + 1)]
+    return x, [float(s) for s in scored["score"]], best, [str(t) for t in scored["trial_id"]]
+
+
+def best_so_far(experiment: Experiment, *, by: str = "trial") -> go.Figure | None:
+    """The best score so far against trial number (``by="trial"``) or wall-clock seconds (``"time"``)."""
+    x, scores, best, ids = best_series(experiment, by=by)
+    if not scores:
+        return None
+    if by == "time":
+        title, xaxis = "Best so far against wall-clock time", "seconds since the first trial started"
+    else:
         title, xaxis = "Best so far against trial number", "trial (in start order)"
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=x, y=list(scored["score"]), mode="markers", name="trial score",
-                             text=list(scored["trial_id"]), opacity=0.5))
+    fig.add_trace(go.Scatter(x=x, y=scores, mode="markers", name="trial score", text=ids, opacity=0.5))
     fig.add_trace(go.Scatter(x=x, y=best, mode="lines", line={"shape": "hv"}, name="best so far"))
     fig.update_layout(title=title, xaxis_title=xaxis, yaxis_title=experiment.metric, **LAYOUT)
     return fig
@@ -59,10 +68,12 @@ def learning_curves(experiment: Experiment) -> go.Figure | None:
             continue
         fig.add_trace(go.Scatter(x=list(_steps(rows)), y=list(rows[metric]), mode="lines+markers", name=str(tid),
                                  meta={"kind": "curve", "trial_id": str(tid)}, marker={"size": 4}))
-    for trace in _stop_marks(experiment) + _exploit_marks(experiment):
+    levels = decisions.rungs(experiment)
+    for trace in _stop_marks(experiment, levels) + _exploit_marks(experiment) + decisions.pause_marks(experiment):
         fig.add_trace(trace)
     fig.update_layout(title=f"Learning curves: {metric} per step", xaxis_title="step (training_iteration)",
                       yaxis_title=metric, **LAYOUT)
+    decisions.add_rungs(fig, levels)
     return fig
 
 
@@ -81,7 +92,7 @@ def _point(experiment: Experiment, tid: str, step: Any = None) -> tuple[Any, Any
     return last.get(STEP, len(rows)), last.get(experiment.metric)
 
 
-def _stop_marks(experiment: Experiment) -> list[go.Scatter]:
+def _stop_marks(experiment: Experiment, levels: list[float]) -> list[go.Scatter]:
     summary = experiment.summary
     early = summary.scheduling.early_stopping if summary else None
     if early is None or not early.stop_reasons:
@@ -92,7 +103,8 @@ def _stop_marks(experiment: Experiment) -> list[go.Scatter]:
         if point is not None:
             xs.append(point[0])
             ys.append(point[1])
-            text.append(f"{tid}: stopped early ({reason}) at step {point[0]}")
+            rung = decisions.rung_of(point[0], levels) if reason == "scheduler" else None
+            text.append(f"{tid}: stopped early ({reason}) at step {point[0]}" + (f", rung {rung}" if rung else ""))
     return [go.Scatter(x=xs, y=ys, mode="markers", name="stopped early", text=text, hoverinfo="text",
                        meta={"kind": "stopped"}, marker={"symbol": "x", "size": 11, "color": "black"})]
 
@@ -115,14 +127,20 @@ def _exploit_marks(experiment: Experiment) -> list[go.Scatter]:
                        meta={"kind": "exploit"}, marker={"symbol": "star", "size": 12, "color": "purple"})]
 
 
-def _axis_values(values: pd.Series) -> tuple[list[Any], dict[str, Any]]:
+def axis_values(values: pd.Series) -> tuple[list[Any], dict[str, Any]]:
     """Numbers as they are; anything else as category codes with its labels as ticks."""
     if all(finite_number(v) for v in values):
         return [float(v) for v in values], {}
-    labels = sorted({repr(v) if not isinstance(v, str) else v for v in values})
+    labels = sorted({_label(v) for v in values})
     codes = {label: i for i, label in enumerate(labels)}
-    coded = [codes[repr(v) if not isinstance(v, str) else v] for v in values]
+    coded = [codes[_label(v)] for v in values]
     return coded, {"tickvals": list(range(len(labels))), "ticktext": labels}
+
+
+def _label(value: Any) -> str:
+    if value is None or isinstance(value, float) and value != value:  # the spec's null (NaN in pandas)
+        return "None"
+    return value if isinstance(value, str) else repr(value)
 
 
 def parallel_coordinates(experiment: Experiment) -> go.Figure | None:
@@ -132,7 +150,7 @@ def parallel_coordinates(experiment: Experiment) -> go.Figure | None:
         return None
     dimensions = []
     for column in columns:
-        values, ticks = _axis_values(trials[column])
+        values, ticks = axis_values(trials[column])
         dimensions.append({"label": column.removeprefix("config."), "values": values, **ticks})
     scores = [float(s) for s in trials["score"]]
     dimensions.append({"label": experiment.metric or "score", "values": scores})
@@ -149,7 +167,7 @@ def slices(experiment: Experiment) -> list[go.Figure]:
     for column in experiment.config_columns:
         if trials.empty:
             break
-        values, ticks = _axis_values(trials[column])
+        values, ticks = axis_values(trials[column])
         fig = go.Figure(go.Scatter(x=values, y=list(trials["score"]), mode="markers", text=list(trials["trial_id"]),
                                    marker={"color": list(range(len(trials))), "colorscale": "Blues",
                                            "showscale": False}))
