@@ -42,6 +42,23 @@ def report(directory: str, out: str | None = None, *, endpoint: str | None = Non
     return write_report(directory, out, endpoint=endpoint)
 
 
+def compare(directories: list[str], out: str | None = None, *, force: bool = False,
+            endpoint: str | None = None):  # type: ignore[no-untyped-def]
+    """Write the comparison page of several experiments (default ``./compare.html``); returns its Path.
+    Experiments with different metrics or modes are refused unless ``force=True``."""
+    from raytuner.console.report.compare import write_compare
+
+    return write_compare(directories, out, force=force, endpoint=endpoint)
+
+
+def experiments(storage: str | None = None, *, endpoint: str | None = None):  # type: ignore[no-untyped-def]
+    """Every experiment under a storage path (default: the spec's default), newest first:
+    a list of ``ExperimentEntry`` (name, state, started, strategy, scheduler, trials, best_score, path)."""
+    from raytuner.results.catalog import list_experiments
+
+    return list_experiments(storage, endpoint=endpoint)
+
+
 __all__ = [
     "ClusterError",
     "DependencyError",
@@ -53,6 +70,8 @@ __all__ = [
     "SpecError",
     "Summary",
     "__version__",
+    "compare",
+    "experiments",
     "load_spec",
     "read_experiment",
     "read_summary",

@@ -63,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     from raytuner.cli.cluster import add_cluster_commands
 
     add_cluster_commands(sub, command)
+    from raytuner.cli.results import add_results_commands  # compare, experiments
+    add_results_commands(sub, command)
 
     p = sub.add_parser("predict", help="predict with a saved model (an experiment's refit model or ensemble)")
     p.add_argument("--model", required=True, help="experiment directory, model directory or model file")
