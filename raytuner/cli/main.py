@@ -176,7 +176,7 @@ def _schema(args: argparse.Namespace) -> int:
 def _results(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from raytuner.results.summary import SUMMARY_FILE, latest_experiment, read_summary
+    from raytuner.results.summary import SPEC_FILE, SUMMARY_FILE, latest_experiment, read_summary
 
     if "://" in args.path:  # s3://bucket/exp (a storage root or one experiment)
         from raytuner.errors import ResultsError, SpecError
@@ -191,6 +191,11 @@ def _results(args: argparse.Namespace) -> int:
             raise ResultsError(f"cannot open {args.path}: {exc.problems[0].expected}") from None
     path = Path(args.path)
     if path.is_dir() and not (path / SUMMARY_FILE).exists():
+        from raytuner.results.experiment import read_experiment
+
+        if (path / SPEC_FILE).is_file():  # running or interrupted: read from its trial directories
+            print(f"{path}: not finished (no {SUMMARY_FILE}); read from its trial directories", file=sys.stderr)
+            return _show(read_experiment(path).to_summary(), args)
         path = latest_experiment(path)
     return _show(read_summary(path), args)
 

@@ -23,7 +23,7 @@ from typing import Any
 import pandas as pd
 
 from raytuner.errors import ResultsError, SpecError
-from raytuner.results.summary import SPEC_FILE, SUMMARY_FILE, Summary, read_summary
+from raytuner.results.summary import SPEC_FILE, SUMMARY_FILE, Summary, TrialRecord, best_of, read_summary
 
 TRIAL_COLUMNS = ["trial_id", "status", "score", "steps", "time_s", "error", "node", "start", "end", "path"]
 STEP = "training_iteration"
@@ -64,6 +64,28 @@ class Experiment:
     def curve(self, trial_id: str) -> pd.DataFrame:
         """One trial's reports, in order."""
         return self.history[self.history["trial_id"] == trial_id]
+
+    def to_summary(self) -> Summary:
+        """summary.json's Summary; while running or interrupted, one built from the trial
+        directories (status ok / error / unfinished, wall time from the trials' times)."""
+        if self.summary is not None:
+            return self.summary
+        records = []
+        for _, row in self.trials.iterrows():
+            config = {c.removeprefix("config."): _plain(row[c]) for c in self.config_columns}
+            records.append(TrialRecord(trial_id=str(row["trial_id"]), status=str(row["status"]), config=config,
+                                       score=row["score"] if finite_number(row["score"]) else None,
+                                       steps=int(row["steps"]), time_s=float(row["time_s"] or 0.0),
+                                       error=row["error"] or None, path=row["path"],
+                                       metrics={"node_ip": row["node"]} if isinstance(row["node"], str) else {}))
+        starts = [float(v) for v in self.trials["start"] if finite_number(v)]
+        ends = [float(v) for v in self.trials["end"] if finite_number(v)]
+        mode = self.mode or "max"
+        return Summary(name=self.name, experiment_path=self.path, metric=self.metric or "", mode=mode,
+                       strategy=str((self.spec.get("strategy") or {}).get("name") or ""),
+                       scheduler=str((self.spec.get("scheduler") or {}).get("name") or ""), started_at="",
+                       wall_time_s=max(ends) - min(starts) if starts and ends else 0.0, trials=records,
+                       best=best_of(records, mode))
 
 
 def read_experiment(directory: str | Path, *, endpoint: str | None = None) -> Experiment:
@@ -251,6 +273,13 @@ def _params(directory: Path | None) -> dict[str, Any]:
     except ValueError:
         return {}
     return data if isinstance(data, dict) else {}
+
+
+def _plain(value: Any) -> Any:
+    """A table cell as plain Python (numpy scalars unwrapped, pandas' NaN as None)."""
+    if hasattr(value, "item") and callable(value.item):
+        value = value.item()
+    return None if isinstance(value, float) and math.isnan(value) else value
 
 
 def finite_number(value: Any) -> bool:

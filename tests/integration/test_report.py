@@ -161,3 +161,47 @@ def test_cli_report_and_run_print_the_report(runs: dict[str, Summary], tmp_path:
     (experiment,) = (tmp_path / "res").iterdir()
     assert f"report: raytuner report {experiment}" in text
     assert f"report written: {experiment / 'report.html'}" in text and (experiment / "report.html").is_file()
+
+
+def test_asha_rungs_and_pbt_lineage_in_the_report(runs: dict[str, Summary]) -> None:
+    from raytuner.console.report import decisions
+
+    asha = read_experiment(runs["asha"].experiment_path)
+    assert decisions.rungs(asha) == [1.0, 3.0]  # grace 1, factor 3, 6 steps: Ray's rungs
+    fig = figures.learning_curves(asha)
+    assert [s.x0 for s in fig.layout.shapes] == [1.0, 3.0]
+    (stopped,) = [t for t in fig.data if t.meta and t.meta.get("kind") == "stopped"]
+    assert all("rung" in text for text in stopped.text)
+    pbt = runs["pbt"]
+    tree = decisions.lineage(read_experiment(pbt.experiment_path))
+    (clones,) = [t for t in tree.data if t.meta["kind"] == "clone"]
+    events = pbt.scheduling.population.events
+    assert clones.meta["events"] == len(events) and list(clones.y[1::3]) == [e.trial for e in events]
+    lives = {t.meta["trial_id"] for t in tree.data if t.meta["kind"] == "life"}
+    assert lives == {t.trial_id for t in pbt.trials}
+
+
+def test_compare_and_experiments_on_the_runs(runs: dict[str, Summary], tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    fifo, asha, pbt = runs["fifo"], runs["asha"], runs["pbt"]
+    out = tmp_path / "compare.html"
+    assert main(["compare", fifo.experiment_path, asha.experiment_path, "-o", str(out)]) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1] == str(out)
+    from raytuner.results.comparison import compare_experiments
+
+    comparison = compare_experiments([fifo.experiment_path, asha.experiment_path])
+    for summary, totals in zip((fifo, asha), comparison.totals):
+        assert totals.trials == len(summary.trials) and totals.best_score == summary.best.score
+        assert (totals.strategy, totals.scheduler, totals.wall_time_s) == (summary.strategy, summary.scheduler,
+                                                                           summary.wall_time_s)
+        assert totals.cpu_hours == pytest.approx(sum(t.time_s for t in summary.trials) / 3600)
+    assert main(["compare", fifo.experiment_path, pbt.experiment_path]) == 2
+    assert "--force" in capsys.readouterr().err
+    entries = raytuner.experiments(str(Path(fifo.experiment_path).parent))
+    assert {e.path for e in entries} >= {s.experiment_path for s in runs.values()}
+    by_path = {e.path: e for e in entries}
+    for summary in runs.values():
+        entry = by_path[summary.experiment_path]
+        assert entry.state == "finished" and entry.trials == len(summary.trials)
+        assert entry.best_score == (summary.best.score if summary.best else None)
+    assert [e.started for e in entries] == sorted((e.started for e in entries), reverse=True)

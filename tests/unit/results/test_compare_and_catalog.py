@@ -160,3 +160,20 @@ def test_experiments_default_storage_and_errors(tmp_path: Path, monkeypatch: pyt
     (tmp_path / "empty").mkdir()
     assert main(["experiments", "empty"]) == 0
     assert "no experiments under empty" in capsys.readouterr().out
+
+
+def test_results_leaderboard_of_an_unfinished_experiment(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cut = write_experiment(tmp_path, "cut", "20260101-090000", [4.0, 3.0, 5.0], finished=False)
+    (cut / "trial_cut_00002" / "error.txt").write_text("RuntimeError: boom")
+    summary = raytuner.read_experiment(cut).to_summary()
+    assert [t.status for t in summary.trials] == ["ok", "ok", "error"] and summary.best.trial_id == "cut_00001"
+    assert summary.best.config == {"x": 1.0} and summary.wall_time_s == 20.0 and summary.strategy == "random"
+    assert main(["results", str(cut)]) == 0
+    captured = capsys.readouterr()
+    assert "not finished" in captured.err and "best loss: 3 (trial cut_00001)" in captured.out
+    assert "failed cut_00002: RuntimeError: boom" in captured.out
+    assert main(["results", str(cut), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["counts"] == {"total": 3, "ok": 2, "error": 1} and data["best"]["score"] == 3.0
+    finished = write_experiment(tmp_path, "done", "20260101-100000", [1.0])
+    assert raytuner.read_experiment(finished).to_summary() == raytuner.read_summary(finished)
