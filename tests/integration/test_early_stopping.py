@@ -85,6 +85,12 @@ def test_hyperband_pauses_resumes_from_checkpoints_and_stops(ray_local: None, st
         for row in rows(trials[x]):
             assert row["step"] == row["training_iteration"] > row["restored_step"] in (0, 3)
     assert summary.scheduling.early_stopping.stopped_trials == [trials[10.0].trial_id]
+    from raytuner.console.report import decisions  # the report marks exactly the resumed trials as paused
+    from raytuner.results.experiment import read_experiment
+
+    paused = decisions.pauses(read_experiment(summary.experiment_path))
+    assert sorted(p[0] for p in paused) == sorted(trials[x].trial_id for x in resumed)
+    assert all(step == 3 and again == 4 for _, step, _, again in paused)
 
 
 def searched_curves(storage: Path, *, strategy: str, scheduler: str) -> Summary:
