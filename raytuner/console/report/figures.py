@@ -131,7 +131,8 @@ def axis_values(values: pd.Series) -> tuple[list[Any], dict[str, Any]]:
     """Numbers as they are; anything else as category codes with its labels as ticks."""
     if all(finite_number(v) for v in values):
         return [float(v) for v in values], {}
-    labels = sorted({_label(v) for v in values})
+    seen = {_label(v): _order(v) for v in values}
+    labels = sorted(seen, key=lambda label: (seen[label], label))
     codes = {label: i for i, label in enumerate(labels)}
     coded = [codes[_label(v)] for v in values]
     return coded, {"tickvals": list(range(len(labels))), "ticktext": labels}
@@ -140,7 +141,16 @@ def axis_values(values: pd.Series) -> tuple[list[Any], dict[str, Any]]:
 def _label(value: Any) -> str:
     if value is None or isinstance(value, float) and value != value:  # the spec's null (NaN in pandas)
         return "None"
+    if isinstance(value, float) and value.is_integer():  # ints in a column pandas made float by a null
+        return str(int(value))
     return value if isinstance(value, str) else repr(value)
+
+
+def _order(value: Any) -> tuple[int, float]:
+    """Numbers first, by value; then everything else (by label); None last."""
+    if finite_number(value):
+        return 0, float(value)
+    return (2, 0.0) if _label(value) == "None" else (1, 0.0)
 
 
 def parallel_coordinates(experiment: Experiment) -> go.Figure | None:

@@ -44,7 +44,10 @@ def test_contour_is_over_the_two_most_important_parameters() -> None:
 def test_contour_codes_categorical_parameters_with_their_labels() -> None:
     exp = experiment(9, failed=False)
     fig = scores.contour(exp, ["kind", "x"])
-    assert set(fig.data[0].x) == {0, 1, 2} and list(fig.layout.xaxis.ticktext) == ["None", "a", "b"]
+    assert set(fig.data[0].x) == {0, 1, 2} and list(fig.layout.xaxis.ticktext) == ["a", "b", "None"]
+    # ints in a column pandas made float by a null: numbers by value, as ints, None last
+    values, ticks = figures.axis_values(pd.Series([16.0, None, 8.0, 16.0]))
+    assert values == [1, 2, 0, 1] and ticks["ticktext"] == ["8", "16", "None"]
 
 
 def test_edf_counts_the_fraction_of_trials_at_or_below_each_score() -> None:

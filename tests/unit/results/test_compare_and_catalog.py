@@ -177,3 +177,29 @@ def test_results_leaderboard_of_an_unfinished_experiment(tmp_path: Path, capsys:
     assert data["counts"] == {"total": 3, "ok": 2, "error": 1} and data["best"]["score"] == 3.0
     finished = write_experiment(tmp_path, "done", "20260101-100000", [1.0])
     assert raytuner.read_experiment(finished).to_summary() == raytuner.read_summary(finished)
+
+
+def test_experiments_and_compare_on_s3(s3_endpoint: str, aws_env: None, tmp_path: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """A real S3-compatible server (moto on loopback): a finished and an unfinished experiment."""
+    import boto3
+
+    boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1").create_bucket(Bucket="rt-catalog")
+    from raytuner.results import storage
+
+    local = tmp_path / "local"
+    done = write_experiment(local, "done", "20260101-120000", [1.0, 0.5])
+    cut = write_experiment(local, "cut", "20260102-120000", [2.0], finished=False)
+    root = storage.resolve("s3://rt-catalog/results", endpoint=s3_endpoint)
+    for directory in (done, cut):
+        for path in directory.rglob("*"):
+            if path.is_file():
+                rel = path.relative_to(local)
+                storage.write_text(root.child(*rel.parts[:-1]), rel.name, path.read_text())
+    entries = raytuner.experiments("s3://rt-catalog/results", endpoint=s3_endpoint)
+    assert [(e.name, e.state, e.trials) for e in entries] == [("cut", "interrupted or running", 1),
+                                                               ("done", "finished", 2)]
+    assert entries[1].best_score == 0.5 and entries[1].path == f"s3://rt-catalog/results/{done.name}"
+    assert main(["compare", entries[1].path, entries[0].path, "--endpoint", s3_endpoint,
+                 "-o", str(tmp_path / "c.html")]) == 0
+    assert capsys.readouterr().out.strip().endswith("c.html")
