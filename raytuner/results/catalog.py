@@ -10,7 +10,6 @@ nothing else records whether the driver is still alive. Newest first.
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import os
 import re
 import time
@@ -161,7 +160,3 @@ def _iso(epoch: Any) -> str | None:
     if epoch is None:
         return None
     return _dt.datetime.fromtimestamp(float(epoch)).isoformat(timespec="seconds")
-
-
-def entries_json(entries: list[ExperimentEntry]) -> str:
-    return json.dumps([e.to_data() for e in entries], indent=2)
