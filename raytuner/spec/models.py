@@ -94,6 +94,12 @@ class ResourcesSpec(_Model):
     )
     child_cpu: float = Field(1.0, ge=0, description="CPUs per child bundle")
     child_gpu: float = Field(0.0, ge=0, description="GPUs per child bundle")
+    wait_for_nodes_s: float | None = Field(
+        None, ge=0,
+        description="when no node of the cluster can hold a trial: seconds to wait for one to "
+        "join before refusing the run (default: 300 when the cluster's autoscaler has a node "
+        "type that fits, else 0: refused at once)",
+    )
 
 
 class TrialPlateauSpec(_Model):
