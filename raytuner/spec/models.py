@@ -171,6 +171,17 @@ def endpoint_parts(endpoint: str) -> tuple[str, str]:
     return split.netloc, split.scheme
 
 
+class CheckpointsSpec(_Model):
+    """How many checkpoints each trial keeps on storage."""
+
+    keep: Annotated[int, Field(ge=1)] | Literal["all"] | None = Field(
+        None,
+        description="the newest N per trial, or all; default: 2 (enough for retries and pauses), "
+        "all with a scheduler that clones trials (pbt, pb2: a clone may restore a donor's "
+        "checkpoint long after it was written); a number too small for such a scheduler is refused",
+    )
+
+
 class FailureSpec(_Model):
     max_retries: int = Field(1, ge=0, description="retries of a failed trial")
 
@@ -213,6 +224,7 @@ class ExperimentSpec(_Model):
     stop: StopSpec = StopSpec()
     storage: StorageSpec = StorageSpec()
     failure: FailureSpec = FailureSpec()
+    checkpoints: CheckpointsSpec = CheckpointsSpec()
     refit: RefitSpec = RefitSpec()
     ensemble: EnsembleSpec | None = None
 
