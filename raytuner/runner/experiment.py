@@ -109,6 +109,7 @@ def run_experiment(
     plan = make_plan(spec, inputs)
     tuning = tuner_plan(plan)
     from raytuner.console.progress import Progress, ProgressView
+    from raytuner.runner.faults import FaultLog
 
     name = experiment_dir_name(spec)
     if show_progress:
@@ -116,6 +117,7 @@ def run_experiment(
             print(note, file=progress_stream or sys.stderr)
     progress = Progress(plan.metric, plan.mode, tuning.progress_total)
     callbacks = [ProgressView(progress, progress_stream)] if show_progress else []
+    callbacks.append(fault_log := FaultLog())  # the nodes each trial ran on, its failures and restores
     started_at = _dt.datetime.now().isoformat(timespec="seconds")
     start = time.perf_counter()
     stopper = build_stopper(tuning)
@@ -126,6 +128,7 @@ def run_experiment(
             grid = tuner.fit()
         experiment_path = experiment_uri(spec.storage, grid.experiment_path)
         trials = [_record(result, plan.metric) for result in grid]
+        fault_log.annotate(trials)
         final = finish_experiment(plan, trials, experiment_path)  # refit, export, ensemble, holdout
     wall = time.perf_counter() - start
     summary = Summary(
