@@ -212,9 +212,13 @@ def autoscaler_node_types() -> list[NodeOffer] | None:
 
 
 def _ask_autoscaler(bundles: Sequence[Mapping[str, float]] | None) -> None:
+    """Ask the autoscaler for nodes that fit ``bundles`` (None: withdraw the request); a hint only."""
     from ray.autoscaler.sdk import request_resources
 
-    request_resources(bundles=[dict(b) for b in bundles] if bundles else [])
+    try:
+        request_resources(bundles=[dict(b) for b in bundles] if bundles else [])
+    except Exception:  # noqa: BLE001 - an autoscaler that refuses the hint still scales on Tune's demand
+        pass
 
 
 # -- the check ----------------------------------------------------------------------
@@ -236,7 +240,10 @@ def require_feasible(
     is, none joins within the wait, or no node type of the autoscaler could ever hold it."""
     request = trial_request(trial_resources)
     waiting = Waiting()
-    offers = nodes()
+    try:
+        offers = nodes()
+    except Exception:  # the node table cannot be read (Ray Client, an old GCS): Ray decides, as before
+        return waiting
     missing = shortfall(request, offers)
     if missing is None:
         return waiting

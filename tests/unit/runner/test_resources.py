@@ -133,3 +133,19 @@ def test_a_wait_that_ends_without_a_node_fails_with_the_same_message() -> None:
     assert str(exc.value).startswith("resources.cpu: each trial asks for 3 CPU, but the largest node offers 2 CPU")
     assert "waited 10s" in str(exc.value) and clock.now == 10
     assert "of 10s (resources.wait_for_nodes_s)" in stream.getvalue()
+
+
+def test_an_unreadable_node_table_leaves_it_to_ray() -> None:
+    def broken() -> list[NodeOffer]:
+        raise ConnectionError("no GCS")
+
+    assert require_feasible({"cpu": 1, "gpu": 1}, nodes=broken, node_types=lambda: None).seconds == 0
+
+
+def test_a_wait_without_an_autoscaler_when_asked_for() -> None:
+    """wait_for_nodes_s set: wait for nodes someone adds by hand (no autoscaler is asked)."""
+    clock, asked = FakeClock(), []
+    joined = lambda: [CPU2, CPU4] if clock.now >= 7 else [CPU2]  # noqa: E731
+    waiting = require_feasible({"cpu": 3}, 60, io.StringIO(), nodes=joined, node_types=lambda: None,
+                               ask=asked.append, sleep=clock.sleep, clock=clock)
+    assert not waiting.asked and asked == [] and 7 <= waiting.seconds <= 8
