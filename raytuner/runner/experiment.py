@@ -14,7 +14,7 @@ import yaml
 from raytuner.errors import ExperimentFailed
 from raytuner.runner.finish import finish_experiment
 from raytuner.runner.plan import Plan, make_plan
-from raytuner.runner.resources import require_feasible
+from raytuner.runner.resources import require_feasible, require_feasible_here
 from raytuner.results.summary import SPEC_FILE, Summary, TrialRecord, best_of, write_remote_outputs, write_summary
 from raytuner.runner.scheduling import StopReasons, scheduling_report
 from raytuner.runner.session import quiet_ray, ray_session, scoped_environ
@@ -121,6 +121,7 @@ def run_experiment(
     started_at = _dt.datetime.now().isoformat(timespec="seconds")
     start = time.perf_counter()
     stopper = build_stopper(tuning)
+    require_feasible_here(plan.trainable.trial_resources(), address, spec.resources.wait_for_nodes_s)  # no Ray yet
     with ray_session(address, verbose=verbose):  # quiet, and restored on exit
         require_feasible(plan.trainable.trial_resources(), spec.resources.wait_for_nodes_s, progress_stream)
         with tuner_environ(tuning, verbose):

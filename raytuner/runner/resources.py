@@ -18,6 +18,7 @@ for one; otherwise 0), printing what it waits for, then fails with the same mess
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -219,6 +220,42 @@ def _ask_autoscaler(bundles: Sequence[Mapping[str, float]] | None) -> None:
         request_resources(bundles=[dict(b) for b in bundles] if bundles else [])
     except Exception:  # noqa: BLE001 - an autoscaler that refuses the hint still scales on Tune's demand
         pass
+
+
+def this_machine() -> NodeOffer | None:
+    """The CPUs and GPUs a local Ray started here would offer, read without starting it;
+    None when Ray would join a cluster instead (RAY_ADDRESS, or already initialised)."""
+    import ray
+
+    if os.environ.get("RAY_ADDRESS") or ray.is_initialized():
+        return None
+    from ray._private.accelerators import get_accelerator_manager_for_resource
+    from ray._private.utils import get_num_cpus
+
+    manager = get_accelerator_manager_for_resource("GPU")
+    gpus = manager.get_current_node_num_accelerators()
+    visible = manager.get_current_process_visible_accelerator_ids()
+    if visible is not None:
+        gpus = min(gpus, len(visible))
+    return NodeOffer("this machine", {"CPU": float(get_num_cpus()), "GPU": float(gpus)})
+
+
+def require_feasible_here(trial_resources: Any, address: str | None, wait_for_nodes_s: float | None = None,
+                          machine: Callable[[], NodeOffer | None] = this_machine) -> None:
+    """Before a local Ray starts (no address): refuse CPUs or GPUs this machine does not have,
+    without the seconds Ray takes to start. Memory and custom resources are left to
+    ``require_feasible`` (Ray decides what it offers of them)."""
+    if address is not None or wait_for_nodes_s:
+        return
+    offer = machine()
+    if offer is None:
+        return
+    request = trial_request(trial_resources)
+    counted = TrialRequest(tuple({k: v for k, v in b.items() if k in ("CPU", "GPU")} for b in request.bundles),
+                           request.strategy)
+    missing = shortfall(counted, [offer])
+    if missing is not None:
+        raise InfeasibleResources(missing.message([offer]))
 
 
 # -- the check ----------------------------------------------------------------------

@@ -40,3 +40,19 @@ def test_a_gpu_request_on_a_cpu_only_machine_is_refused(tmp_path: Path) -> None:
     assert "set resources.gpu: 0" in lines[0]
     assert "Traceback" not in done.stderr + done.stdout
     assert not (tmp_path / "results").exists()
+
+
+def test_more_cpus_than_any_node_of_a_running_ray(ray_local: None, tmp_path: Path) -> None:
+    """Ray already up (2 CPUs): the node table is read and the request refused before Tune starts."""
+    import yaml
+
+    import raytuner
+    from raytuner.runner.resources import InfeasibleResources
+
+    data = yaml.safe_load(SPEC)
+    data["resources"] = {"cpu": 3}
+    data["storage"] = {"path": str(tmp_path / "results")}
+    with pytest.raises(InfeasibleResources) as exc:
+        raytuner.run(data, show_progress=False)
+    assert str(exc.value).startswith("resources.cpu: each trial asks for 3 CPU, but the largest node offers 2 CPU")
+    assert not (tmp_path / "results").exists()

@@ -149,3 +149,29 @@ def test_a_wait_without_an_autoscaler_when_asked_for() -> None:
     waiting = require_feasible({"cpu": 3}, 60, io.StringIO(), nodes=joined, node_types=lambda: None,
                                ask=asked.append, sleep=clock.sleep, clock=clock)
     assert not waiting.asked and asked == [] and 7 <= waiting.seconds <= 8
+
+
+def test_before_a_local_ray_starts_this_machine_is_enough() -> None:
+    from raytuner.runner.resources import require_feasible_here
+
+    here = NodeOffer("this machine", {"CPU": 2.0, "GPU": 0.0})
+    with pytest.raises(InfeasibleResources) as exc:
+        require_feasible_here({"cpu": 1, "gpu": 1}, None, machine=lambda: here)
+    assert str(exc.value).startswith("resources.gpu: each trial asks for 1 GPU, but no node has any GPU "
+                                     "(nodes: this machine: 2 CPU, 0 GPU)")
+    with pytest.raises(InfeasibleResources):
+        require_feasible_here({"cpu": 4, "gpu": 0}, None, machine=lambda: here)
+    require_feasible_here({"cpu": 2, "gpu": 0, "memory": 2**50}, None, machine=lambda: here)  # memory: Ray's call
+    require_feasible_here({"cpu": 1, "gpu": 1}, "auto", machine=lambda: here)  # a cluster: checked once joined
+    require_feasible_here({"cpu": 1, "gpu": 1}, None, 60, machine=lambda: here)  # told to wait for nodes
+    require_feasible_here({"cpu": 1, "gpu": 1}, None, machine=lambda: None)  # Ray would join a cluster
+
+
+def test_this_machine_reads_cpus_without_starting_ray(monkeypatch: pytest.MonkeyPatch) -> None:
+    from raytuner.runner.resources import this_machine
+
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    offer = this_machine()
+    assert offer is not None and offer.resources["CPU"] >= 1 and offer.resources["GPU"] >= 0
+    monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:6379")
+    assert this_machine() is None
