@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from raytuner.results.summary import Summary
+from raytuner.console.faults import fault_lines
 from raytuner.console.scheduling import scheduling_lines
 from raytuner.spec.space import flatten
 
@@ -57,6 +58,8 @@ def print_summary(summary: Summary, stream: TextIO | None = None, top: int = 10)
     if nodes:
         console.print("nodes: " + ", ".join(f"{ip} ({n} trial{'s' if n != 1 else ''})" for ip, n in nodes.items()))
     for line in scheduling_lines(summary):
+        console.print(line)
+    for line in fault_lines(summary):  # trials restored after a lost node or an error
         console.print(line)
     for trial in summary.trials:
         if trial.status == "error":

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from raytuner.errors import ResultsError
+from raytuner.results.faults import Restore
 from raytuner.results.final import FinalResults
 from raytuner.results.scheduling import SchedulingReport
 
@@ -38,6 +39,9 @@ class TrialRecord:
     error: str | None = None
     path: str | None = None
     metrics: dict[str, Any] = field(default_factory=dict)  # last report, small
+    nodes: list[str] = field(default_factory=list)  # every node it reported from, in order (repeats merged)
+    failures: int = 0  # failures Ray Tune counted (retried or final)
+    restores: list[Restore] = field(default_factory=list)  # the failures it was restored after
 
 
 @dataclass
@@ -135,7 +139,8 @@ def _trial(data: dict[str, Any]) -> TrialRecord:
     score = data.get("score")
     if isinstance(score, str):  # "inf" / "-inf"
         score = float(score)
-    return TrialRecord(**{**data, "score": score})
+    restores = [Restore.from_data(r) for r in data.get("restores") or []]
+    return TrialRecord(**{**data, "score": score, "restores": restores})
 
 
 def read_summary(directory: str | Path, *, endpoint: str | None = None) -> Summary:

@@ -14,6 +14,7 @@ import yaml
 from raytuner.errors import ExperimentFailed
 from raytuner.runner.finish import finish_experiment
 from raytuner.runner.plan import Plan, make_plan
+from raytuner.runner.resources import require_feasible, require_feasible_here
 from raytuner.results.summary import SPEC_FILE, Summary, TrialRecord, best_of, write_remote_outputs, write_summary
 from raytuner.runner.scheduling import StopReasons, scheduling_report
 from raytuner.runner.session import quiet_ray, ray_session, scoped_environ
@@ -108,6 +109,7 @@ def run_experiment(
     plan = make_plan(spec, inputs)
     tuning = tuner_plan(plan)
     from raytuner.console.progress import Progress, ProgressView
+    from raytuner.runner.faults import FaultLog
 
     name = experiment_dir_name(spec)
     if show_progress:
@@ -115,15 +117,19 @@ def run_experiment(
             print(note, file=progress_stream or sys.stderr)
     progress = Progress(plan.metric, plan.mode, tuning.progress_total)
     callbacks = [ProgressView(progress, progress_stream)] if show_progress else []
+    callbacks.append(fault_log := FaultLog())  # the nodes each trial ran on, its failures and restores
     started_at = _dt.datetime.now().isoformat(timespec="seconds")
     start = time.perf_counter()
     stopper = build_stopper(tuning)
+    require_feasible_here(plan.trainable.trial_resources(), address, spec.resources.wait_for_nodes_s)  # no Ray yet
     with ray_session(address, verbose=verbose):  # quiet, and restored on exit
+        require_feasible(plan.trainable.trial_resources(), spec.resources.wait_for_nodes_s, progress_stream)
         with tuner_environ(tuning, verbose):
             tuner = build_tuner(plan, tuning, name, callbacks, stopper)
             grid = tuner.fit()
         experiment_path = experiment_uri(spec.storage, grid.experiment_path)
         trials = [_record(result, plan.metric) for result in grid]
+        fault_log.annotate(trials)
         final = finish_experiment(plan, trials, experiment_path)  # refit, export, ensemble, holdout
     wall = time.perf_counter() - start
     summary = Summary(

@@ -102,8 +102,10 @@ def make_plan(spec: ExperimentSpec, inputs: Any = None) -> Plan:
         space=spec.space,
         checkpoints=trainable.checkpoints(),
         objectives=objectives,
+        keep_checkpoints=spec.checkpoints.keep,
     )
     scheduler.check(schedule)
+    scheduler.check_checkpoints_kept(schedule)
     if scheduler.explores_itself and not strategy.ray_generator:
         raise SpecError.at(
             "strategy.name", strategy.name,

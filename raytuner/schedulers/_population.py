@@ -60,7 +60,10 @@ class PopulationScheduler(Scheduler):
         self.explored_space(ctx)
         self.require_checkpoints(ctx)
 
-    def checkpoints_to_keep(self, ctx: ScheduleContext) -> int | None:
+    def default_checkpoints_to_keep(self, ctx: ScheduleContext) -> int | None:
+        return None  # all: a clone may restore its donor's checkpoint long after it was written
+
+    def fewest_checkpoints_to_keep(self, ctx: ScheduleContext) -> int | None:
         return checkpoints_to_keep(self.options, ctx)
 
     def build(self, ctx: ScheduleContext) -> Any:
@@ -99,11 +102,13 @@ def perturbation_interval(options: PopulationOptions, ctx: ScheduleContext, name
 
 
 def checkpoints_to_keep(options: PopulationOptions, ctx: ScheduleContext) -> int | None:
-    """Enough per-step checkpoints that a donor's is still on storage when it is cloned.
+    """The fewest per-step checkpoints that keep a donor's on storage until its clone restores it.
 
-    A donor's checkpoint is referenced until the donor's next perturbation
-    (perturbation_interval steps later) plus the time it takes to restart the clone;
-    Ray's own warning: keeping 2 or fewer loses checkpoints. Time in seconds: keep all.
+    A waiting clone has the donor's step count, and Ray's PBT runs the waiting trial with the
+    fewest steps first and pauses a running one at its next perturbation while others wait: so
+    the donor writes about perturbation_interval steps (plus the checkpoints of a pause and of
+    the perturbation) before the clone restores. Twice that plus three leaves a margin; Ray
+    warns that 2 or fewer lose checkpoints. Time in seconds: no bound in steps, so only all.
     """
     if options.time_attr not in STEP_ATTRS or options.perturbation_interval is None and not ctx.max_steps:
         return None

@@ -32,6 +32,7 @@ class ScheduleContext:
     space: dict[str, Any] | None = None  # the spec's search space (PBT/PB2 derive mutations from it)
     checkpoints: bool = False  # the trainable saves and restores a checkpoint every step
     objectives: tuple[Objective, ...] = ()  # every objective (the plan gives at least metric's); >1: multi-objective
+    keep_checkpoints: int | str | None = None  # the spec's checkpoints.keep: N, "all", or None (the scheduler's default)
 
     @property
     def multi_objective(self) -> bool:
@@ -71,8 +72,33 @@ class Scheduler:
         return None
 
     def checkpoints_to_keep(self, ctx: ScheduleContext) -> int | None:
-        """Checkpoints each trial keeps on storage (None: all of them)."""
+        """Checkpoints each trial keeps on storage (None: all of them): the spec's
+        ``checkpoints.keep``, else this scheduler's default."""
+        if ctx.keep_checkpoints is not None:
+            return None if ctx.keep_checkpoints == "all" else int(ctx.keep_checkpoints)
+        return self.default_checkpoints_to_keep(ctx)
+
+    def default_checkpoints_to_keep(self, ctx: ScheduleContext) -> int | None:
+        """Two: the latest (retries, pauses) is never deleted, and one before it."""
         return 2
+
+    def fewest_checkpoints_to_keep(self, ctx: ScheduleContext) -> int | None:
+        """The smallest ``checkpoints.keep`` this scheduler works with (None: only "all")."""
+        return 1
+
+    def check_checkpoints_kept(self, ctx: ScheduleContext) -> None:
+        """SpecError when ``checkpoints.keep`` is a number too small for this scheduler."""
+        kept = ctx.keep_checkpoints
+        if kept is None or kept == "all":
+            return
+        fewest = self.fewest_checkpoints_to_keep(ctx)
+        if fewest is None or int(kept) < fewest:
+            least = "all" if fewest is None else f"at least {fewest}, or all"
+            raise SpecError.at(
+                "checkpoints.keep", kept,
+                f"{least} with scheduler '{self.name}': it restores trials from checkpoints written "
+                "earlier (a clone from its donor's), which must still be on storage then",
+            )
 
     def require_checkpoints(self, ctx: ScheduleContext) -> None:
         """SpecError unless the trainable saves and restores a checkpoint every step."""

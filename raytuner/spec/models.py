@@ -94,6 +94,12 @@ class ResourcesSpec(_Model):
     )
     child_cpu: float = Field(1.0, ge=0, description="CPUs per child bundle")
     child_gpu: float = Field(0.0, ge=0, description="GPUs per child bundle")
+    wait_for_nodes_s: float | None = Field(
+        None, ge=0,
+        description="when no node of the cluster can hold a trial: seconds to wait for one to "
+        "join before refusing the run (default: 300 when the cluster's autoscaler has a node "
+        "type that fits, else 0: refused at once)",
+    )
 
 
 class TrialPlateauSpec(_Model):
@@ -165,6 +171,17 @@ def endpoint_parts(endpoint: str) -> tuple[str, str]:
     return split.netloc, split.scheme
 
 
+class CheckpointsSpec(_Model):
+    """How many checkpoints each trial keeps on storage."""
+
+    keep: Annotated[int, Field(ge=1)] | Literal["all"] | None = Field(
+        None,
+        description="the newest N per trial, or all; default: 2 (enough for retries and pauses), "
+        "all with a scheduler that clones trials (pbt, pb2: a clone may restore a donor's "
+        "checkpoint long after it was written); a number too small for such a scheduler is refused",
+    )
+
+
 class FailureSpec(_Model):
     max_retries: int = Field(1, ge=0, description="retries of a failed trial")
 
@@ -207,6 +224,7 @@ class ExperimentSpec(_Model):
     stop: StopSpec = StopSpec()
     storage: StorageSpec = StorageSpec()
     failure: FailureSpec = FailureSpec()
+    checkpoints: CheckpointsSpec = CheckpointsSpec()
     refit: RefitSpec = RefitSpec()
     ensemble: EnsembleSpec | None = None
 

@@ -47,7 +47,8 @@ def test_defaults_come_from_the_trainable(name: str) -> None:
         assert getattr(built, "_max_t_attr", getattr(built, "_max_t", None)) == 9
     if name in ("pbt", "pb2"):
         assert built._perturbation_interval == 2  # a quarter of the 9 steps
-        assert plan.scheduler.checkpoints_to_keep(plan.schedule) >= 4
+        assert plan.scheduler.checkpoints_to_keep(plan.schedule) is None  # all: clones restore donors' checkpoints
+        assert plan.scheduler.fewest_checkpoints_to_keep(plan.schedule) >= 4
 
 
 def test_unknown_option_names_the_field() -> None:
