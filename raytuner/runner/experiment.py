@@ -14,6 +14,7 @@ import yaml
 from raytuner.errors import ExperimentFailed
 from raytuner.runner.finish import finish_experiment
 from raytuner.runner.plan import Plan, make_plan
+from raytuner.runner.preflight import start_preflight
 from raytuner.results.summary import SPEC_FILE, Summary, TrialRecord, best_of, write_remote_outputs, write_summary
 from raytuner.runner.scheduling import StopReasons, scheduling_report
 from raytuner.runner.session import quiet_ray, ray_session, scoped_environ
@@ -118,7 +119,9 @@ def run_experiment(
     started_at = _dt.datetime.now().isoformat(timespec="seconds")
     start = time.perf_counter()
     stopper = build_stopper(tuning)
+    preflight = start_preflight(plan)  # the sample fit, beside Ray's start-up
     with ray_session(address, verbose=verbose):  # quiet, and restored on exit
+        preflight.result()  # its SpecError: Ray shut down, nothing written
         with tuner_environ(tuning, verbose):
             tuner = build_tuner(plan, tuning, name, callbacks, stopper)
             grid = tuner.fit()
