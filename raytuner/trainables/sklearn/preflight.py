@@ -258,6 +258,7 @@ FIT_STEP: dict[str, Callable[[Any, np.ndarray, np.ndarray], Any]] = {
 def fit_sample(setup: Any, dataset: Any, config: dict[str, Any]) -> SampleFit:
     """Fit and score the first fold of a small sample with the trial's estimator and splits."""
     from sklearn.metrics import get_scorer
+    from threadpoolctl import threadpool_limits
 
     from raytuner.trainables.sklearn.estimator import build_estimator, make_splits
 
@@ -267,7 +268,8 @@ def fit_sample(setup: Any, dataset: Any, config: dict[str, Any]) -> SampleFit:
     try:
         # the trial's warnings (convergence on a small sample, deprecations) are not the
         # user's business here; catch_warnings is process-wide, harmless for this short block
-        with warnings.catch_warnings():
+        # one thread, as a one-CPU trial on Ray (OpenMP spinning on a busy driver costs seconds)
+        with warnings.catch_warnings(), threadpool_limits(limits=1):
             warnings.simplefilter("ignore")
             estimator = build_estimator(setup, config)
             train, test = make_splits(setup.cv, X, y)[0]
