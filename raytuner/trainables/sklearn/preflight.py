@@ -255,33 +255,68 @@ FIT_STEP: dict[str, Callable[[Any, np.ndarray, np.ndarray], Any]] = {
 }
 
 
-def fit_sample(setup: Any, dataset: Any, config: dict[str, Any]) -> SampleFit:
-    """Fit and score the first fold of a small sample with the trial's estimator and splits."""
+def _fit_one_fold(setup: Any, X: np.ndarray, y: np.ndarray, config: dict[str, Any]) -> float:
+    """Build the trial's estimator, fit it on the first fold's training rows, score the test rows."""
     from sklearn.metrics import get_scorer
     from threadpoolctl import threadpool_limits
 
     from raytuner.trainables.sklearn.estimator import build_estimator, make_splits
 
+    # one thread, as a one-CPU trial on Ray (OpenMP spinning on a busy driver costs seconds);
+    # the trial's warnings (convergence on a small sample, deprecations) are not the user's
+    # business here (catch_warnings is process-wide: harmless for this short block)
+    with warnings.catch_warnings(), threadpool_limits(limits=1):
+        warnings.simplefilter("ignore")
+        estimator = build_estimator(setup, config)
+        train, test = make_splits(setup.cv, X, y)[0]
+        FIT_STEP[setup.fidelity.kind](estimator, X[train], y[train])
+        try:
+            return float(get_scorer(setup.metric)(estimator, X[test], y[test]))
+        except Exception as exc:
+            raise _ScoringFailed(exc) from exc
+
+
+class _ScoringFailed(Exception):
+    """The fit worked; the metric could not score it."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _describe(exc: BaseException) -> str:
+    return " ".join(f"{type(exc).__name__}: {exc}".split())[:600]
+
+
+def fit_sample(setup: Any, dataset: Any, config: dict[str, Any]) -> SampleFit:
+    """Fit and score the first fold of a small sample with the trial's estimator and splits.
+
+    A config that fails on the sample is tried on all the rows before it is refused (a
+    sample can be too small for it, e.g. n_neighbors above the sample's rows)."""
     start = time.perf_counter()
     rows = sample_rows(dataset.y, SAMPLE_ROWS, setup.cv.folds, setup.cv.stratified, setup.cv.seed)
-    X, y = dataset.X[rows], dataset.y[rows]
     try:
-        # the trial's warnings (convergence on a small sample, deprecations) are not the
-        # user's business here; catch_warnings is process-wide, harmless for this short block
-        # one thread, as a one-CPU trial on Ray (OpenMP spinning on a busy driver costs seconds)
-        with warnings.catch_warnings(), threadpool_limits(limits=1):
-            warnings.simplefilter("ignore")
-            estimator = build_estimator(setup, config)
-            train, test = make_splits(setup.cv, X, y)[0]
-            FIT_STEP[setup.fidelity.kind](estimator, X[train], y[train])
-            score = float(get_scorer(setup.metric)(estimator, X[test], y[test]))
+        try:
+            score = _fit_one_fold(setup, dataset.X[rows], dataset.y[rows], config)
+        except (SpecError, _ScoringFailed):
+            raise
+        except Exception:
+            if len(rows) == len(dataset.y):
+                raise
+            rows = np.arange(len(dataset.y))
+            score = _fit_one_fold(setup, dataset.X, dataset.y, config)
     except SpecError:
         raise
+    except _ScoringFailed as exc:
+        raise SpecError.at(
+            "metric.name", setup.metric,
+            f"a metric that can score this model on {dataset.source}: scoring one fold failed with "
+            f"{_describe(exc.error)} (config {config})",
+        ) from None
     except Exception as exc:
-        message = " ".join(f"{type(exc).__name__}: {exc}".split())
         raise SpecError.at(
             "space", config,
-            f"a config the estimator can fit: one fold of a {len(rows)}-row sample of {dataset.source} "
-            f"failed with {message[:600]}; change the space (or the data) so every config can be fitted",
+            f"a config the estimator can fit: one fold of {len(rows)} rows of {dataset.source} "
+            f"failed with {_describe(exc)}; change the space (or the data) so every config can be fitted",
         ) from None
     return SampleFit(config=config, rows=len(rows), score=score, seconds=time.perf_counter() - start)
