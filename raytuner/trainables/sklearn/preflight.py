@@ -298,7 +298,7 @@ def fit_sample(setup: Any, dataset: Any, config: dict[str, Any]) -> SampleFit:
     try:
         try:
             score = _fit_one_fold(setup, dataset.X[rows], dataset.y[rows], config)
-        except (SpecError, _ScoringFailed):
+        except SpecError:
             raise
         except Exception:
             if len(rows) == len(dataset.y):

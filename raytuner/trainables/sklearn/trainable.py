@@ -94,8 +94,8 @@ class SklearnTrainable(Trainable):
 
     def preflight(self, space: Space) -> None:
         """Every value of the space and fixed argument against the estimator's constraints; the metric against the task."""
-        if self.inputs is not None:
-            return  # TuneSearchCV: scikit-learn's own error_score rules decide what a bad candidate does
+        if self.inputs is not None:  # TuneSearchCV: scikit-learn's error_score rules decide
+            return self.inputs.preflight(self, space)
         from raytuner.trainables.sklearn.preflight import check_metric, check_values, templates
 
         estimator = self.estimator_class()(**self.spec.params)
