@@ -141,9 +141,8 @@ def _report(args: argparse.Namespace) -> int:
 
 @command("validate")
 def _validate(args: argparse.Namespace) -> int:
-    from raytuner.spec.params import iter_params
-
     from raytuner.runner.preflight import rehearse
+    from raytuner.spec.params import iter_params
 
     spec, plan = load_checked(args)
     with blamed(args):
