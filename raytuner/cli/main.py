@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from raytuner.errors import RaytunerError
 
@@ -84,17 +85,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextlib.contextmanager
+def blamed(args: argparse.Namespace) -> Iterator[None]:
+    """A SpecError in the block names the spec file and the ``--set`` that caused it."""
+    from raytuner.errors import SpecError
+    from raytuner.spec.loader import blame_overrides
+
+    try:
+        yield
+    except SpecError as exc:
+        if exc.source is not None:
+            raise
+        raise SpecError(blame_overrides(exc.problems, args.overrides), args.spec) from None
+
+
 def load_checked(args: argparse.Namespace) -> tuple[Any, Any]:
     """Load a spec with its overrides and check it fully (no Ray): (spec, plan)."""
-    from raytuner.errors import SpecError
-    from raytuner.spec.loader import blame_overrides, load_spec
+    from raytuner.spec.loader import load_spec
     from raytuner.runner.plan import make_plan
 
     spec = load_spec(args.spec, args.overrides)
-    try:
+    with blamed(args):
         return spec, make_plan(spec)
-    except SpecError as exc:
-        raise SpecError(blame_overrides(exc.problems, args.overrides), args.spec) from None
 
 
 @command("run")
@@ -103,7 +115,8 @@ def _run(args: argparse.Namespace) -> int:
     from raytuner.runner.experiment import run_experiment
 
     spec, _ = load_checked(args)
-    summary = run_experiment(spec, address=args.address, show_progress=not (args.quiet or args.json), verbose=args.verbose)
+    with blamed(args):  # the preflight's sample fit fails before any trial runs
+        summary = run_experiment(spec, address=args.address, show_progress=not (args.quiet or args.json), verbose=args.verbose)
     if args.json:
         print(json.dumps(summary.to_data(), indent=2))
     elif args.quiet:
@@ -130,15 +143,20 @@ def _report(args: argparse.Namespace) -> int:
 
 @command("validate")
 def _validate(args: argparse.Namespace) -> int:
+    from raytuner.runner.preflight import rehearse
     from raytuner.spec.params import iter_params
 
     spec, plan = load_checked(args)
+    with blamed(args):
+        fit = rehearse(plan)  # loads the data and fits one fold of a sample, as a trial would
     tuned = [".".join(path) for path, p in iter_params(spec.space) if p.type != "fixed"]
     print(
         f"ok: {spec.name}: {spec.trainable.type} trainable, {plan.metric} ({plan.mode}), "
         f"strategy {plan.strategy_label}, scheduler {plan.scheduler.name}, "
         f"{plan.num_samples} sample(s), tuning {', '.join(tuned) or 'nothing'}"
     )
+    if fit is not None:
+        print(f"sample fit: {fit.rows} rows, one fold, {plan.metric} {fit.score:.4g} in {fit.seconds:.2f} s")
     for note in plan.notes:
         print(note)
     return 0

@@ -98,6 +98,8 @@ SCHEMES = ("file", "local", "mock", "s3", "gs", "gcs", "hdfs", "viewfs", "abfs",
 def check(storage: Any) -> None:
     """Cheap, offline check of a StorageSpec (runs before Ray starts)."""
     path = storage.path
+    if "\x00" in path:
+        raise SpecError.at("storage.path", path, "a directory path without NUL characters")
     if not is_uri(path):
         return
     scheme = path.split("://", 1)[0].lower()

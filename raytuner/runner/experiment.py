@@ -14,6 +14,7 @@ import yaml
 from raytuner.errors import ExperimentFailed
 from raytuner.runner.finish import finish_experiment
 from raytuner.runner.plan import Plan, make_plan
+from raytuner.runner.preflight import start_preflight
 from raytuner.runner.resources import require_feasible, require_feasible_here
 from raytuner.results.summary import SPEC_FILE, Summary, TrialRecord, best_of, write_remote_outputs, write_summary
 from raytuner.runner.scheduling import StopReasons, scheduling_report
@@ -122,7 +123,9 @@ def run_experiment(
     start = time.perf_counter()
     stopper = build_stopper(tuning)
     require_feasible_here(plan.trainable.trial_resources(), address, spec.resources.wait_for_nodes_s)  # no Ray yet
+    preflight = start_preflight(plan)  # the sample fit, beside Ray's start-up
     with ray_session(address, verbose=verbose):  # quiet, and restored on exit
+        preflight.result()  # its SpecError: Ray shut down, nothing written
         require_feasible(plan.trainable.trial_resources(), spec.resources.wait_for_nodes_s, progress_stream)
         with tuner_environ(tuning, verbose):
             tuner = build_tuner(plan, tuning, name, callbacks, stopper)

@@ -64,6 +64,7 @@ def make_plan(spec: ExperimentSpec, inputs: Any = None) -> Plan:
     if inputs is not None:
         trainable.take_inputs(inputs)
     mode = trainable.check(spec.space)
+    trainable.preflight(spec.space)  # values against the model's own constraints, metric against task
 
     max_steps = trainable.max_steps()
     if spec.stop.max_steps is not None:

@@ -45,6 +45,27 @@ class SearchInputs:
     def check(self, trainable: Any, space: Space) -> str:
         return "max"  # scikit-learn scorers are greater-is-better
 
+    def preflight(self, trainable: Any, space: Space) -> None:
+        """With ``error_score='raise'``, a value the estimator's constraints reject is raised
+        before Ray starts, as scikit-learn's InvalidParameterError (GridSearchCV raises it at
+        the first fit); otherwise such candidates fail and score ``error_score``, as in GridSearchCV."""
+        if self.error_score != "raise" or self.decoder.subspaces is not None:
+            return
+        from sklearn.utils._param_validation import InvalidParameterError
+
+        from raytuner.errors import SpecError
+        from raytuner.trainables.sklearn.preflight import check_values
+
+        decoded = {
+            key: node.model_copy(update={"values": [self.decoder.value(key, v) for v in node.values]})
+            if key in self.decoder.tables and hasattr(node, "values") else node
+            for key, node in space.items()
+        }
+        try:
+            check_values([self.estimator], decoded, {}, set())
+        except SpecError as exc:
+            raise InvalidParameterError(str(exc).removeprefix("invalid spec: ").replace("space.", "param_distributions.", 1)) from None
+
     def max_steps(self, trainable: Any) -> int:
         return len(self.splits)
 

@@ -60,9 +60,30 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
         raise SpecError.at("<yaml>", f"{p.name} at {where}", f"valid YAML ({problem})") from None
     except UnicodeDecodeError:
         raise SpecError.at("<file>", str(path), "a UTF-8 text file") from None
+    except RecursionError:  # the YAML parser recurses once per level of nesting
+        raise SpecError.at("<yaml>", p.name, f"YAML nested at most {MAX_DEPTH} levels deep") from None
+    check_size(data, "<yaml>", p.name)
     if not isinstance(data, Mapping):
         raise SpecError.at("<spec>", data, "a YAML mapping at the top level")
     return dict(data)
+
+
+MAX_DEPTH = 100  # levels of nesting a spec may have (a search space's nesting included)
+MAX_VALUES = 1_000_000  # values (mappings, lists and scalars) a spec may hold, aliases expanded
+
+
+def check_size(data: Any, path: str, value: Any, source: str | None = None) -> None:
+    """SpecError when ``data`` nests deeper than MAX_DEPTH or holds more than MAX_VALUES
+    values (a YAML alias bomb, a self-referencing alias); walked without recursion."""
+    todo, seen = [(data, 0)], 0
+    while todo:
+        node, depth = todo.pop()
+        seen += 1
+        if depth > MAX_DEPTH or seen > MAX_VALUES:
+            what = f"nested at most {MAX_DEPTH} levels deep" if depth > MAX_DEPTH else f"of at most {MAX_VALUES} values"
+            raise SpecError(Problem(path, value, f"a spec {what}"), source)
+        children = node.values() if isinstance(node, Mapping) else node if isinstance(node, list) else ()
+        todo.extend((child, depth + 1) for child in children)
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
@@ -100,6 +121,7 @@ def apply_overrides(raw: Mapping[str, Any], overrides: Iterable[str]) -> dict[st
 def validate_spec(raw: Mapping[str, Any] | ExperimentSpec, source: str | None = None) -> ExperimentSpec:
     if isinstance(raw, ExperimentSpec):
         return raw
+    check_size(raw, "<spec>", "(whole spec)", source)
     try:
         return ExperimentSpec.model_validate(dict(raw))
     except SpecError as exc:

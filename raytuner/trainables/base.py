@@ -8,10 +8,21 @@ cannot be computed is a spec error, not a failed trial.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar
 
 from raytuner.spec.params import Space
 from raytuner.spec.models import MetricSpec, ResourcesSpec
+
+
+@dataclass(frozen=True)
+class SampleFit:
+    """What a preflight sample fit did: the config, the rows it used, its score, how long."""
+
+    config: dict[str, Any] = field(default_factory=dict)
+    rows: int = 0
+    score: float | None = None
+    seconds: float = 0.0
 
 
 class Trainable:
@@ -40,6 +51,22 @@ class Trainable:
     def check(self, space: Space) -> str:
         """Validate the spec against the metric and space; return the metric's mode."""
         raise NotImplementedError
+
+    def preflight(self, space: Space) -> None:
+        """Cheap checks beyond ``check`` that the plan runs before Ray starts (e.g. every value
+        of the space against the model's own constraints); SpecError on a problem. Default: none."""
+
+    def check_data(self) -> Any:
+        """Load the data as the trials will and check it against the model (SpecError naming
+        the file, columns and what to do). Runs before Ray starts: it must be quick. Default: none."""
+        return None
+
+    def sample_fit(self, config: dict[str, Any]) -> SampleFit | None:
+        """Load the data and fit one fold of a small sample with ``config`` in the driver, built
+        by the trial's own code (raytuner.runner.preflight runs it beside Ray's start-up);
+        SpecError naming the config and the model's message when it fails. Default: nothing
+        (None): the trainable cannot rehearse a trial outside Ray."""
+        return None
 
     def max_steps(self) -> int | None:
         """How many times a trial reports, when known (schedulers' max_t)."""

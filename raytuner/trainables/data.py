@@ -67,7 +67,7 @@ def check_data(spec: DataSpec, field: str = "trainable.data") -> None:
         raise SpecError.at(f"{field}.source", spec.source, "an existing file")
     if spec.target is None:
         raise SpecError.at(f"{field}.target", None, "the name of the target column of the file")
-    columns = _columns(path)
+    columns = _columns(path, f"{field}.source")
     if spec.target not in columns:
         raise SpecError.at(f"{field}.target", spec.target, f"one of the file's columns: {', '.join(columns)}")
     for name in spec.features or []:
@@ -75,17 +75,26 @@ def check_data(spec: DataSpec, field: str = "trainable.data") -> None:
             raise SpecError.at(f"{field}.features", name, f"one of the file's columns: {', '.join(columns)}")
 
 
-def _columns(path: Path) -> list[str]:
+def _columns(path: Path, field: str = "trainable.data.source") -> list[str]:
+    """The file's column names; a file without a header or without a data row is a SpecError."""
     import pandas as pd
 
     try:
         if path.suffix.lower() == ".csv":
-            return [str(c) for c in pd.read_csv(path, nrows=0).columns]
-        import pyarrow.parquet as pq
+            head = pd.read_csv(path, nrows=1)
+            columns, rows = [str(c) for c in head.columns], len(head)
+        else:
+            import pyarrow.parquet as pq
 
-        return list(pq.read_schema(path).names)
+            meta = pq.read_metadata(path)
+            columns, rows = list(meta.schema.to_arrow_schema().names), meta.num_rows
+    except pd.errors.EmptyDataError:
+        raise SpecError.at(field, str(path), "a table with a header and at least one row (the file is empty)") from None
     except Exception as exc:  # unreadable file: a user error, not a crash
-        raise SpecError.at("trainable.data.source", str(path), f"a readable table ({exc})") from None
+        raise SpecError.at(field, str(path), f"a readable table ({' '.join(str(exc).split())[:300]})") from None
+    if rows == 0:
+        raise SpecError.at(field, str(path), f"a table with at least one row of data (the file has only a header: {', '.join(columns)})")
+    return columns
 
 
 def load_data(spec: DataSpec) -> Dataset:

@@ -17,7 +17,7 @@ from raytuner.errors import SpecError
 from raytuner.spec.params import Space
 from raytuner.spec.registry import import_object
 from raytuner.spec.sklearn import SklearnTrainableSpec
-from raytuner.trainables.base import Trainable
+from raytuner.trainables.base import SampleFit, Trainable
 from raytuner.trainables.sklearn.estimator import build_estimator, make_splits
 from raytuner.trainables.sklearn.names import estimator_params, tree_names
 from raytuner.trainables.sklearn.setup import CVSetup, SklearnSetup
@@ -29,6 +29,8 @@ class SklearnTrainable(Trainable):
     sklearn_model = True
     spec: SklearnTrainableSpec
     inputs: Any = None  # in-memory inputs from Python (raytuner.sklearn.inputs), see take_inputs
+    _dataset: Dataset | None = None  # the search rows, once loaded (by the sample fit or build)
+    _data_checked: bool = False
 
     def take_inputs(self, inputs: Any) -> None:
         """In-memory X, y and estimator (TuneSearchCV): ``inputs`` checks and builds the trial."""
@@ -91,6 +93,46 @@ class SklearnTrainable(Trainable):
             raise SpecError.at("metric.mode", "min", "'max' (scikit-learn scorers are greater-is-better; use a neg_* scorer for losses)")
         return "max"
 
+    def preflight(self, space: Space) -> None:
+        """Every value of the space and fixed argument against the estimator's constraints; the metric against the task."""
+        if self.inputs is not None:  # TuneSearchCV: scikit-learn's error_score rules decide
+            return self.inputs.preflight(self, space)
+        from raytuner.trainables.sklearn.preflight import check_metric, check_values, templates
+
+        estimator = self.estimator_class()(**self.spec.params)
+        check_metric(self.metric.name, estimator, self.spec.data.task or _bundled_task(self.spec.data.source))
+        steps = self.spec.pipeline or []
+        check_values(templates(estimator, steps, self.spec.params, space), space, dict(self.spec.params), {s.name for s in steps})
+
+    def sample_fit(self, config: dict[str, Any]) -> SampleFit | None:
+        """Load the search rows as the trials will, check them against the estimator, fit one fold of a sample."""
+        if self.inputs is not None:
+            return None
+        from raytuner.trainables.sklearn.preflight import fit_sample
+
+        return fit_sample(self.setup(), self.check_data(), config)
+
+    def check_data(self) -> Dataset | None:
+        """Load the search rows as the trials will (once) and check them against the estimator."""
+        if self.inputs is not None:
+            return None
+        if not self._data_checked:
+            from raytuner.trainables.sklearn.preflight import check_dataset, estimator_task
+
+            estimator = self.estimator_class()(**self.spec.params)
+            task = estimator_task(estimator, self.spec.data.task or _bundled_task(self.spec.data.source))
+            check_dataset(self.search_dataset(), estimator, task, self.spec.cv.folds, self.spec.data.target)
+            self._data_checked = True
+        return self.search_dataset()
+
+    def search_dataset(self) -> Dataset:
+        """The rows the search may use (no holdout rows), loaded once."""
+        if self._dataset is None:
+            from raytuner.trainables.holdout import search_data
+
+            self._dataset = search_data(self.spec.data, self.estimator_class()(**self.spec.params))
+        return self._dataset
+
     def max_steps(self) -> int | None:
         if self.inputs is not None:
             return self.inputs.max_steps(self)
@@ -134,9 +176,7 @@ class SklearnTrainable(Trainable):
 
         if self.inputs is not None:
             return self.inputs.build(self)
-        from raytuner.trainables.holdout import search_data
-
-        dataset = search_data(self.spec.data, self.estimator_class()(**self.spec.params))  # no holdout rows
+        dataset = self.search_dataset()  # no holdout rows
         setup = self.setup()
         trial = step_trial(setup) or sklearn_trial
         return tune.with_parameters(partial(trial, setup=setup), dataset=dataset)
