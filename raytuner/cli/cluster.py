@@ -35,6 +35,9 @@ def add_cluster_commands(sub: Any, command: Register) -> None:
     p.add_argument("--exclude", action="append", default=[], metavar="PATTERN",
                    help="gitignore-like pattern left out of the package (repeatable; .gitignore and "
                         ".raytunerignore are read too)")
+    p.add_argument("--include", action="append", default=[], metavar="PATH",
+                   help="send a file or folder that would be left out (repeatable); a credential inside a "
+                        "folder must be named itself. --dry-run lists what is left out and why")
     p.add_argument("--install", default="package",
                    help="how raytuner gets onto the cluster: " + "; ".join(f"{k}: {v}" for k, v in INSTALL_MODES.items()))
     p.add_argument("--wait", action="store_true", help="follow the logs to the end; exit with the job's status")
@@ -93,7 +96,8 @@ def _submit(args: argparse.Namespace) -> int:
 
     if args.dry_run:
         package = jobs.build_package(args.spec, args.overrides, workdir=args.workdir, excludes=args.exclude,
-                                     install=args.install, token=auth.resolve_token(args.token_file))
+                                     install=args.install, token=auth.resolve_token(args.token_file),
+                                     include=args.include)
         try:
             env = {k: v for k, v in package.runtime_env.items() if k != "working_dir"}
             print(f"entrypoint: {package.entrypoint}")
@@ -101,6 +105,7 @@ def _submit(args: argparse.Namespace) -> int:
             print(f"files ({len(package.files)}):")
             for name in package.files:
                 print(f"  {name}")
+            _print_left_out(package.left_out, sys.stdout)
         finally:
             import shutil
 
@@ -108,7 +113,11 @@ def _submit(args: argparse.Namespace) -> int:
         return 0
     cluster = _connect(args)
     package = jobs.build_package(args.spec, args.overrides, workdir=args.workdir, excludes=args.exclude,
-                                 install=args.install, token=cluster.token)
+                                 install=args.install, token=cluster.token, include=args.include)
+    secrets = [item for item in package.left_out if item.kind == "secret"]
+    if secrets:
+        print(f"left out {len(secrets)} credential file(s): {', '.join(i.path for i in secrets)} "
+              "(--dry-run lists everything left out; --include PATH sends one)", file=sys.stderr)
     job_id = jobs.submit(cluster, package)
     print(job_id, flush=True)
     print(f"submitted {job_id} to {cluster.address} ({len(package.files)} files); follow it with "
@@ -118,6 +127,14 @@ def _submit(args: argparse.Namespace) -> int:
     final = jobs.follow(cluster, job_id)
     print(f"job {job_id}: {final}", file=sys.stderr)
     return jobs.EXIT_CODES.get(final, 1)
+
+
+def _print_left_out(left_out: list[Any], stream: Any) -> None:
+    print(f"left out ({len(left_out)}):", file=stream)
+    for item in left_out:
+        print(f"  {item}", file=stream)
+    if any(item.kind != "ignored" for item in left_out):
+        print("  (send one anyway with --include PATH)", file=stream)
 
 
 def _jobs(args: argparse.Namespace) -> int:
