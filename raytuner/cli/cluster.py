@@ -195,8 +195,18 @@ def _cluster(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(cluster.to_data(), indent=2))
             return 0
-        print(f"local cluster up: head {cluster.gcs_address}, workers {', '.join(cluster.worker_ips) or 'none'}")
+        workers = sum(1 for n in cluster.nodes if n.role == "worker")
+        print(f"local cluster up: head (GCS {cluster.gcs_address}) and {workers} worker(s) on {cluster_local.LOOPBACK}")
         print(f"dashboard / Jobs API: {cluster.dashboard_url} (token authentication on)")
+        if cluster.exposed:
+            print(f"warning: {len(cluster.exposed)} of {cluster.sockets_checked} listening sockets are NOT on "
+                  f"loopback (reachable from the network):", file=sys.stderr)
+            for item in cluster.exposed:
+                print(f"  {item}", file=sys.stderr)
+        elif cluster.sockets_checked:
+            print(f"all {cluster.sockets_checked} listening sockets of the cluster's processes are on loopback")
+        else:
+            print("listening sockets not checked (no /proc here): Ray may listen beyond loopback", file=sys.stderr)
         print(f"  export RAY_AUTH_TOKEN_PATH={cluster.token_path}")
         print(f"  raytuner submit experiments/quickstart.yaml --address {cluster.dashboard_url} --install none --wait")
         print("  raytuner cluster local down")
