@@ -208,6 +208,8 @@ def _cluster(args: argparse.Namespace) -> int:
         else:
             print("listening sockets not checked (no /proc here): Ray may listen beyond loopback", file=sys.stderr)
         print(f"  export RAY_AUTH_TOKEN_PATH={cluster.token_path}")
+        print("  export RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0   # only for `raytuner run --address "
+              f"{cluster.gcs_address}`: Ray then keeps 127.0.0.1")
         print(f"  raytuner submit experiments/quickstart.yaml --address {cluster.dashboard_url} --install none --wait")
         print("  raytuner cluster local down")
         return 0

@@ -14,14 +14,23 @@ with the listening sockets of every process of a local cluster):
   flag or environment variable to keep it; ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`` keeps it for
   a head but refuses worker nodes.
 
+- Every Ray client does the same swap when it connects to ``127.0.0.1:PORT`` (``ray.init`` in the
+  dashboard agent's job manager, job drivers...), unless ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``,
+  for which ``get_node_ip_address`` answers 127.0.0.1.
+
 So this wrapper runs Ray's CLI with ``resolve_ip_for_localhost`` returning the host unchanged,
-and nothing else different. ``raytuner cluster local up`` checks the listening sockets after
+and gives the processes it starts ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`` (read by them at
+import; this process already read it, so it may still start a worker node). A driver
+outside the cluster needs that variable too (``cluster local up`` prints it). ``raytuner cluster local up`` checks the listening sockets after
 start and says so if any is not on loopback.
 """
 
 from __future__ import annotations
 
+import os
 import sys
+
+KEEP_LOOPBACK_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 
 
 def main() -> int:
@@ -29,6 +38,7 @@ def main() -> int:
     from ray.scripts.scripts import main as ray_main
 
     services.resolve_ip_for_localhost = lambda host: host  # keep 127.0.0.1: bind to loopback
+    os.environ[KEEP_LOOPBACK_ENV] = "0"  # children: connect to 127.0.0.1 as 127.0.0.1
     return int(ray_main() or 0)
 
 

@@ -219,7 +219,8 @@ def test_run_with_address_uses_the_cluster(local_cluster: dict[str, Any], projec
     Each trial reserves a child bundle with strict_spread: the Ray task it starts runs on the
     other worker node."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RAY_AUTH", "RAY_ADDRESS"))}
-    env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=local_cluster["token_path"], HOME=str(tmp_path))
+    env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=local_cluster["token_path"], HOME=str(tmp_path),
+               RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0")  # a driver keeps 127.0.0.1 (see cluster/ray_node)
     done = subprocess.run(
         [sys.executable, "-m", "raytuner.cli.main", "run", str(project / "spec.yaml"), "--address",
          local_cluster["gcs_address"], "--json", "--set", "trainable.function=raytuner.testing:where",
@@ -242,7 +243,8 @@ def test_run_without_a_token_is_a_clear_error(local_cluster: dict[str, Any], pro
                                               tmp_path: Path) -> None:
     """Ray says only "Failed to connect" (or that a previous instance crashed); we say why."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RAY_AUTH", "RAY_ADDRESS"))}
-    env.update(HOME=str(tmp_path), RAY_gcs_server_port_wait_time_s="2")  # Ray retries 20 s by default
+    env.update(HOME=str(tmp_path), RAY_gcs_server_port_wait_time_s="2",  # Ray retries 20 s by default
+               RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0")
     done = subprocess.run(
         [sys.executable, "-m", "raytuner.cli.main", "run", str(project / "spec.yaml"), "--address",
          local_cluster["gcs_address"], "--set", f"storage.path={tmp_path / 'runs'}"],
@@ -336,7 +338,8 @@ def test_every_port_listens_on_loopback_only(local_cluster: dict[str, Any], tmp_
 
     assert local_cluster["exposed"] == [] and local_cluster["sockets_checked"] > 0
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RAY_AUTH", "RAY_ADDRESS"))}
-    env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=local_cluster["token_path"], HOME=str(tmp_path))
+    env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=local_cluster["token_path"], HOME=str(tmp_path),
+               RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0")  # a driver keeps 127.0.0.1 (see cluster/ray_node)
     driver = subprocess.Popen([sys.executable, "-c", ACTOR_DRIVER, local_cluster["gcs_address"]],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                               env=env)
