@@ -35,6 +35,9 @@ def add_cluster_commands(sub: Any, command: Register) -> None:
     p.add_argument("--exclude", action="append", default=[], metavar="PATTERN",
                    help="gitignore-like pattern left out of the package (repeatable; .gitignore and "
                         ".raytunerignore are read too)")
+    p.add_argument("--include", action="append", default=[], metavar="PATH",
+                   help="send a file or folder that would be left out (repeatable); a credential inside a "
+                        "folder must be named itself. --dry-run lists what is left out and why")
     p.add_argument("--install", default="package",
                    help="how raytuner gets onto the cluster: " + "; ".join(f"{k}: {v}" for k, v in INSTALL_MODES.items()))
     p.add_argument("--wait", action="store_true", help="follow the logs to the end; exit with the job's status")
@@ -93,7 +96,8 @@ def _submit(args: argparse.Namespace) -> int:
 
     if args.dry_run:
         package = jobs.build_package(args.spec, args.overrides, workdir=args.workdir, excludes=args.exclude,
-                                     install=args.install, token=auth.resolve_token(args.token_file))
+                                     install=args.install, token=auth.resolve_token(args.token_file),
+                                     include=args.include)
         try:
             env = {k: v for k, v in package.runtime_env.items() if k != "working_dir"}
             print(f"entrypoint: {package.entrypoint}")
@@ -101,6 +105,7 @@ def _submit(args: argparse.Namespace) -> int:
             print(f"files ({len(package.files)}):")
             for name in package.files:
                 print(f"  {name}")
+            _print_left_out(package.left_out, sys.stdout)
         finally:
             import shutil
 
@@ -108,7 +113,11 @@ def _submit(args: argparse.Namespace) -> int:
         return 0
     cluster = _connect(args)
     package = jobs.build_package(args.spec, args.overrides, workdir=args.workdir, excludes=args.exclude,
-                                 install=args.install, token=cluster.token)
+                                 install=args.install, token=cluster.token, include=args.include)
+    secrets = [item for item in package.left_out if item.kind == "secret"]
+    if secrets:
+        print(f"left out {len(secrets)} credential file(s): {', '.join(i.path for i in secrets)} "
+              "(--dry-run lists everything left out; --include PATH sends one)", file=sys.stderr)
     job_id = jobs.submit(cluster, package)
     print(job_id, flush=True)
     print(f"submitted {job_id} to {cluster.address} ({len(package.files)} files); follow it with "
@@ -118,6 +127,14 @@ def _submit(args: argparse.Namespace) -> int:
     final = jobs.follow(cluster, job_id)
     print(f"job {job_id}: {final}", file=sys.stderr)
     return jobs.EXIT_CODES.get(final, 1)
+
+
+def _print_left_out(left_out: list[Any], stream: Any) -> None:
+    print(f"left out ({len(left_out)}):", file=stream)
+    for item in left_out:
+        print(f"  {item}", file=stream)
+    if any(item.kind != "ignored" for item in left_out):
+        print("  (send one anyway with --include PATH)", file=stream)
 
 
 def _jobs(args: argparse.Namespace) -> int:
@@ -178,9 +195,21 @@ def _cluster(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(cluster.to_data(), indent=2))
             return 0
-        print(f"local cluster up: head {cluster.gcs_address}, workers {', '.join(cluster.worker_ips) or 'none'}")
+        workers = sum(1 for n in cluster.nodes if n.role == "worker")
+        print(f"local cluster up: head (GCS {cluster.gcs_address}) and {workers} worker(s) on {cluster_local.LOOPBACK}")
         print(f"dashboard / Jobs API: {cluster.dashboard_url} (token authentication on)")
+        if cluster.exposed:
+            print(f"warning: {len(cluster.exposed)} of {cluster.sockets_checked} listening sockets are NOT on "
+                  f"loopback (reachable from the network):", file=sys.stderr)
+            for item in cluster.exposed:
+                print(f"  {item}", file=sys.stderr)
+        elif cluster.sockets_checked:
+            print(f"all {cluster.sockets_checked} listening sockets of the cluster's processes are on loopback")
+        else:
+            print("listening sockets not checked (no /proc here): Ray may listen beyond loopback", file=sys.stderr)
         print(f"  export RAY_AUTH_TOKEN_PATH={cluster.token_path}")
+        print("  export RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0   # only for `raytuner run --address "
+              f"{cluster.gcs_address}`: Ray then keeps 127.0.0.1")
         print(f"  raytuner submit experiments/quickstart.yaml --address {cluster.dashboard_url} --install none --wait")
         print("  raytuner cluster local down")
         return 0

@@ -22,7 +22,7 @@ import shutil
 import sys
 import tarfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, TextIO
 
@@ -139,6 +139,7 @@ class Package:
     files: list[str]
     staging_dir: Path
     metadata: dict[str, str]
+    left_out: list[Any] = field(default_factory=list)  # workdir.LeftOut: what stays here, and why
 
 
 def build_package(
@@ -149,6 +150,7 @@ def build_package(
     excludes: Iterable[str] = (),
     install: str = "package",
     token: auth.Token | None = None,
+    include: Iterable[str] = (),
 ) -> Package:
     """Validate the spec, stage the working directory, build a quoted entrypoint."""
     from raytuner.spec.loader import load_spec
@@ -170,7 +172,8 @@ def build_package(
     for path in paths:
         results_dirs.update(wd.local_results_dirs(root, path))
     patterns = wd.patterns_for(root, excludes, sorted(results_dirs))
-    files = wd.select(root, patterns)
+    selection = wd.select(root, patterns, include)
+    files = selection.files
     try:
         rel_spec = spec_file.relative_to(root).as_posix()
     except ValueError:
@@ -206,6 +209,7 @@ def build_package(
         files=files,
         staging_dir=staging,
         metadata={"raytuner_spec": spec.name, "raytuner_install": install, "raytuner_version": __version__},
+        left_out=[item for item in selection.left_out if item.path != rel_spec],
     )
 
 

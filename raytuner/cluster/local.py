@@ -8,9 +8,12 @@ directory; it is passed to Ray as ``RAY_AUTH_TOKEN_PATH``, never on a command li
 those processes by PID (their session) and removes their temp dirs. Never ``ray stop``,
 which would stop every Ray of the user.
 
-On Linux every node gets its own loopback address (127.0.0.2 for the head, then .3, .4...),
-so trials' ``node_ip`` tells the nodes apart; elsewhere all nodes share 127.0.0.1 (Ray
-then reports the machine's address for them).
+Every node runs with ``--node-ip-address 127.0.0.1`` through :mod:`raytuner.cluster.ray_node`
+(Ray's ``ray start`` keeping that address: Ray binds its GCS, raylets, agents and metrics
+ports to loopback only for exactly 127.0.0.1, and its CLI would otherwise swap in the
+machine's network address). ``up`` then reads the listening sockets of every process it
+started and records any that is not on loopback (``exposed``), which the CLI prints. All
+nodes share 127.0.0.1, so trials tell nodes apart by node id, not by IP.
 """
 
 from __future__ import annotations
@@ -58,6 +61,8 @@ class LocalCluster:
     nodes: list[Node] = field(default_factory=list)
     root_temp_dir: str = ""
     started_at: str = ""
+    sockets_checked: int = 0  # listening sockets of the started processes, read after start
+    exposed: list[str] = field(default_factory=list)  # those not on loopback (should be none)
 
     @property
     def worker_ips(self) -> list[str]:
@@ -83,21 +88,12 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def loopback_ips(count: int) -> list[str]:
-    """Distinct loopback addresses (Linux routes all of 127/8 to lo), else 127.0.0.1."""
-    if sys.platform.startswith("linux"):
-        return [f"127.0.0.{i + 2}" for i in range(count)]
-    return ["127.0.0.1"] * count
+LOOPBACK = "127.0.0.1"  # the one node IP for which Ray binds every port to loopback
 
 
-def _ray_executable() -> str:
-    candidate = Path(sys.executable).parent / "ray"
-    if candidate.exists():
-        return str(candidate)
-    found = shutil.which("ray")
-    if not found:
-        raise ClusterError("the `ray` command was not found next to this Python or on PATH")
-    return found
+def _ray_command() -> list[str]:
+    """Ray's `ray` CLI, run so that it keeps --node-ip-address 127.0.0.1 (see ray_node)."""
+    return [sys.executable, "-m", "raytuner.cluster.ray_node"]
 
 
 def _node_env(token_path: Path) -> dict[str, str]:
@@ -148,7 +144,7 @@ def up(
     with os.fdopen(fd, "w") as handle:
         handle.write(secrets.token_hex(32))
     temp_root = tempfile.mkdtemp(prefix="rtc", dir="/tmp")
-    ips = loopback_ips(workers + 1)
+    ips = [LOOPBACK] * (workers + 1)
     gcs_port, dashboard_port = free_port(), free_port()
     cluster = LocalCluster(
         state_dir=str(root),
@@ -159,28 +155,40 @@ def up(
         started_at=time.strftime("%Y-%m-%dT%H:%M:%S"),
     )
     env = _node_env(token_path)
-    ray = _ray_executable()
+    ray = _ray_command()
     common = ["--block", "--disable-usage-stats", "--object-store-memory", str(object_store_mb * 1024 * 1024)]
     try:
         head_cmd = [
-            ray, "start", "--head", *common, "--node-ip-address", ips[0], "--port", str(gcs_port),
+            *ray, "start", "--head", *common, "--node-ip-address", ips[0], "--port", str(gcs_port),
             "--dashboard-host", "127.0.0.1", "--dashboard-port", str(dashboard_port),
             "--ray-client-server-port", str(free_port()), "--num-cpus", str(head_cpus), *_agent_ports(),
         ]
         cluster.nodes.append(_start("head", ips[0], head_cmd, head_cpus, 0, temp_root, root, env))
         for i in range(workers):
             cmd = [
-                ray, "start", *common, "--address", cluster.gcs_address, "--node-ip-address", ips[i + 1],
+                *ray, "start", *common, "--address", cluster.gcs_address, "--node-ip-address", ips[i + 1],
                 "--num-cpus", str(cpus_per_worker), "--num-gpus", str(gpus_per_worker), *_agent_ports(),
             ]
             cluster.nodes.append(_start(f"worker{i + 1}", ips[i + 1], cmd, cpus_per_worker, gpus_per_worker,
                                         temp_root, root, env))
         _save(cluster)
         _wait_ready(cluster, workers + 1, timeout_s)
+        check_sockets(cluster)
+        _save(cluster)
     except BaseException:
         down_cluster(cluster)
         raise
     return cluster
+
+
+def check_sockets(cluster: LocalCluster) -> list[str]:
+    """Record the listening sockets of every process the cluster started that are not on loopback."""
+    from raytuner.cluster import sockets
+
+    found = sockets.listening(sorted({pid for node in cluster.nodes for pid in _ours(node)}))
+    cluster.sockets_checked = len(found)
+    cluster.exposed = [str(s) for s in found if not s.loopback]
+    return cluster.exposed
 
 
 def _start(name: str, ip: str, cmd: list[str], cpus: int, gpus: int, temp_root: str, root: Path,

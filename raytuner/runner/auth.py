@@ -13,13 +13,12 @@ Ray's dashboard and Jobs API run arbitrary code for whoever reaches them
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from raytuner.errors import ClusterError
+from raytuner.runner.address import parse_address
 
 DEFAULT_TOKEN_PATH = Path("~/.ray/auth_token")
 TUNNEL_HINT = (
@@ -40,36 +39,34 @@ class Token:
     __str__ = __repr__
 
 
-def is_loopback(host: str) -> bool:
-    if host.lower() in ("localhost", "localhost.localdomain", "ip6-localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def check_address(address: str, *, insecure: bool = False) -> str:
-    """Normalise a Jobs API address and refuse unencrypted traffic to another machine."""
-    if not address:
-        raise ClusterError("no cluster address: pass --address http://127.0.0.1:8265 (or set RAY_API_SERVER_ADDRESS)")
-    text = address.strip().rstrip("/")
-    if "://" not in text:
-        text = "http://" + text
-    split = urlsplit(text)
-    if split.scheme not in ("http", "https"):
-        raise ClusterError(f"--address {address!r}: expected an http(s):// URL of the Ray dashboard (Jobs API), "
-                           "e.g. http://127.0.0.1:8265")
-    host = split.hostname or ""
-    if not host:
-        raise ClusterError(f"--address {address!r}: no host")
-    if split.scheme == "http" and not is_loopback(host) and not insecure:
-        raise ClusterError(
-            f"refusing plain http:// to {host}, which is not a loopback address: the token and your code "
-            f"would cross the network unencrypted, and Ray's Jobs API runs code for whoever reaches it. "
-            f"{TUNNEL_HINT}. Pass --insecure only if you know the network is private."
-        )
-    return text
+    """The canonical Jobs API URL; plain http:// only to loopback (and not through a proxy)."""
+    parsed = parse_address(address)
+    if parsed.scheme == "http" and not insecure:
+        if not parsed.loopback:
+            raise ClusterError(
+                f"refusing plain http:// to {parsed.host}, which is not a loopback address: the token and your "
+                f"code would cross the network unencrypted, and Ray's Jobs API runs code for whoever reaches it. "
+                f"{TUNNEL_HINT}. Pass --insecure only if you know the network is private."
+            )
+        proxy = _proxy_for(parsed.url)
+        if proxy:
+            raise ClusterError(
+                f"refusing plain http:// to {parsed.host}: a proxy is set in the environment ({proxy}), so the "
+                f"token would travel to it unencrypted; add {parsed.host} to NO_PROXY (e.g. "
+                f"NO_PROXY=127.0.0.1,localhost) or pass --insecure"
+            )
+    return parsed.url
+
+
+def _proxy_for(url: str) -> str | None:
+    """The environment proxy `requests` would send this URL through (name of the variable only)."""
+    try:
+        from requests.utils import get_environ_proxies
+    except ImportError:  # pragma: no cover - requests comes with ray[default]
+        return None
+    proxies = get_environ_proxies(url)
+    return next((f"{key} proxy" for key in ("http", "all") if proxies.get(key)), None)
 
 
 def resolve_token(token_file: str | os.PathLike[str] | None = None) -> Token | None:

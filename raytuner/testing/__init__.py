@@ -236,13 +236,16 @@ def where(config: dict[str, Any]) -> dict[str, Any]:
     import ray
 
     @ray.remote(num_cpus=float(config.get("task_cpus", 1.0)))
-    def node_of_task() -> str:
+    def node_of_task() -> tuple[str, str]:
         time.sleep(float(config.get("sleep", 0.0)))
-        return ray.util.get_node_ip_address()
+        return ray.util.get_node_ip_address(), ray.get_runtime_context().get_node_id()
 
-    ips = ray.get([node_of_task.remote() for _ in range(int(config.get("tasks", 1)))])
+    found = ray.get([node_of_task.remote() for _ in range(int(config.get("tasks", 1)))])
     return {"loss": float(config.get("x", 0.0)), "trial_node": ray.util.get_node_ip_address(),
-            "task_nodes": ",".join(sorted(ips))}
+            "task_nodes": ",".join(sorted(ip for ip, _ in found)),
+            # nodes sharing one IP (`cluster local`: all on 127.0.0.1) differ by id
+            "trial_node_id": ray.get_runtime_context().get_node_id(),
+            "task_node_ids": ",".join(sorted(node for _, node in found))}
 
 
 # -- Ray for tests ------------------------------------------------------------

@@ -31,8 +31,11 @@ HERE = Path(__file__).resolve().parent
 
 def slow(config):
     """Takes long enough that two trials overlap; says what the packaged directory holds."""
+    import ray
+
     time.sleep(float(config.get("sleep", 1.0)))
     return {
+        "node_id": ray.get_runtime_context().get_node_id(),
         "loss": (float(config["x"]) - 3.0) ** 2,
         "saw_env_file": (HERE / ".env").exists(),
         "saw_results": (HERE / "results").exists(),
@@ -110,8 +113,10 @@ def test_submit_follow_fetch_on_two_workers(local_cluster: dict[str, Any], proje
                                             tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
     url = local_cluster["dashboard_url"]
     workers = {n["ip"] for n in local_cluster["nodes"] if n["role"] == "worker"}
-    head = next(n["ip"] for n in local_cluster["nodes"] if n["role"] == "head")
-    assert len(workers) == 2 and head not in workers
+    assert {n["ip"] for n in local_cluster["nodes"]} == {"127.0.0.1"}  # every node on loopback
+    rows = cluster_local.alive_nodes(cluster_local.load(local_cluster["state_dir"]))
+    worker_ids = {row["node_id"] for row in rows if not row.get("is_head_node")}
+    assert len(worker_ids) == 2
     capfd.readouterr()
     pwned = tmp_path / "pwned"
     started = time.perf_counter()
@@ -148,7 +153,8 @@ def test_submit_follow_fetch_on_two_workers(local_cluster: dict[str, Any], proje
     assert sorted(p.name for p in fetched.iterdir()) == ["spec.yaml", "summary.json"]
     summary = read_summary(fetched)
     assert summary.counts == {"total": 4, "ok": 4, "error": 0}
-    assert set(summary.nodes) == workers  # spread over both workers, none on the head (0 CPUs)
+    assert set(summary.nodes) == workers  # all nodes share 127.0.0.1: told apart by node id
+    assert {t.metrics["node_id"] for t in summary.trials} == worker_ids  # both workers, not the head (0 CPUs)
     assert sum(summary.nodes.values()) == 4
     for trial in summary.trials:  # what the packaged working dir held on the cluster
         assert trial.metrics["saw_env_file"] is False
@@ -213,7 +219,8 @@ def test_run_with_address_uses_the_cluster(local_cluster: dict[str, Any], projec
     Each trial reserves a child bundle with strict_spread: the Ray task it starts runs on the
     other worker node."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RAY_AUTH", "RAY_ADDRESS"))}
-    env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=local_cluster["token_path"], HOME=str(tmp_path))
+    env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=local_cluster["token_path"], HOME=str(tmp_path),
+               RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0")  # a driver keeps 127.0.0.1 (see cluster/ray_node)
     done = subprocess.run(
         [sys.executable, "-m", "raytuner.cli.main", "run", str(project / "spec.yaml"), "--address",
          local_cluster["gcs_address"], "--json", "--set", "trainable.function=raytuner.testing:where",
@@ -229,14 +236,15 @@ def test_run_with_address_uses_the_cluster(local_cluster: dict[str, Any], projec
     for trial in summary["trials"]:
         metrics = trial["metrics"]
         assert metrics["trial_node"] in workers and metrics["task_nodes"] in workers
-        assert metrics["task_nodes"] != metrics["trial_node"]  # strict_spread: the child bundle is elsewhere
+        assert metrics["task_node_ids"] != metrics["trial_node_id"]  # strict_spread: the child bundle is elsewhere
 
 
 def test_run_without_a_token_is_a_clear_error(local_cluster: dict[str, Any], project: Path,
                                               tmp_path: Path) -> None:
     """Ray says only "Failed to connect" (or that a previous instance crashed); we say why."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RAY_AUTH", "RAY_ADDRESS"))}
-    env.update(HOME=str(tmp_path), RAY_gcs_server_port_wait_time_s="2")  # Ray retries 20 s by default
+    env.update(HOME=str(tmp_path), RAY_gcs_server_port_wait_time_s="2",  # Ray retries 20 s by default
+               RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0")
     done = subprocess.run(
         [sys.executable, "-m", "raytuner.cli.main", "run", str(project / "spec.yaml"), "--address",
          local_cluster["gcs_address"], "--set", f"storage.path={tmp_path / 'runs'}"],
@@ -302,3 +310,67 @@ def test_insecure_lets_it_try_and_the_dashboard_is_not_on_the_network(
     code = main(["jobs", "list", "--address", f"http://{ip}:{port}", "--insecure"])
     err = capfd.readouterr().err
     assert code == 2 and "cannot reach the Ray Jobs API" in err and "refusing" not in err
+
+
+ACTOR_DRIVER = """
+import sys, ray
+ray.init(address=sys.argv[1])
+
+@ray.remote(num_cpus=0)
+class Probe:
+    def ping(self):
+        return 1
+
+probes = [Probe.remote() for _ in range(2)]
+assert ray.get([p.ping.remote() for p in probes]) == [1, 1]
+print("ready", flush=True)
+sys.stdin.read()  # hold the actors (and their worker processes) until the test closes stdin
+"""
+
+
+def test_every_port_listens_on_loopback_only(local_cluster: dict[str, Any], tmp_path: Path) -> None:
+    """Read the listening sockets of every process the cluster started (GCS, raylets, agents,
+    dashboard, metrics, and workers holding actors), with psutil: all on 127.0.0.0/8 or ::1."""
+    import ipaddress
+
+    import ray  # noqa: F401 - puts Ray's bundled psutil on the path
+    import psutil
+
+    assert local_cluster["exposed"] == [] and local_cluster["sockets_checked"] > 0
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RAY_AUTH", "RAY_ADDRESS"))}
+    env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=local_cluster["token_path"], HOME=str(tmp_path),
+               RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0")  # a driver keeps 127.0.0.1 (see cluster/ray_node)
+    driver = subprocess.Popen([sys.executable, "-c", ACTOR_DRIVER, local_cluster["gcs_address"]],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env=env)
+    try:
+        assert driver.stdout is not None and driver.stdout.readline().strip() == "ready", driver.stderr
+        cluster = cluster_local.load(local_cluster["state_dir"])
+        pids = {pid for node in cluster.nodes for pid in cluster_local._ours(node)}
+        found: list[tuple[str, str, int]] = []
+        for pid in sorted(pids):
+            try:
+                proc = psutil.Process(pid)
+                found += [(proc.name(), c.laddr.ip, c.laddr.port) for c in proc.net_connections(kind="inet")
+                          if c.status == psutil.CONN_LISTEN]
+            except psutil.NoSuchProcess:
+                continue
+
+        def loopback(ip: str) -> bool:
+            address = ipaddress.ip_address(ip)
+            mapped = getattr(address, "ipv4_mapped", None)
+            return (mapped or address).is_loopback
+
+        names = {name for name, _, _ in found}
+        assert "gcs_server" in names and "raylet" in names, found
+        assert len(found) >= 12  # GCS, 3 raylets x 2, agents, dashboard, metrics: not a vacuous check
+        exposed = [item for item in found if not loopback(item[1])]
+        assert exposed == []
+    finally:
+        if driver.stdin:
+            driver.stdin.close()
+        try:
+            driver.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            driver.kill()
+            driver.wait()

@@ -57,7 +57,11 @@ def _dry_run(project: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> 
     out = capsys.readouterr().out
     entry = out.split("entrypoint: ", 1)[1].splitlines()[0]
     env = out.split("runtime_env: ", 1)[1].splitlines()[0]
-    files = [line.strip() for line in out.split("files (", 1)[1].splitlines()[1:]]
+    files = []
+    for line in out.split("files (", 1)[1].splitlines()[1:]:
+        if not line.startswith("  "):
+            break  # the "left out" list follows
+        files.append(line.strip())
     return entry, env, files
 
 
