@@ -30,14 +30,16 @@ SCHEMA_VERSION = 1
 @dataclass
 class TrialRecord:
     trial_id: str
-    status: str  # "ok" | "error"
+    status: str  # "ok" | "error" | "diverged" (reported NaN/inf: see results.metric_rule)
     config: dict[str, Any]
     score: float | None  # last reported value of the metric
     steps: int  # reports made
     time_s: float
-    error: str | None = None
+    error: str | None = None  # "Type: message", one line ("diverged: loss is nan at step 2")
     path: str | None = None
     metrics: dict[str, Any] = field(default_factory=dict)  # last report, small
+    error_type: str | None = None  # the original exception's class name (ValueError, SpecError...)
+    error_log: str | None = None  # the trial's error.txt (Ray's tracebacks)
 
 
 @dataclass
