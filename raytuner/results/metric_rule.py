@@ -63,13 +63,12 @@ def judge(metrics: Mapping[str, Any], objectives: Iterable[tuple[str, str]]) -> 
             wrong.append(name)
         elif not math.isfinite(float(metrics[name])):
             diverged.append(name)
-    if missing or wrong:
-        parts = [f"no {n!r} reported" for n in missing]
-        parts += [f"{n} is {metrics[n]!r} ({type(metrics[n]).__name__}), not a number" for n in wrong]
-        return Verdict(FAILED, "; ".join(parts), tuple(missing + wrong))
-    if diverged:
-        return Verdict(DIVERGED, "; ".join(f"{n} is {float(metrics[n])}" for n in diverged), tuple(diverged))
-    return None
+    parts = [f"no {n!r} reported" for n in missing]
+    parts += [f"{n} is {metrics[n]!r} ({type(metrics[n]).__name__}), not a number" for n in wrong]
+    parts += [f"{n} is {float(metrics[n])}" for n in diverged]
+    if not parts:
+        return None
+    return Verdict(FAILED if missing or wrong else DIVERGED, "; ".join(parts), tuple(missing + wrong + diverged))
 
 
 def apply_rule(metrics: Mapping[str, Any], objectives: Iterable[tuple[str, str]], step: int | None = None) -> dict[str, Any]:

@@ -244,12 +244,15 @@ def flaky_connection(config: dict[str, Any]) -> dict[str, float]:
 def bad_metric(config: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """A learning curve (``loss`` = x + 1/step, ``steps`` reports) whose report at step
     ``bad_at`` is bad when ``bad`` is set: ``nan``, ``inf``, ``-inf`` (a float), ``missing``
-    (no loss), ``string`` (loss is a str) or ``none`` (loss is None). Metrics-rule tests."""
+    (no loss), ``string`` (loss is a str) or ``none`` (loss is None); ``raise`` raises
+    ValueError there instead. Metrics-rule tests."""
     x = float(config.get("x", 0.0))
     bad, bad_at = config.get("bad"), int(config.get("bad_at", 2))
     for step in range(1, int(config.get("steps", 4)) + 1):
         metrics: dict[str, Any] = {"loss": x + 1.0 / step, "step": step}
         if bad and step == bad_at:
+            if bad == "raise":
+                raise ValueError(f"x={x}: bad input at step {step}")
             if bad in ("nan", "inf", "-inf"):
                 metrics["loss"] = float(bad)
             elif bad == "missing":
@@ -259,6 +262,14 @@ def bad_metric(config: dict[str, Any]) -> Iterator[dict[str, Any]]:
             elif bad == "none":
                 metrics["loss"] = None
         yield metrics
+
+
+def bad_metric_checkpointed(config: dict[str, Any], state: Any = None) -> Iterator[tuple[dict[str, Any], dict[str, int]]]:
+    """``bad_metric`` with a checkpoint per step (population-based training tests)."""
+    done = int(state["done"]) if state else 0
+    for metrics in bad_metric(config):
+        if metrics["step"] > done:
+            yield metrics, {"done": metrics["step"]}
 
 
 def where(config: dict[str, Any]) -> dict[str, Any]:
