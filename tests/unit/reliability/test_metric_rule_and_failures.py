@@ -147,3 +147,12 @@ def test_the_summary_ranks_diverged_and_failed_last_and_prints_the_block(capsys)
     assert "diverged" in out.split("trials:")[0]  # the leaderboard shows the status, not nan
     message = all_failed_message(trials[2:], "/exp")
     assert message.startswith("all 9 trials failed:\n  6 trials failed: ValueError") and message.endswith("details: /exp")
+
+
+def test_reading_trial_files_back_shows_no_stand_in_values(tmp_path: Path) -> None:
+    from raytuner.results.experiment import _read_rows
+
+    (tmp_path / "progress.csv").write_text("loss,step,note\n1.5,1,a\n1e+300,2,b\n")
+    rows = _read_rows(tmp_path)
+    assert rows["loss"].iloc[0] == 1.5 and math.isnan(rows["loss"].iloc[1])
+    assert list(rows["step"]) == [1, 2] and list(rows["note"]) == ["a", "b"]
