@@ -15,6 +15,10 @@ NaN, an inf, a string or a missing key, and the report says what happened:
 * ``raytuner_reason``: e.g. ``"loss is nan at step 2"``;
 * ``raytuner_raw_<name>``: each replaced value as the trial reported it (``repr``).
 
+A trainable may flag a report ``diverged`` itself (``STATUS_KEY``, with a
+``REASON_KEY``) when its metric is still finite: the torch loop does when its
+training loss is NaN/inf. Such a report is treated the same way.
+
 raytuner's own searchers (``strategies.guard``) drop such a trial as failed; Ray's
 schedulers see the worst value. The summary puts the trial last (its score is the
 raw NaN/inf, or none), with status ``diverged`` or ``error``. ``apply_rule`` runs in
@@ -76,6 +80,8 @@ def apply_rule(metrics: Mapping[str, Any], objectives: Iterable[tuple[str, str]]
     objectives = tuple(objectives)
     out = dict(metrics)
     verdict = judge(out, objectives)
+    if verdict is None and out.get(STATUS_KEY) == DIVERGED:  # the trainable saw it (torch: train_loss NaN)
+        verdict = Verdict(DIVERGED, str(out.get(REASON_KEY) or DIVERGED), tuple(name for name, _ in objectives))
     if verdict is None:
         return out
     modes = dict(objectives)
@@ -110,6 +116,8 @@ def restore_raw(metrics: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _parse(text: Any) -> Any:
-    if isinstance(text, str) and text in ("nan", "inf", "-inf"):
-        return float(text)
-    return text
+    """A number's repr back to the float ("nan", "inf", "0.9"); anything else as written."""
+    try:
+        return float(text) if isinstance(text, str) else text
+    except ValueError:
+        return text

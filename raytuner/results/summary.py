@@ -84,10 +84,11 @@ class Summary:
         return dict(sorted(out.items(), key=lambda kv: (-kv[1], kv[0])))
 
     def ranked(self) -> list[TrialRecord]:
-        """Trials with a finite score, best first; then the rest."""
-        scored = [t for t in self.trials if _finite(t.score)]
+        """Trials with a finite score, best first; then the rest (diverged trials among them,
+        whatever their score: see results.metric_rule)."""
+        scored = [t for t in self.trials if _rankable(t)]
         scored.sort(key=lambda t: t.score, reverse=self.mode == "max")  # type: ignore[arg-type,return-value]
-        return scored + [t for t in self.trials if not _finite(t.score)]
+        return scored + [t for t in self.trials if not _rankable(t)]
 
     def to_data(self) -> dict[str, Any]:
         data = asdict(self)
@@ -117,8 +118,12 @@ def json_safe(value: Any) -> Any:
     return repr(value)
 
 
+def _rankable(trial: TrialRecord) -> bool:
+    return _finite(trial.score) and trial.status != "diverged"
+
+
 def best_of(trials: list[TrialRecord], mode: str) -> TrialRecord | None:
-    scored = [t for t in trials if _finite(t.score)]
+    scored = [t for t in trials if _rankable(t)]
     if not scored:
         return None
     return max(scored, key=lambda t: t.score) if mode == "max" else min(scored, key=lambda t: t.score)  # type: ignore[arg-type,return-value]

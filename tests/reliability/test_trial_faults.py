@@ -205,3 +205,27 @@ def _out(fn: Any, argv: list[str]) -> list[str]:
     with contextlib.redirect_stdout(buffer):
         assert fn(argv) == 0
     return buffer.getvalue().splitlines()
+
+
+def test_a_torch_trial_whose_training_loss_diverges_is_diverged_not_ok(ray_local: None, storage: Path) -> None:
+    """The issue's case: a huge lr makes the training loss NaN while val_accuracy stays a number."""
+    pytest.importorskip("torch")
+    spec = {
+        "name": "torchdiv",
+        "trainable": {"type": "torch", "model": {"type": "mlp"}, "optimizer": {"name": "sgd"}, "epochs": 2,
+                      "data": {"source": "sklearn:digits", "shape": "vector", "val_fraction": 0.2}},
+        "space": {"optimizer": {"lr": {"type": "choice", "values": [0.01, 1.0e12]}}},
+        "metric": {"name": "val_accuracy", "mode": "max"},
+        "strategy": {"name": "grid"},
+        "budget": {"max_concurrent": 2},
+        "resources": {"cpu": 1},
+        "storage": {"path": str(storage)},
+    }
+    summary = raytuner.run(spec, show_progress=False)
+    by_lr = {t.config["optimizer"]["lr"]: t for t in summary.trials}
+    assert by_lr[0.01].status == "ok" and by_lr[0.01].steps == 2
+    diverged = by_lr[1.0e12]
+    assert diverged.status == "diverged" and diverged.steps == 1
+    assert diverged.error in ("diverged: train_loss is nan at step 1", "diverged: train_loss is inf at step 1")
+    assert summary.best is by_lr[0.01] or summary.best.trial_id == by_lr[0.01].trial_id
+    assert summary.ranked()[-1].trial_id == diverged.trial_id

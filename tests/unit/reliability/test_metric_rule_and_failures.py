@@ -156,3 +156,18 @@ def test_reading_trial_files_back_shows_no_stand_in_values(tmp_path: Path) -> No
     rows = _read_rows(tmp_path)
     assert rows["loss"].iloc[0] == 1.5 and math.isnan(rows["loss"].iloc[1])
     assert list(rows["step"]) == [1, 2] and list(rows["note"]) == ["a", "b"]
+
+
+def test_a_trainable_may_flag_divergence_itself_and_the_trial_ranks_last(tmp_path: Path) -> None:
+    reported = {"val_accuracy": 0.9, STATUS_KEY: DIVERGED, REASON_KEY: "train_loss is nan", "epoch": 3}
+    out = apply_rule(reported, (("val_accuracy", "max"),), step=3)
+    assert out["val_accuracy"] == -WORST and out["done"] is True and out[REASON_KEY] == "train_loss is nan at step 3"
+    record = trial_record(_result(tmp_path, out), "val_accuracy")
+    assert record.status == "diverged" and record.score == 0.9  # the raw value is kept...
+    ok = _trial("ok", score=0.5)
+    summary = Summary(name="s", experiment_path="/exp", metric="val_accuracy", mode="max", strategy="random",
+                      scheduler="fifo", started_at="now", wall_time_s=1.0, trials=[record, ok], best=None)
+    assert summary.ranked() == [ok, record]  # ...but it ranks last and is never the best
+    from raytuner.results.summary import best_of
+
+    assert best_of([record, ok], "max") is ok
