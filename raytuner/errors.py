@@ -10,13 +10,32 @@ connection errors).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
+
+
+def _rebuild(cls: type[BaseException], args: tuple[Any, ...], state: dict[str, Any]) -> BaseException:
+    """Unpickle a raytuner error without calling its ``__init__`` (whose arguments differ)."""
+    exc = cls.__new__(cls, *args)
+    exc.args = args
+    exc.__dict__.update(state)
+    return exc
 
 
 class RaytunerError(Exception):
-    """Base class of every error raytuner raises on purpose."""
+    """Base class of every error raytuner raises on purpose.
+
+    Errors cross process boundaries intact (Ray pickles an exception raised in a
+    trial and rebuilds it in the driver): ``__reduce__`` restores the message and
+    every attribute (a SpecError's ``problems`` and ``source``) without calling
+    ``__init__`` again. ``retryable``: whether retrying a trial that raised it can
+    help (see :func:`retryable`); a user's mistake cannot.
+    """
 
     exit_code = 2
+    retryable: ClassVar[bool] = False
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), self.args, dict(self.__dict__)))
 
 
 @dataclass(frozen=True)
@@ -74,6 +93,8 @@ class DependencyError(RaytunerError):
 class ClusterError(RaytunerError):
     """Ray could not be reached or refused us."""
 
+    retryable = True  # inside a trial: a cluster that was unreachable may answer on the next try
+
 
 class ResultsError(RaytunerError):
     """An experiment directory cannot be read back."""
@@ -83,6 +104,54 @@ class ExperimentFailed(RaytunerError):
     """Every trial of an experiment failed."""
 
     exit_code = 1
+
+
+# Errors that a retry of the same trial (same config, same code, same data) raises again:
+# a user's mistake, a missing import, a wrong type or value. Everything else is retried
+# up to failure.max_retries times: a lost worker or node (Ray's actor errors), OSError
+# (connections, files on a shared disk), RuntimeError (CUDA, NCCL, a flaky library).
+# A class's own ``retryable`` attribute (RaytunerError and subclasses) wins over this list.
+PERMANENT_ERRORS: tuple[type[BaseException], ...] = (
+    ImportError,  # ModuleNotFoundError too
+    TypeError,
+    ValueError,  # bad values, data that does not parse (UnicodeDecodeError, JSONDecodeError...)
+    LookupError,  # KeyError, IndexError: a missing column or key
+    AttributeError,
+    NameError,
+    SyntaxError,
+    NotImplementedError,
+    AssertionError,
+    ArithmeticError,  # ZeroDivisionError, OverflowError
+)
+
+
+def causes(exc: BaseException | None) -> list[BaseException]:
+    """The errors behind ``exc``: Ray's wrappers unwrapped (a RayTaskError's ``cause``,
+    the per-worker errors of a Ray Train ``WorkerGroupError``); ``exc`` itself otherwise."""
+    if exc is None:
+        return []
+    cause = getattr(exc, "cause", None)
+    if isinstance(cause, BaseException) and cause is not exc:
+        return causes(cause)
+    workers = getattr(exc, "worker_failures", None)
+    if isinstance(workers, dict) and workers:
+        return [c for w in workers.values() if isinstance(w, BaseException) for c in causes(w)]
+    return [exc]
+
+
+def retryable(exc: BaseException | None) -> bool:
+    """Whether retrying the trial that raised ``exc`` can help (False: fail it at once)."""
+    found = causes(exc)
+    if not found:
+        return True
+    return any(_retryable_one(c) for c in found)
+
+
+def _retryable_one(exc: BaseException) -> bool:
+    marked = getattr(type(exc), "retryable", None)
+    if isinstance(marked, bool):
+        return marked
+    return not isinstance(exc, PERMANENT_ERRORS)
 
 
 def missing_extra(package: str, extra: str, feature: str) -> DependencyError:

@@ -59,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path", help="experiment directory (or a storage directory: its newest experiment)")
     p.add_argument("--top", type=int, default=10)
     p.add_argument("--json", action="store_true")
+    p.add_argument("--verbose", action="store_true", help="with each group of failed trials, the first one's traceback")
     p.add_argument("--endpoint", default=None, help="S3-compatible endpoint for s3:// paths, e.g. http://127.0.0.1:9000")
 
     from raytuner.cli.cluster import add_cluster_commands
@@ -122,7 +123,7 @@ def _run(args: argparse.Namespace) -> int:
     elif args.quiet:
         print(summary.experiment_path)
     else:
-        print_summary(summary, top=args.top)
+        print_summary(summary, top=args.top, verbose=args.verbose)
         print(f"report: raytuner report {summary.experiment_path}")
     if args.report:
         from raytuner.console.report import write_report
@@ -224,7 +225,7 @@ def _show(summary: Any, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary.to_data(), indent=2))
     else:
-        print_summary(summary, top=args.top)
+        print_summary(summary, top=args.top, verbose=args.verbose)
     return 0
 
 

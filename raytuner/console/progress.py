@@ -10,6 +10,8 @@ from typing import Any, TextIO
 
 from ray.tune import Callback
 
+from raytuner.results.metric_rule import flagged
+
 
 @dataclass
 class Progress:
@@ -22,6 +24,7 @@ class Progress:
     failed: int = 0
     retried: int = 0
     latest: dict[str, float] = field(default_factory=dict)  # last finite value per trial
+    bad: set[str] = field(default_factory=set)  # trials the metrics rule ended (diverged, no metric)
 
     def observe(self, trial_id: str, value: Any) -> None:
         if isinstance(value, (int, float)) and math.isfinite(value):
@@ -83,12 +86,19 @@ class ProgressView(Callback):
         self._render()
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
-        self.progress.observe(trial.trial_id, result.get(self.progress.metric))
+        if flagged(result):  # its metric is a stand-in for NaN/inf/missing: never the best
+            self.progress.bad.add(trial.trial_id)
+            self.progress.latest.pop(trial.trial_id, None)
+        else:
+            self.progress.observe(trial.trial_id, result.get(self.progress.metric))
         self._render()
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self.progress.running.discard(trial.trial_id)
-        self.progress.done += 1
+        if trial.trial_id in self.progress.bad:
+            self.progress.failed += 1
+        else:
+            self.progress.done += 1
         self._render(force=True)
 
     def on_trial_recover(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from raytuner.results.summary import Summary
 from raytuner.console.faults import fault_lines
+from raytuner.console.failures import failure_lines
 from raytuner.console.scheduling import scheduling_lines
 from raytuner.spec.space import flatten
 
@@ -40,18 +41,20 @@ def leaderboard(summary: Summary, top: int = 10) -> Table:
         table.add_column(name, justify="right", overflow="ellipsis")
     for rank, trial in enumerate(ranked, start=1):
         flat = flatten(trial.config)
-        score = _fmt(trial.score, 6) if trial.score is not None else f"[red]{trial.status}[/red]"
+        score = _fmt(trial.score, 6) if trial.score is not None and trial.status == "ok" else f"[red]{trial.status}[/red]"
         table.add_row(str(rank), trial.trial_id, score, str(trial.steps), f"{trial.time_s:.2f}",
                       *(_fmt(flat.get(name, "")) for name in params))
     return table
 
 
-def print_summary(summary: Summary, stream: TextIO | None = None, top: int = 10) -> None:
+def print_summary(summary: Summary, stream: TextIO | None = None, top: int = 10, verbose: bool = False) -> None:
+    """The leaderboard, counts, failures grouped (tracebacks only with ``verbose``), best, results path."""
     console = _console(stream)
     console.print(leaderboard(summary, top))
     counts = summary.counts
+    diverged = f", {counts['diverged']} diverged" if counts.get("diverged") else ""
     console.print(
-        f"trials: {counts['total']} ({counts['ok']} ok, {counts['error']} failed) "
+        f"trials: {counts['total']} ({counts['ok']} ok, {counts['error']} failed{diverged}) "
         f"in {summary.wall_time_s:.1f}s"
     )
     nodes = summary.nodes
@@ -61,10 +64,8 @@ def print_summary(summary: Summary, stream: TextIO | None = None, top: int = 10)
         console.print(line)
     for line in fault_lines(summary):  # trials restored after a lost node or an error
         console.print(line)
-    for trial in summary.trials:
-        if trial.status == "error":
-            first = (trial.error or "").strip().splitlines()
-            console.print(f"[red]failed[/red] {trial.trial_id}: {first[-1] if first else 'unknown error'} ({trial.path})")
+    for line in failure_lines(summary.trials, verbose):
+        console.print(line, markup=False, soft_wrap=True)
     if summary.best is not None:
         console.print(f"best {summary.metric}: {summary.best.score:.6g} (trial {summary.best.trial_id})")
         console.print("best config: " + json.dumps(summary.best.config, default=str), soft_wrap=True)

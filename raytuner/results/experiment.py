@@ -23,6 +23,7 @@ from typing import Any
 import pandas as pd
 
 from raytuner.errors import ResultsError, SpecError
+from raytuner.results.metric_rule import STATUS_KEY, WORST
 from raytuner.results.summary import SPEC_FILE, SUMMARY_FILE, Summary, TrialRecord, best_of, read_summary
 
 TRIAL_COLUMNS = ["trial_id", "status", "score", "steps", "time_s", "error", "node", "start", "end", "path"]
@@ -184,7 +185,19 @@ def _lines(path: Path) -> list[str]:
 
 
 def _read_rows(directory: Path) -> pd.DataFrame:
-    """A trial's reports: progress.csv, else result.json (config columns dropped)."""
+    """A trial's reports: progress.csv, else result.json (config columns dropped); the metrics
+    rule's stand-in for a NaN/inf/missing value (``metric_rule.WORST``) read as NaN."""
+    return _without_stand_ins(_read_reports(directory))
+
+
+def _without_stand_ins(frame: pd.DataFrame) -> pd.DataFrame:
+    numeric = frame.select_dtypes("number")
+    if not numeric.empty:
+        frame[numeric.columns] = numeric.mask(numeric.abs() == WORST)
+    return frame
+
+
+def _read_reports(directory: Path) -> pd.DataFrame:
     csv = directory / "progress.csv"
     if csv.is_file() and csv.stat().st_size:
         try:
@@ -223,7 +236,8 @@ def _records(root: Path, summary: Summary | None, dirs: dict[str, Path], curves:
         else:
             error = _error(directory)
             score = last.get(metric) if metric else None
-            record.update(status="error" if error else ("ok" if _done(rows) else "unfinished"),
+            ruled = last.get(STATUS_KEY) if isinstance(last.get(STATUS_KEY), str) else None  # diverged, error
+            record.update(status="error" if error else (ruled or ("ok" if _done(rows) else "unfinished")),
                           score=float(score) if finite_number(score) else None, steps=len(rows),
                           time_s=float(last.get("time_total_s") or 0.0), error=error, node=last.get("node_ip"))
             config = _params(directory)

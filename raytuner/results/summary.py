@@ -31,17 +31,19 @@ SCHEMA_VERSION = 1
 @dataclass
 class TrialRecord:
     trial_id: str
-    status: str  # "ok" | "error"
+    status: str  # "ok" | "error" | "diverged" (reported NaN/inf: see results.metric_rule)
     config: dict[str, Any]
     score: float | None  # last reported value of the metric
     steps: int  # reports made
     time_s: float
-    error: str | None = None
+    error: str | None = None  # "Type: message", one line ("diverged: loss is nan at step 2")
     path: str | None = None
     metrics: dict[str, Any] = field(default_factory=dict)  # last report, small
     nodes: list[str] = field(default_factory=list)  # every node it reported from, in order (repeats merged)
     failures: int = 0  # failures Ray Tune counted (retried or final)
     restores: list[Restore] = field(default_factory=list)  # the failures it was restored after
+    error_type: str | None = None  # the original exception's class name (ValueError, SpecError...)
+    error_log: str | None = None  # the trial's error.txt (Ray's tracebacks)
 
 
 @dataclass
@@ -86,10 +88,11 @@ class Summary:
         return dict(sorted(out.items(), key=lambda kv: (-kv[1], kv[0])))
 
     def ranked(self) -> list[TrialRecord]:
-        """Trials with a finite score, best first; then the rest."""
-        scored = [t for t in self.trials if _finite(t.score)]
+        """Trials with a finite score, best first; then the rest (diverged trials among them,
+        whatever their score: see results.metric_rule)."""
+        scored = [t for t in self.trials if _rankable(t)]
         scored.sort(key=lambda t: t.score, reverse=self.mode == "max")  # type: ignore[arg-type,return-value]
-        return scored + [t for t in self.trials if not _finite(t.score)]
+        return scored + [t for t in self.trials if not _rankable(t)]
 
     def to_data(self) -> dict[str, Any]:
         data = asdict(self)
@@ -119,8 +122,12 @@ def json_safe(value: Any) -> Any:
     return repr(value)
 
 
+def _rankable(trial: TrialRecord) -> bool:
+    return _finite(trial.score) and trial.status != "diverged"
+
+
 def best_of(trials: list[TrialRecord], mode: str) -> TrialRecord | None:
-    scored = [t for t in trials if _finite(t.score)]
+    scored = [t for t in trials if _rankable(t)]
     if not scored:
         return None
     return max(scored, key=lambda t: t.score) if mode == "max" else min(scored, key=lambda t: t.score)  # type: ignore[arg-type,return-value]

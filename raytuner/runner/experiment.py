@@ -18,6 +18,8 @@ from raytuner.runner.preflight import start_preflight
 from raytuner.runner.resources import require_feasible, require_feasible_here
 from raytuner.results.summary import SPEC_FILE, Summary, TrialRecord, best_of, write_remote_outputs, write_summary
 from raytuner.runner.scheduling import StopReasons, scheduling_report
+from raytuner.runner.records import trial_record
+from raytuner.runner.retries import no_retry_for_permanent_errors
 from raytuner.runner.session import quiet_ray, ray_session, scoped_environ
 from raytuner.runner.tuning import TunerPlan, build_stopper, multi_objective, search_setup, trial_loggers, tuner_plan
 from raytuner.spec.models import ExperimentSpec
@@ -43,7 +45,7 @@ def build_tuner(plan: Plan, tuning: TunerPlan, name: str, callbacks: list[Any], 
     when the caller wants to read afterwards which condition stopped each trial."""
     from ray import tune
 
-    trainable = tune.with_resources(plan.trainable.build(), plan.trainable.trial_resources())
+    trainable = tune.with_resources(plan.trainable.trial_function(plan.objectives), plan.trainable.trial_resources())
     search_alg, param_space = search_setup(plan, tuning.source)
     tune_config = tune.TuneConfig(
         metric=tuning.tune_metric,
@@ -77,8 +79,9 @@ def build_tuner(plan: Plan, tuning: TunerPlan, name: str, callbacks: list[Any], 
 @contextlib.contextmanager
 def tuner_environ(tuning: TunerPlan, verbose: bool = False) -> Iterator[None]:
     """Ray's environment variables and log levels for building and running the Tuner
-    (with Ray up), all restored on exit: the caller's process is left as it was."""
-    with quiet_ray(verbose), scoped_environ(tuning.environ()):
+    (with Ray up), and its retry policy (errors a retry cannot fix are not retried:
+    ``runner.retries``), all restored on exit: the caller's process is left as it was."""
+    with quiet_ray(verbose), scoped_environ(tuning.environ()), no_retry_for_permanent_errors():
         yield
 
 
@@ -152,11 +155,10 @@ def run_experiment(
         **multi_objective(plan, trials),
     )
     _write_outputs(summary, spec)
-    if trials and all(t.status == "error" for t in trials):
-        raise ExperimentFailed(
-            f"all {len(trials)} trials failed; first error:\n{trials[0].error}\n"
-            f"details: {summary.experiment_path}"
-        )
+    if trials and all(t.status != "ok" for t in trials):  # failed or diverged
+        from raytuner.console.failures import all_failed_message
+
+        raise ExperimentFailed(all_failed_message(trials, summary.experiment_path))
     return summary
 
 
@@ -170,28 +172,5 @@ def _write_outputs(summary: Summary, spec: ExperimentSpec) -> None:
     write_summary(summary, path)
 
 
-_SMALL_KEYS = ("trial_id", "training_iteration", "time_total_s", "config", "date", "timestamp",
-               "pid", "hostname", "node_ip", "time_since_restore", "iterations_since_restore",
-               "time_this_iter_s", "checkpoint_dir_name", "done")
-
-
 def _record(result: Any, metric: str) -> TrialRecord:
-    metrics = dict(result.metrics or {})
-    error = None
-    if result.error is not None:
-        error = f"{type(result.error).__name__}: {result.error}".strip()
-    score = metrics.get(metric)
-    small = {k: v for k, v in metrics.items() if k not in _SMALL_KEYS and isinstance(v, (int, float, str, bool))}
-    small["node_ip"] = metrics.get("node_ip")
-    return TrialRecord(
-        # the directory names the trial; a PBT clone's last metrics may be its donor's
-        trial_id=str(Path(result.path).name.removeprefix("trial_") or metrics.get("trial_id")),
-        status="error" if error else "ok",
-        config=dict(result.config or {}),
-        score=float(score) if isinstance(score, (int, float)) else None,
-        steps=int(metrics.get("training_iteration") or 0),
-        time_s=round(float(metrics.get("time_total_s") or 0.0), 3),
-        error=error,
-        path=str(result.path),
-        metrics=small,
-    )
+    return trial_record(result, metric)  # raytuner.runner.records: status, score, error type and message

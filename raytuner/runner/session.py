@@ -19,7 +19,15 @@ QUIET_ENV = {
 }
 
 
+# without --verbose: Tune does not log each failed trial's traceback (raytuner prints
+# one grouped block of failures after the run; the tracebacks stay in the trial's
+# error.txt); set only for the block, and a user's own value wins
+QUIET_TRIAL_ERRORS_ENV = {"TUNE_PRINT_ALL_TRIAL_ERRORS": "0"}
+
 QUIET_LOGGERS = ("ray", "ray.tune", "ray.train", "ray.data")
+# loggers whose ERROR records only repeat what raytuner reports itself (without --verbose):
+# ray.tune.tune logs "Trials did not complete: [...]" after a run with failed trials
+SILENT_LOGGERS = ("ray.tune.tune",)
 
 
 @contextlib.contextmanager
@@ -44,12 +52,13 @@ def scoped_environ(values: Mapping[str, str | None]) -> Iterator[None]:
 @contextlib.contextmanager
 def quiet_loggers(verbose: bool = False) -> Iterator[None]:
     """Ray's loggers at ERROR for the block (unless verbose); their levels restored on exit."""
-    loggers = [logging.getLogger(name) for name in QUIET_LOGGERS]
+    levels = {**{name: logging.ERROR for name in QUIET_LOGGERS}, **{name: logging.CRITICAL for name in SILENT_LOGGERS}}
+    loggers = [logging.getLogger(name) for name in levels]
     saved = [logger.level for logger in loggers]
     try:
         if not verbose:
             for logger in loggers:
-                logger.setLevel(logging.ERROR)
+                logger.setLevel(levels[logger.name])
         yield
     finally:
         for logger, level in zip(loggers, saved):
@@ -58,8 +67,10 @@ def quiet_loggers(verbose: bool = False) -> Iterator[None]:
 
 @contextlib.contextmanager
 def quiet_ray(verbose: bool = False) -> Iterator[None]:
-    """Ray's noise turned down for the block (QUIET_ENV, log levels); all restored on exit."""
-    with scoped_environ(QUIET_ENV), quiet_loggers(verbose):
+    """Ray's noise turned down for the block (QUIET_ENV, log levels; without ``verbose``
+    no trial tracebacks either); all restored on exit."""
+    env = QUIET_ENV if verbose else {**QUIET_ENV, **QUIET_TRIAL_ERRORS_ENV}
+    with scoped_environ(env), quiet_loggers(verbose):
         yield
 
 

@@ -91,9 +91,10 @@ def _refit_score(scores: Any, refit_name: str | None) -> float:
 
 def search_trial(config: dict[str, Any], *, inputs: SearchInputs) -> None:
     """One candidate over every split, one report per split (the running mean of the metric)."""
-    from ray import tune
     from sklearn.base import clone
     from sklearn.model_selection._validation import _fit_and_score
+
+    from raytuner.trainables.reporting import report as report_step  # scikit-learn's error_score rules
 
     params = inputs.decoder.decode(config)
     report: dict[str, Any] = {}
@@ -113,7 +114,7 @@ def search_trial(config: dict[str, Any], *, inputs: SearchInputs) -> None:
         for key in SPLIT_FIELDS:
             report[f"split{i}_{key}"] = float(out[key])
         report[f"split{i}_fit_error"] = out["fit_error"] or ""
-        tune.report({**report, inputs.metric: float(np.mean(scores)), "fold": i + 1})
+        report_step({**report, inputs.metric: float(np.mean(scores)), "fold": i + 1}, rule=False)
 
 
 def split_results(metrics: dict[str, Any], n_splits: int, names: list[str] | None, return_train_score: bool) -> list[dict[str, Any]]:

@@ -7,8 +7,9 @@
 * limits the trials in flight to ``max_concurrent`` itself (so Ray's
   ``ConcurrencyLimiter``, which hides ``on_pause``/``on_unpause`` from BOHB's
   scheduler, is never needed);
-* turns a result whose metric is missing, NaN or infinite into a failed trial, so a
-  model never sees a non-finite value, and tells the searcher ``result=None`` for
+* turns a result whose metric is missing, NaN or infinite (or that the metrics rule,
+  ``raytuner.results.metric_rule``, rewrote with the worst value) into a failed trial,
+  so a model never sees a non-finite or stand-in value, and tells the searcher ``result=None`` for
   every failure (Optuna's wrapper would otherwise record an errored trial's last
   value as complete).
 """
@@ -21,6 +22,7 @@ from typing import Any
 from ray.tune.search import Searcher
 from ray.tune.search.search_generator import SearchGenerator
 
+from raytuner.results.metric_rule import flagged
 from raytuner.strategies.codec import Codec, flatten
 
 
@@ -82,7 +84,7 @@ class Guarded(Searcher):
             self.inner.on_trial_complete(trial_id, result=result, error=False)
 
     def _finite(self, result: dict[str, Any] | None) -> bool:
-        if not result:
+        if not result or flagged(result):
             return False
         for name in self.metrics:
             value = result.get(name)

@@ -229,6 +229,71 @@ def fail_once(config: dict[str, Any]) -> dict[str, float]:
     return {"loss": float(config["x"])}
 
 
+def _count_run(config: dict[str, Any]) -> int:
+    """Append one line to ``count_dir``/runs-<x> for this run of a trial; the runs so far."""
+    path = os.path.join(config["count_dir"], f"runs-{config.get('x', 0)}")
+    with open(path, "a") as f:
+        f.write("run\n")
+    with open(path) as f:
+        return sum(1 for _ in f)
+
+
+def raises(config: dict[str, Any]) -> dict[str, float]:
+    """Counts its runs (``count_dir``), then raises ``config["error"]`` (a builtin exception's
+    name, or ``SpecError``) with a message naming x; reports ``loss`` = x when ``error`` is
+    none (retry-policy tests: an error a retry cannot fix must run once)."""
+    _count_run(config)
+    name = config.get("error")
+    x = config.get("x", 0)
+    if name == "SpecError":
+        from raytuner.errors import SpecError
+
+        raise SpecError.at("trainable.params.x", x, "a value this objective accepts")
+    if name:
+        import builtins
+
+        raise getattr(builtins, name)(f"x={x} is not accepted")
+    return {"loss": float(x)}
+
+
+def flaky_connection(config: dict[str, Any]) -> dict[str, float]:
+    """Counts its runs (``count_dir``); the first run of each x raises ConnectionError (transient), later ones report loss = x."""
+    if _count_run(config) == 1:
+        raise ConnectionError("connection reset (injected, transient)")
+    return {"loss": float(config.get("x", 0))}
+
+
+def bad_metric(config: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """A learning curve (``loss`` = x + 1/step, ``steps`` reports) whose report at step
+    ``bad_at`` is bad when ``bad`` is set: ``nan``, ``inf``, ``-inf`` (a float), ``missing``
+    (no loss), ``string`` (loss is a str) or ``none`` (loss is None); ``raise`` raises
+    ValueError there instead. Metrics-rule tests."""
+    x = float(config.get("x", 0.0))
+    bad, bad_at = config.get("bad"), int(config.get("bad_at", 2))
+    for step in range(1, int(config.get("steps", 4)) + 1):
+        metrics: dict[str, Any] = {"loss": x + 1.0 / step, "step": step}
+        if bad and step == bad_at:
+            if bad == "raise":
+                raise ValueError(f"x={x}: bad input at step {step}")
+            if bad in ("nan", "inf", "-inf"):
+                metrics["loss"] = float(bad)
+            elif bad == "missing":
+                del metrics["loss"]
+            elif bad == "string":
+                metrics["loss"] = "oops"
+            elif bad == "none":
+                metrics["loss"] = None
+        yield metrics
+
+
+def bad_metric_checkpointed(config: dict[str, Any], state: Any = None) -> Iterator[tuple[dict[str, Any], dict[str, int]]]:
+    """``bad_metric`` with a checkpoint per step (population-based training tests)."""
+    done = int(state["done"]) if state else 0
+    for metrics in bad_metric(config):
+        if metrics["step"] > done:
+            yield metrics, {"done": metrics["step"]}
+
+
 def where(config: dict[str, Any]) -> dict[str, Any]:
     """Reports the node it runs on and the nodes of ``tasks`` Ray tasks it starts (placement tests)."""
     import time

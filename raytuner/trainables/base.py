@@ -9,7 +9,7 @@ cannot be computed is a spec error, not a failed trial.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar
+from typing import Any, Callable, ClassVar, Iterable
 
 from raytuner.spec.params import Space
 from raytuner.spec.models import MetricSpec, ResourcesSpec
@@ -87,3 +87,10 @@ class Trainable:
     def build(self) -> Callable[[dict[str, Any]], None]:
         """The Tune function trainable (may close over data put in the object store)."""
         raise NotImplementedError
+
+    def trial_function(self, objectives: Iterable[tuple[str, str]]) -> Callable[[dict[str, Any]], Any]:
+        """What the Tuner runs: ``build()``, its reports checked against the run's
+        objectives ((name, mode) pairs) by the metrics rule (``trainables.reporting``)."""
+        from raytuner.trainables.reporting import under_metric_rule
+
+        return under_metric_rule(self.build(), objectives)

@@ -71,13 +71,15 @@ def report_step(metrics: dict[str, Any], *, step: int, state: Any, checkpoint: b
     """Report one step's metrics (plus ``step``) and, if ``checkpoint``, save ``state`` with it."""
     from ray import tune
 
+    from raytuner.trainables.reporting import report
+
     metrics = {**metrics, STEP_KEY: step}
     if not checkpoint:
-        tune.report(metrics)
+        report(metrics)
         return
     with tempfile.TemporaryDirectory(prefix="rtck") as directory:
         with open(os.path.join(directory, META_FILE), "w") as f:
             json.dump({"step": step, "trial_id": _trial_id()}, f)
         with open(os.path.join(directory, STATE_FILE), "wb") as f:
             pickle.dump(state, f, protocol=pickle.HIGHEST_PROTOCOL)
-        tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(directory))
+        report(metrics, checkpoint=tune.Checkpoint.from_directory(directory))

@@ -53,7 +53,7 @@ class FunctionTrainable(Trainable):
 
 
 def function_trial(config: dict[str, Any], *, fn_path: str, fixed: dict[str, Any]) -> None:
-    from ray import tune
+    from raytuner.trainables.reporting import report
 
     fn = import_object(fn_path, "trainable.function")
     if accepts_state(fn):
@@ -61,18 +61,18 @@ def function_trial(config: dict[str, Any], *, fn_path: str, fixed: dict[str, Any
         return
     result = fn({**fixed, **config})
     if isinstance(result, dict):
-        tune.report(_clean(result))
+        report(_clean(result))
         return
     if result is None or not (inspect.isgenerator(result) or hasattr(result, "__iter__")):
         raise TypeError(f"{fn_path} returned {type(result).__name__}; expected a dict of metrics or an iterator of dicts")
     for step in result:
         if not isinstance(step, dict):
             raise TypeError(f"{fn_path} yielded {type(step).__name__}; expected a dict of metrics")
-        tune.report(_clean(step))
+        report(_clean(step))
 
 
 def _clean(metrics: dict[str, Any]) -> dict[str, Any]:
-    """Plain floats for numpy scalars; NaN/inf kept (searchers and results handle them)."""
+    """Plain floats for numpy scalars; NaN/inf kept (``reporting.report`` applies the metrics rule)."""
     out: dict[str, Any] = {}
     for key, value in metrics.items():
         if hasattr(value, "item") and callable(value.item):

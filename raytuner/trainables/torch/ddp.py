@@ -113,6 +113,8 @@ def ddp_trial(config: dict[str, Any], *, setup: "TrialSetup", workers: int) -> N
     from ray import tune
     from ray.util.queue import Empty, Queue
 
+    from raytuner.trainables.reporting import report
+
     q = Queue(actor_options={"num_cpus": 0})
     fit = ray.remote(num_cpus=0, max_retries=0)(_fit)
     ref = fit.remote(setup, config, workers, _train_storage(), tune.get_checkpoint(), q)
@@ -132,9 +134,9 @@ def ddp_trial(config: dict[str, Any], *, setup: "TrialSetup", workers: int) -> N
                 group = item["placement_group"]
             elif "checkpoint" in item:
                 path, filesystem = item["checkpoint"]
-                tune.report(item["metrics"], checkpoint=tune.Checkpoint(path, filesystem=filesystem))
+                report(item["metrics"], checkpoint=tune.Checkpoint(path, filesystem=filesystem))
             else:
-                tune.report(item["metrics"])
+                report(item["metrics"])
         ray.get(ref)  # raises what failed in training
         finished = True
     finally:

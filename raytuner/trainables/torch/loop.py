@@ -16,6 +16,7 @@ from typing import Any, Callable, Mapping
 import torch
 from torch import nn
 
+from raytuner.results.metric_rule import DIVERGED, REASON_KEY, STATUS_KEY
 from raytuner.spec.torch import TorchTrainableSpec
 from raytuner.trainables.torch import checkpoint as ckpt
 from raytuner.trainables.torch.data import load_tensors, make_loader
@@ -342,6 +343,8 @@ def train(run: Run, session: Session) -> list[dict[str, Any]]:
         if spec.optimizer.hypergradient is not None:
             metrics["hypergradient"] = float(run.optimizer.param_groups[0].get("hypergradient", 0.0))
         diverged = not math.isfinite(train_loss)
+        if diverged:  # the trial ends here, diverged (results.metric_rule), whatever its metric says
+            metrics.update({STATUS_KEY: DIVERGED, REASON_KEY: f"train_loss is {train_loss}"})
         stop = diverged
         if early is not None and monitor is not None:
             value = metrics.get(monitor)

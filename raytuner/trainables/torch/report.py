@@ -52,12 +52,14 @@ class TuneSession(_Synchronous):
     def report(self, metrics: dict[str, Any], state: dict[str, Any] | None) -> None:
         from ray import tune
 
+        from raytuner.trainables.reporting import report
+
         if state is None:
-            tune.report(metrics)
+            report(metrics)
             return
         with tempfile.TemporaryDirectory(prefix="rt-ckpt-") as directory:
             ckpt.save(state, directory)
-            tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(directory))
+            report(metrics, checkpoint=tune.Checkpoint.from_directory(directory))
 
 
 class OverlappedTuneSession(TuneSession):
@@ -93,11 +95,13 @@ class OverlappedTuneSession(TuneSession):
     def _deliver(self, metrics: dict[str, Any], directory: str | None) -> None:
         from ray import tune
 
+        from raytuner.trainables.reporting import report
+
         try:
             if directory is None:
-                tune.report(metrics)
+                report(metrics)
             else:
-                tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(directory))
+                report(metrics, checkpoint=tune.Checkpoint.from_directory(directory))
         except BaseException as exc:  # SystemExit: Tune stopped the trial; anything else: an error
             self._raised = exc
             self._stopped.set()

@@ -1,0 +1,82 @@
+"""One Ray Tune result -> one TrialRecord: status, score, the error's type and message.
+
+* A trial that raised: status ``error``; ``error_type`` is the original exception's class
+  name (``ValueError``, not Ray's ``RayTaskError(ValueError)``), ``error`` is
+  ``"Type: message"`` on one line (no traceback: that stays in the trial's
+  ``error.txt``, named by ``error_log``).
+* A trial the metrics rule ended (``results.metric_rule``): status ``diverged`` (NaN/inf;
+  the score is that value, so it ranks last) or ``error`` (``error_type`` ``MetricError``:
+  a missing or non-number metric; no score). Its metrics hold what it reported.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from raytuner.errors import causes
+from raytuner.results.metric_rule import DIVERGED, REASON_KEY, STATUS_KEY, flagged, restore_raw
+from raytuner.results.summary import TrialRecord
+
+_SMALL_KEYS = ("trial_id", "training_iteration", "time_total_s", "config", "date", "timestamp",
+               "pid", "hostname", "node_ip", "time_since_restore", "iterations_since_restore",
+               "time_this_iter_s", "checkpoint_dir_name", "done", STATUS_KEY, REASON_KEY)
+ERROR_FILE = "error.txt"  # Ray Tune writes each failure's traceback there, in the trial directory
+METRIC_ERROR = "MetricError"  # error_type of a trial ended for a missing or non-number metric
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_MESSAGE_LIMIT = 300
+
+
+def error_parts(error: BaseException) -> tuple[str, str]:
+    """(type name, one-line message) of the error behind Ray's wrappers."""
+    cause = causes(error)[0]
+    name = type(cause).__name__
+    if name.startswith("RayTaskError(") and name.endswith(")"):
+        name = name[len("RayTaskError("):-1]
+    return name, one_line(str(cause), name)
+
+
+def one_line(text: str, name: str = "") -> str:
+    """A message on one line: ANSI codes dropped; of a traceback, its last line (without ``Type: ``)."""
+    lines = [line.strip() for line in _ANSI.sub("", text).strip().splitlines() if line.strip()]
+    if not lines:
+        return ""
+    line = lines[-1] if len(lines) > 1 else lines[0]
+    if name and line.startswith(f"{name}: "):
+        line = line[len(name) + 2:]
+    return line if len(line) <= _MESSAGE_LIMIT else line[: _MESSAGE_LIMIT - 3] + "..."
+
+
+def trial_record(result: Any, metric: str) -> TrialRecord:
+    """The record of one ``ray.tune.Result`` (its ``metrics`` are the trial's last report)."""
+    raw = dict(result.metrics or {})
+    metrics = restore_raw(raw)
+    status, error, error_type = "ok", None, None
+    if result.error is not None:
+        error_type, message = error_parts(result.error)
+        status, error = "error", f"{error_type}: {message}" if message else error_type
+    elif flagged(raw):
+        status = str(raw[STATUS_KEY])
+        reason = str(raw.get(REASON_KEY) or status)
+        error_type = None if status == DIVERGED else METRIC_ERROR
+        error = f"diverged: {reason}" if status == DIVERGED else f"{METRIC_ERROR}: {reason}"
+    score = metrics.get(metric)
+    small = {k: v for k, v in metrics.items() if k not in _SMALL_KEYS and isinstance(v, (int, float, str, bool))}
+    small["node_ip"] = raw.get("node_ip")
+    path = str(result.path)
+    log = f"{path.rstrip('/')}/{ERROR_FILE}" if result.error is not None else None
+    return TrialRecord(
+        # the directory names the trial; a PBT clone's last metrics may be its donor's
+        trial_id=str(Path(path).name.removeprefix("trial_") or raw.get("trial_id")),
+        status=status,
+        config=dict(result.config or {}),
+        score=float(score) if isinstance(score, (int, float)) and not isinstance(score, bool) else None,
+        steps=int(raw.get("training_iteration") or 0),
+        time_s=round(float(raw.get("time_total_s") or 0.0), 3),
+        error=error,
+        path=path,
+        metrics=small,
+        error_type=error_type,
+        error_log=log,
+    )
