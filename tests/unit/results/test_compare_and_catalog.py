@@ -171,7 +171,7 @@ def test_results_leaderboard_of_an_unfinished_experiment(tmp_path: Path, capsys:
     assert main(["results", str(cut)]) == 0
     captured = capsys.readouterr()
     assert "not finished" in captured.err and "best loss: 3 (trial cut_00001)" in captured.out
-    assert "failed cut_00002: RuntimeError: boom" in captured.out
+    assert "1 trial failed: RuntimeError: boom (first: trial cut_00002" in captured.out
     assert main(["results", str(cut), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["counts"] == {"total": 3, "ok": 2, "error": 1} and data["best"]["score"] == 3.0
