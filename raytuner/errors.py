@@ -17,6 +17,7 @@ class RaytunerError(Exception):
     """Base class of every error raytuner raises on purpose."""
 
     exit_code = 2
+    prefix = "error: "  # what the CLI prints before the message
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,17 @@ class ExperimentFailed(RaytunerError):
     """Every trial of an experiment failed."""
 
     exit_code = 1
+
+
+class Interrupted(RaytunerError):
+    """The run was stopped (Ctrl+C) with its state saved: ``raytuner resume`` finishes it."""
+
+    exit_code = 130
+    prefix = ""
+
+    def __init__(self, experiment_path: str):
+        self.experiment_path = experiment_path
+        super().__init__(f"interrupted; resume with: raytuner resume {experiment_path}")
 
 
 def missing_extra(package: str, extra: str, feature: str) -> DependencyError:

@@ -11,15 +11,18 @@ from typing import Any, Iterator, TextIO
 
 import yaml
 
-from raytuner.errors import ExperimentFailed
+from raytuner.errors import ExperimentFailed, Interrupted
 from raytuner.runner.finish import finish_experiment
 from raytuner.runner.plan import Plan, make_plan
-from raytuner.results.summary import SPEC_FILE, Summary, TrialRecord, best_of, write_remote_outputs, write_summary
+from raytuner.results.summary import (INTERRUPTED, SPEC_FILE, Summary, TrialRecord, best_of, write_remote_outputs,
+                                      write_summary)
+from raytuner.runner.partial import PartialSummary, RunInfo, write_spec
+from raytuner.runner.resume import ResumePoint, find_resume_point, restore_tuner
 from raytuner.runner.scheduling import StopReasons, scheduling_report
 from raytuner.runner.session import quiet_ray, ray_session, scoped_environ
 from raytuner.runner.tuning import TunerPlan, build_stopper, multi_objective, search_setup, trial_loggers, tuner_plan
 from raytuner.spec.models import ExperimentSpec
-from raytuner.results.storage import experiment_uri
+from raytuner.results.storage import experiment_uri, for_spec
 from raytuner.results.versions import versions
 
 
@@ -99,29 +102,45 @@ def run_experiment(
     show_progress: bool = True,
     verbose: bool = False,
     inputs: Any = None,
+    resume: ResumePoint | None = None,
 ) -> Summary:
     """Validate, run on Ray, write summary.json and spec.yaml; return the Summary.
 
-    Raises SpecError before Ray starts for any problem with the spec, and
-    ExperimentFailed (after writing the summary) when every trial failed.
+    Raises SpecError before Ray starts for any problem with the spec, ExperimentFailed
+    (after writing the summary) when every trial failed, and Interrupted (after writing
+    the partial summary) on Ctrl+C. ``resume``: continue that experiment (resume_experiment).
     """
     plan = make_plan(spec, inputs)
     tuning = tuner_plan(plan)
     from raytuner.console.progress import Progress, ProgressView
 
-    name = experiment_dir_name(spec)
+    name = resume.name if resume else experiment_dir_name(spec)
     if show_progress:
         for note in plan.notes:
             print(note, file=progress_stream or sys.stderr)
     progress = Progress(plan.metric, plan.mode, tuning.progress_total)
-    callbacks = [ProgressView(progress, progress_stream)] if show_progress else []
-    started_at = _dt.datetime.now().isoformat(timespec="seconds")
+    callbacks: list[Any] = [ProgressView(progress, progress_stream)] if show_progress else []
+    info = _run_info(plan, name, resume)
+    partial = PartialSummary(info)  # summary.json with state "running", rewritten as trials finish
+    callbacks.append(partial)
+    started_at = info.started_at
     start = time.perf_counter()
     stopper = build_stopper(tuning)
     with ray_session(address, verbose=verbose):  # quiet, and restored on exit
         with tuner_environ(tuning, verbose):
-            tuner = build_tuner(plan, tuning, name, callbacks, stopper)
-            grid = tuner.fit()
+            if resume is not None:
+                tuner = restore_tuner(resume, plan, tuning, callbacks, stopper)
+            else:
+                tuner = build_tuner(plan, tuning, name, callbacks, stopper)
+                write_spec(spec, info.experiment_path)  # what resume needs, from the start
+                partial.write([])
+            try:
+                grid = tuner.fit()
+            except KeyboardInterrupt:  # a second Ctrl+C: Tune's last state save was skipped
+                partial.write(partial.trials, INTERRUPTED)
+                raise Interrupted(info.experiment_path) from None
+        if partial.interrupted:  # Ctrl+C once: Tune stopped the trials, saved its state, and
+            raise Interrupted(info.experiment_path)  # the partial summary says "interrupted"
         experiment_path = experiment_uri(spec.storage, grid.experiment_path)
         trials = [_record(result, plan.metric) for result in grid]
         final = finish_experiment(plan, trials, experiment_path)  # refit, export, ensemble, holdout
@@ -134,7 +153,7 @@ def run_experiment(
         strategy=plan.strategy_label,
         scheduler=plan.scheduler.name,
         started_at=started_at,
-        wall_time_s=round(wall, 3),
+        wall_time_s=round(info.prior_wall_s + wall, 3),
         trials=trials,
         best=best_of(trials, plan.mode),
         versions=versions(),
@@ -149,6 +168,25 @@ def run_experiment(
             f"details: {summary.experiment_path}"
         )
     return summary
+
+
+def resume_experiment(directory: str, *, retry_failed: bool = False, endpoint: str | None = None,
+                      **options: Any) -> Summary:
+    """Finish an interrupted experiment (runner.resume); ``options`` as for run_experiment."""
+    point = find_resume_point(directory, retry_failed=retry_failed, endpoint=endpoint)
+    return run_experiment(point.spec, resume=point, **options)
+
+
+def _run_info(plan: Plan, name: str, resume: ResumePoint | None) -> RunInfo:
+    spec = plan.spec
+    return RunInfo(
+        name=spec.name,
+        experiment_path=resume.uri if resume else for_spec(spec.storage).child(name).uri,
+        metric=plan.metric, mode=plan.mode, strategy=plan.strategy_label, scheduler=plan.scheduler.name,
+        started_at=(resume and resume.started_at) or _dt.datetime.now().isoformat(timespec="seconds"),
+        storage=spec.storage,
+        prior_wall_s=resume.prior_wall_s if resume else 0.0,
+    )
 
 
 def _write_outputs(summary: Summary, spec: ExperimentSpec) -> None:
