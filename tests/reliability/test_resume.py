@@ -200,3 +200,35 @@ def test_resume_refuses_what_is_not_an_experiment(tmp_path: Path, what: str) -> 
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and str(target) in lines[0] and "raytuner run" in lines[0], done.stderr
+
+
+def test_retry_failed_reruns_only_the_failed_trials(ray_local: None, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """A finished experiment whose trials failed (fail_once: the first run of each x fails)
+    is refused without --retry-failed; with it, only the failed trials run again."""
+    from raytuner.cli.main import main
+
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    spec = {
+        "name": "retry", "trainable": {"type": "function", "function": "raytuner.testing:fail_once"},
+        "space": {"x": {"type": "choice", "values": [1.0, 2.0, 3.0]}, "marker_dir": str(markers)},
+        "metric": {"name": "loss", "mode": "min"}, "strategy": {"name": "grid"},
+        "storage": {"path": str(tmp_path / "results")}, "failure": {"max_retries": 0},
+    }
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    (markers / "ran-2.0").touch()  # x=2 succeeds at once; x=1 and x=3 fail the first time
+    assert main(["run", str(path), "--quiet"]) == 0
+    exp = capsys.readouterr().out.strip().splitlines()[-1]
+    first = json.loads((Path(exp) / "summary.json").read_text())
+    assert first["state"] == "finished" and first["counts"] == {"total": 3, "ok": 1, "error": 2}
+    assert main(["resume", exp]) == 2
+    assert "rerun its 2 failed trial(s) with --retry-failed" in capsys.readouterr().err
+    assert main(["resume", exp, "--retry-failed", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["counts"] == {"total": 3, "ok": 3, "error": 0}
+    # the trial that was ok is kept as it was; Tune reruns a failed one as a new trial (a new id)
+    ok_before = [t for t in first["trials"] if t["status"] == "ok"]
+    assert [t for t in summary["trials"] if t["trial_id"] == ok_before[0]["trial_id"]][0]["score"] == 2.0
+    assert sorted(t["config"]["x"] for t in summary["trials"]) == [1.0, 2.0, 3.0]
