@@ -232,3 +232,36 @@ def test_retry_failed_reruns_only_the_failed_trials(ray_local: None, tmp_path: P
     ok_before = [t for t in first["trials"] if t["status"] == "ok"]
     assert [t for t in summary["trials"] if t["trial_id"] == ok_before[0]["trial_id"]][0]["score"] == 2.0
     assert sorted(t["config"]["x"] for t in summary["trials"]) == [1.0, 2.0, 3.0]
+
+
+def test_resume_on_s3(ray_local: None, s3_endpoint: str, aws_env: None, tmp_path: Path,
+                      capsys: pytest.CaptureFixture[str]) -> None:
+    """The same retry on S3 (moto's server on loopback): spec.yaml, the summaries and Tune's
+    state are read from the bucket and Tuner.restore runs on it."""
+    import boto3
+
+    from raytuner.cli.main import main
+
+    boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1").create_bucket(Bucket="rt-resume")
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    spec = {
+        "name": "s3retry", "trainable": {"type": "function", "function": "raytuner.testing:fail_once"},
+        "space": {"x": {"type": "choice", "values": [1.0, 2.0]}, "marker_dir": str(markers)},
+        "metric": {"name": "loss", "mode": "min"}, "strategy": {"name": "grid"},
+        "storage": {"path": "s3://rt-resume/exp", "endpoint": s3_endpoint}, "failure": {"max_retries": 0},
+    }
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    (markers / "ran-2.0").touch()
+    assert main(["run", str(path), "--quiet"]) == 0
+    exp = capsys.readouterr().out.strip().splitlines()[-1]
+    assert exp.startswith("s3://rt-resume/exp/s3retry-")
+    assert main(["resume", exp, "--endpoint", s3_endpoint]) == 2
+    assert "--retry-failed" in capsys.readouterr().err
+    assert main(["resume", exp, "--endpoint", s3_endpoint, "--retry-failed", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["experiment_path"] == exp and summary["state"] == "finished"
+    assert summary["counts"] == {"total": 2, "ok": 2, "error": 0}
+    assert main(["results", exp, "--endpoint", s3_endpoint, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["counts"] == {"total": 2, "ok": 2, "error": 0}
