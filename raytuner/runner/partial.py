@@ -119,6 +119,7 @@ class PartialSummary(Callback):
         self._last = 0.0
         self.trials: list[Any] = []  # Tune's Trial objects, as last seen
         self.ended: dict[str, str] = {}  # trial id -> "ok" | "error", as Tune told us
+        self.started: set[str] = set()
         self.interrupted = False  # Tune was stopped by Ctrl+C (see on_experiment_end)
         self._tune_sigint: Any = None  # the SIGINT handler Tune installed for the run
 
@@ -126,7 +127,7 @@ class PartialSummary(Callback):
         self.trials = list(trials)
         records = [trial_record(t, self.info.metric) for t in trials]
         if state == INTERRUPTED:  # Tune marks the trials it stopped "terminated": say what they were
-            records = [replace(r, status=self.ended.get(r.trial_id) or ("running" if r.steps else "pending"))
+            records = [replace(r, status=self.ended.get(r.trial_id) or ("running" if r.trial_id in self.started else "pending"))
                        for r in records]
         summary = self.info.summary(records, state, time.time() - self._start)
         write_partial(summary, self.info.storage)
@@ -136,6 +137,9 @@ class PartialSummary(Callback):
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
         if time.monotonic() - self._last >= self.interval_s:
             self.write(trials)
+
+    def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self.started.add(str(trial.trial_id))
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self.ended[str(trial.trial_id)] = "ok"
