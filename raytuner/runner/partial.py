@@ -4,7 +4,8 @@ experiment.
 
 :class:`PartialSummary` is a Ray Tune callback in the driver: it rewrites summary.json
 (atomically on local disk: temp file, then ``os.replace``) with ``"state": "running"``
-when a trial completes or fails, and at most every ``interval_s`` seconds on results.
+within ``gap_s`` of a trial completing or failing and ``interval_s`` of a report (never
+more often: a write is O(trials), and thousands of fast trials must not pay O(n^2)).
 The runner writes the last one: ``"interrupted"`` after Ctrl+C, ``"finished"`` (the
 full summary) at the end. A driver killed outright leaves ``"running"`` with its host
 and pid, which ``results.summary.run_state`` reads as interrupted once the pid is gone.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import signal
 import socket
@@ -112,11 +114,13 @@ def trial_record(trial: Any, metric: str) -> TrialRecord:
 class PartialSummary(Callback):
     """Rewrites summary.json (state "running") as trials complete, fail or report."""
 
-    def __init__(self, info: RunInfo, interval_s: float = 2.0) -> None:
+    def __init__(self, info: RunInfo, interval_s: float = 2.0, gap_s: float = 1.0) -> None:
         self.info = info
         self.interval_s = interval_s
+        self.gap_s = gap_s
         self._start = time.time()
         self._last = 0.0
+        self._due = math.inf  # when the next write is due (monotonic)
         self.trials: list[Any] = []  # Tune's Trial objects, as last seen
         self.ended: dict[str, str] = {}  # trial id -> "ok" | "error", as Tune told us
         self.started: set[str] = set()
@@ -127,27 +131,35 @@ class PartialSummary(Callback):
         self.trials = list(trials)
         records = [trial_record(t, self.info.metric) for t in trials]
         if state == INTERRUPTED:  # Tune marks the trials it stopped "terminated": say what they were
-            records = [replace(r, status=self.ended.get(r.trial_id) or ("running" if r.trial_id in self.started else "pending"))
-                       for r in records]
+            records = [replace(r, status=self.ended.get(r.trial_id) or self._unended(r.trial_id)) for r in records]
         summary = self.info.summary(records, state, time.time() - self._start)
         write_partial(summary, self.info.storage)
-        self._last = time.monotonic()
+        self._last, self._due = time.monotonic(), math.inf
         return summary
 
-    def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
-        if time.monotonic() - self._last >= self.interval_s:
+    def _unended(self, trial_id: str) -> str:
+        return "running" if trial_id in self.started else "pending"
+
+    def _soon(self, within_s: float) -> None:
+        self._due = min(self._due, self._last + within_s)
+
+    def on_step_end(self, iteration: int, trials: list, **info: Any) -> None:
+        if time.monotonic() >= self._due:
             self.write(trials)
+
+    def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
+        self._soon(self.interval_s)
 
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self.started.add(str(trial.trial_id))
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self.ended[str(trial.trial_id)] = "ok"
-        self.write(trials)
+        self._soon(self.gap_s)
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self.ended[str(trial.trial_id)] = "error"
-        self.write(trials)
+        self._soon(self.gap_s)
 
     def on_step_begin(self, iteration: int, trials: list, **info: Any) -> None:
         if self._tune_sigint is None:  # the first step (of this run or of a resume)

@@ -146,3 +146,61 @@ def test_resume_is_public() -> None:
 
     assert "resume" in raytuner.__all__ and callable(raytuner.resume)
     assert isinstance(Summary.__dataclass_fields__["state"].default, str)
+
+
+class _Trial:
+    """What PartialSummary reads of a Tune Trial."""
+
+    def __init__(self, trial_id: str, status: str, steps: int = 0) -> None:
+        self.trial_id, self.status, self.config, self.path = trial_id, status, {"x": 1.0}, None
+        self.last_result = {"loss": 1.0 / (steps or 1), "training_iteration": steps} if steps else {}
+
+
+def test_partial_summary_callback_throttles_and_marks_an_interruption(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import signal
+
+    from raytuner.runner.partial import PartialSummary
+
+    exp = tmp_path / "results" / "partial-1"
+    callback = PartialSummary(_info(exp), interval_s=3600, gap_s=0)
+    trials = [_Trial("a", "RUNNING", 1), _Trial("b", "PENDING")]
+    monkeypatch.setattr(signal, "getsignal", lambda sig: "tune's handler")
+    callback.on_step_begin(0, trials)
+    callback.on_trial_start(0, trials, trials[0])
+    callback.on_trial_result(0, trials, trials[0], {})
+    callback.on_step_end(1, trials)
+    assert read_summary(exp).state == RUNNING  # the first report is written at once
+    trials[0].status, trials[0].last_result = "TERMINATED", {"loss": 0.5, "training_iteration": 2}
+    callback.on_trial_result(1, trials, trials[0], {})
+    callback.on_step_end(2, trials)
+    assert read_summary(exp).trials[0].status == "running"  # reports: at most every interval_s
+    callback.on_trial_complete(2, trials, trials[0])
+    callback.on_step_end(3, trials)
+    assert read_summary(exp).counts == {"total": 2, "ok": 1, "error": 0, "pending": 1}  # completions: within gap_s
+    # Ctrl+C: Tune's handler put the previous one back, and marked every trial terminated
+    callback2 = PartialSummary(_info(exp))
+    trials = [_Trial("a", "RUNNING", 2), _Trial("b", "RUNNING", 1), _Trial("c", "PENDING")]
+    callback2.on_step_begin(0, trials)
+    for trial in trials[:2]:
+        callback2.on_trial_start(0, trials, trial)
+    callback2.on_trial_complete(1, trials, trials[0])
+    for trial in trials:
+        trial.status = "TERMINATED"
+    monkeypatch.setattr(signal, "getsignal", lambda sig: "the default handler")
+    callback2.on_experiment_end(trials)
+    assert callback2.interrupted
+    back = read_summary(exp)
+    assert back.state == INTERRUPTED and [t.status for t in back.trials] == ["ok", "running", "pending"]
+
+
+def test_a_normal_end_is_not_an_interruption(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import signal
+
+    from raytuner.runner.partial import PartialSummary
+
+    callback = PartialSummary(_info(tmp_path / "partial-2"))
+    monkeypatch.setattr(signal, "getsignal", lambda sig: "tune's handler")
+    callback.on_step_begin(0, [])
+    callback.on_experiment_end([])
+    assert not callback.interrupted and not (tmp_path / "partial-2" / "summary.json").exists()
