@@ -3,7 +3,7 @@ then resumed to completion; facts asserted from the trials' own step files.
 
 Each run is the CLI in a subprocess with a session of its own (it starts its own local
 Ray), so the whole process group can be signalled; whatever it started is killed by
-PID afterwards. Trials: ``raytuner.testing:recorded_steps`` (4 checkpointed steps,
+PID afterwards. Trials: ``raytuner.testing.faults:recorded_steps`` (4 checkpointed steps,
 every step it runs appended to a file per trial).
 """
 
@@ -22,7 +22,7 @@ from typing import Any, Callable
 import pytest
 import yaml
 
-from raytuner.testing import recorded, tune_state
+from raytuner.testing.faults import recorded, tune_state
 
 ROOT = Path(__file__).resolve().parents[2]
 BUDGET, STEPS = 5, 4
@@ -33,7 +33,7 @@ def _spec(tmp_path: Path) -> Path:
     record_dir.mkdir()
     spec = {
         "name": "resumable",
-        "trainable": {"type": "function", "function": "raytuner.testing:recorded_steps"},
+        "trainable": {"type": "function", "function": "raytuner.testing.faults:recorded_steps"},
         "space": {"x": {"type": "float", "low": 0.0, "high": 6.0}, "steps": STEPS, "sleep": 0.7,
                   "record_dir": str(record_dir)},
         "metric": {"name": "loss", "mode": "min"},
