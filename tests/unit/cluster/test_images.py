@@ -241,3 +241,22 @@ def test_network_policy_keeps_ray_ports_inside_each_cluster() -> None:
     assert _admits(job, operator, 8265) and _admits(job, submitter, 8265)
     assert not _admits(job, operator, 6379) and not _admits(job, submitter, 6379)
     assert not _admits(policies["raytuner"], operator, 8265)  # a RayCluster needs no operator traffic
+
+
+def test_every_declared_requirement_names_a_real_extra() -> None:
+    """The ``requires`` attributes the derivation above reads: every (module, extra) names an
+    extra of pyproject.toml that the images install, and the module is importable here."""
+    import importlib.util
+    import tomllib
+
+    from raytuner.schedulers import SCHEDULERS
+    from raytuner.strategies import STRATEGIES
+    from raytuner.trainables import TRAINABLES
+
+    declared = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"])
+    pairs = {pair for registry in (STRATEGIES, SCHEDULERS, TRAINABLES)
+             for entry in registry.entries() for pair in registry.get(entry.name).requires}
+    assert ("torch", "torch") in pairs and ("scipy", "pb2") in pairs and ("hpbandster", "bohb") in pairs
+    for module, extra in sorted(pairs):
+        assert extra in declared and extra in IMAGE_EXTRAS, (module, extra)
+        assert importlib.util.find_spec(module) is not None, module
