@@ -67,6 +67,7 @@ def _to_bounds(space: dict[str, Any]) -> dict[str, Any]:
 class Pb2Scheduler(PopulationScheduler):
     name = "pb2"
     Options = Pb2Options
+    requires = (("scipy", "pb2"), ("sklearn", "pb2"))
     options: Pb2Options
 
     def explored_space(self, ctx: ScheduleContext) -> dict[str, Any]:

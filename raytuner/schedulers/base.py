@@ -51,6 +51,8 @@ class Scheduler:
     # gives it Ray's own generator for those (model-based searchers keep theirs)
     synchronous: ClassVar[bool] = False
     stops_early: ClassVar[bool] = False  # may end a trial before its last step
+    # (importable module, raytuner extra) it needs: cluster images install these (#17)
+    requires: ClassVar[tuple[tuple[str, str], ...]] = ()
 
     def __init__(self, options: BaseModel | None = None) -> None:
         self.options = options if options is not None else self.Options()

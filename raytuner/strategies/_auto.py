@@ -1,7 +1,7 @@
 """auto: pick a strategy and a scheduler from the space, the budget and the trainable.
 
-The rules, first match wins (each candidate must also pass its own checks, e.g. its
-package being installed, else the next rule applies):
+The rules, first match wins (a candidate that cannot search the space, e.g. cmaes with
+one parameter, gives way to the next rule):
 
 1. several metrics                            -> nsga2 (multi-objective)
 2. grid parameters                            -> grid
@@ -11,6 +11,10 @@ package being installed, else the next rule applies):
 6. numbers only, 2+ parameters                -> cmaes (scales to many parameters and trials)
 7. otherwise                                  -> optuna-tpe
 
+auto never silently changes strategy: when the chosen one's package is missing, that is
+a DependencyError naming the extra (``pip install 'raytuner[search]'``), so one spec
+searches the same way on a laptop and on a cluster (#17).
+
 Scheduler (only when the spec names none): ``asha`` when a trial reports once per
 step (epochs, folds, a generator function) and the number of steps is known, else ``fifo``.
 """
@@ -19,7 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from raytuner.errors import RaytunerError
+from raytuner.errors import DependencyError, RaytunerError
 from raytuner.spec.params import iter_params
 from raytuner.strategies.base import Choice, SearchContext, Strategy
 
@@ -47,7 +51,6 @@ class AutoStrategy(Strategy):
         if "choice" not in kinds and d >= 2:
             out.append(("cmaes", f"{d} numeric parameters and {n} trials: CMA-ES scales to many of both"))
         out.append(("optuna-tpe", "a robust default for mixed spaces"))
-        out.append(("random", "no model-based strategy is available"))
         return out
 
     def choose(self, ctx: SearchContext) -> Choice:
@@ -59,11 +62,16 @@ class AutoStrategy(Strategy):
             strategy = cls(validate_options(cls.Options, {}, "strategy.options"))
             try:
                 strategy.check(ctx)
+            except DependencyError as exc:  # never fall back to another search: say what to install
+                raise DependencyError(
+                    f"strategy 'auto' chose '{name}' ({reason}); {exc} "
+                    f"(or name a strategy in strategy.name, see `raytuner strategies`)"
+                ) from None
             except RaytunerError:
                 continue
             scheduler, why = self.scheduler(ctx)
             return Choice(strategy, scheduler, f"auto: strategy {name} ({reason}); scheduler {scheduler} ({why})")
-        raise RaytunerError("auto: no strategy can search this space")  # random always can
+        raise RaytunerError("auto: no strategy can search this space")  # optuna-tpe always can
 
     def scheduler(self, ctx: SearchContext) -> tuple[str, str]:
         if not ctx.iterative:

@@ -30,6 +30,8 @@ class Trainable:
     # a trial is a scikit-learn estimator scored by CV: the best config can be refit and
     # exported as a scikit-learn model, and ensembles can be built of the top configs
     sklearn_model: ClassVar[bool] = False
+    # (importable module, raytuner extra) it needs: cluster images install these (#17)
+    requires: ClassVar[tuple[tuple[str, str], ...]] = ()
 
     def __init__(
         self, spec: Any, *, metric: MetricSpec, seed: int | None, resources: ResourcesSpec

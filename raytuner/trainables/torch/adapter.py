@@ -60,6 +60,7 @@ def _check_args(cls: type, fixed: dict[str, Any], tuned: Any) -> None:
 
 class TorchTrainable(Trainable):
     kind = "torch"
+    requires = (("torch", "torch"),)
     spec: TorchTrainableSpec
 
     def task(self) -> str | None:

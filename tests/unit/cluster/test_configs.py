@@ -14,7 +14,8 @@ import yaml
 
 CLUSTER = Path(__file__).resolve().parents[3] / "cluster"
 LAUNCHER = sorted(CLUSTER.glob("*.yaml"))
-MANIFESTS = sorted((CLUSTER / "kubernetes").glob("*.yaml"))
+MANIFESTS = [CLUSTER / "kubernetes" / "raycluster.yaml", CLUSTER / "kubernetes" / "rayjob.yaml"]
+ACCESS = [CLUSTER / "kubernetes" / "networkpolicy.yaml", CLUSTER / "kubernetes" / "serviceaccount.yaml"]
 
 
 def _ray_schema() -> dict[str, Any]:
@@ -29,9 +30,10 @@ def _load(path: Path) -> dict[str, Any]:
 
 def test_every_yaml_is_covered() -> None:
     every = sorted(CLUSTER.rglob("*.yaml")) + sorted(CLUSTER.rglob("*.yml"))
-    assert every == LAUNCHER + MANIFESTS
+    assert every == sorted(LAUNCHER + MANIFESTS + ACCESS)
     assert [p.name for p in LAUNCHER] == ["aws.yaml", "gcp.yaml"]
     assert [p.name for p in MANIFESTS] == ["raycluster.yaml", "rayjob.yaml"]
+    assert [p.name for p in ACCESS] == ["networkpolicy.yaml", "serviceaccount.yaml"]  # test_images.py
 
 
 @pytest.mark.parametrize("path", LAUNCHER, ids=lambda p: p.name)
@@ -58,8 +60,8 @@ def test_launcher_config_is_valid(path: Path) -> None:
         if "ray start" in command:
             assert "RAY_AUTH_MODE=token" in command
     # the project is installed on every node from the package (pip, pinned), not hand-copied
-    setup = " ".join(config["setup_commands"])
-    assert "pip install" in setup and "constraints.txt" in setup and "raytuner" in setup
+    setup = " ".join(config["setup_commands"] + config["head_setup_commands"] + config["worker_setup_commands"])
+    assert "pip install" in setup and "constraints.txt" in setup and "raytuner" in setup  # per node: test_images.py
     assert config["file_mounts"]["~/.ray/auth_token"] == "cluster/.secrets/auth_token"
     assert ".env" in config["rsync_exclude"] and ".venv" in config["rsync_exclude"]
 
@@ -96,29 +98,12 @@ def test_the_schema_check_can_fail() -> None:
         jsonschema.validate(config, _ray_schema())
 
 
-# -- KubeRay: the fields of ray.io/v1 RayCluster / RayJob (KubeRay >= 1.5.1, the first with
-# authOptions) that these manifests use, with their types and the required ones.
+# -- KubeRay: ray.io/v1 RayCluster / RayJob against the fields, types, enums and required lists of
+# KubeRay v1.5.1's CRDs (the first release with authOptions): tests/data/kuberay-v1.5.1.schema.json
+# (test_kuberay_crd.py checks it and the manifests against the full CRDs when those are present).
 
-CLUSTER_SPEC_FIELDS = {
-    "rayVersion": str, "enableInTreeAutoscaling": bool, "authOptions": dict, "autoscalerOptions": dict,
-    "headGroupSpec": dict, "workerGroupSpecs": list, "suspend": bool, "headServiceAnnotations": dict,
-}
-HEAD_FIELDS = {"serviceType": str, "rayStartParams": dict, "template": dict, "enableIngress": bool}
-WORKER_FIELDS = {"groupName": str, "replicas": int, "minReplicas": int, "maxReplicas": int,
-                 "rayStartParams": dict, "template": dict, "numOfHosts": int, "suspend": bool}
-RAYJOB_FIELDS = {"entrypoint": str, "rayClusterSpec": dict, "shutdownAfterJobFinishes": bool,
-                 "ttlSecondsAfterFinished": int, "activeDeadlineSeconds": int, "backoffLimit": int,
-                 "submissionMode": str, "runtimeEnvYAML": str, "metadata": dict, "entrypointNumCpus": (int, float),
-                 "suspend": bool, "clusterSelector": dict}
-
-
-def _fields(where: str, data: dict[str, Any], allowed: dict[str, Any], required: set[str]) -> None:
-    unknown = set(data) - set(allowed)
-    assert not unknown, f"{where}: fields KubeRay does not know: {sorted(unknown)}"
-    missing = required - set(data)
-    assert not missing, f"{where}: missing {sorted(missing)}"
-    for key, value in data.items():
-        assert isinstance(value, allowed[key]), f"{where}.{key}: {type(value).__name__}"
+def _kuberay_schema() -> dict[str, Any]:
+    return json.loads((Path(__file__).resolve().parents[2] / "data" / "kuberay-v1.5.1.schema.json").read_text())
 
 
 def _pod(where: str, template: dict[str, Any], gpu: bool = False) -> None:
@@ -130,45 +115,52 @@ def _pod(where: str, template: dict[str, Any], gpu: bool = False) -> None:
 
 
 def check_cluster_spec(where: str, spec: dict[str, Any]) -> None:
-    _fields(where, spec, CLUSTER_SPEC_FIELDS, {"headGroupSpec", "rayVersion"})
     assert spec.get("authOptions") == {"mode": "token"}, f"{where}: token authentication must be on"
     major, minor = (int(x) for x in spec["rayVersion"].split(".")[:2])
     assert (major, minor) >= (2, 52), "token auth needs Ray >= 2.52"
     head = spec["headGroupSpec"]
-    _fields(f"{where}.headGroupSpec", head, HEAD_FIELDS, {"rayStartParams", "template"})
     assert head.get("serviceType", "ClusterIP") == "ClusterIP", "never expose the dashboard as a LoadBalancer"
-    assert all(isinstance(v, str) for v in head["rayStartParams"].values()), "rayStartParams values are strings"
     _pod(f"{where}.headGroupSpec", head["template"])
     groups = {g["groupName"]: g for g in spec["workerGroupSpecs"]}
     assert set(groups) == {"cpu", "gpu"}
     for name, group in groups.items():
-        _fields(f"{where}.workerGroupSpecs[{name}]", group, WORKER_FIELDS,
-                {"groupName", "rayStartParams", "template", "maxReplicas"})
         assert 0 <= group["minReplicas"] <= group["replicas"] <= group["maxReplicas"]
-        assert all(isinstance(v, str) for v in group["rayStartParams"].values())
         _pod(f"{where}.workerGroupSpecs[{name}]", group["template"], gpu=name == "gpu")
 
 
 @pytest.mark.parametrize("path", MANIFESTS, ids=lambda p: p.name)
 def test_kuberay_manifest_is_valid(path: Path) -> None:
     doc = _load(path)
-    assert doc["apiVersion"] == "ray.io/v1"
-    assert doc["metadata"]["name"]
+    jsonschema.validate(doc, _kuberay_schema())
     if doc["kind"] == "RayCluster":
         check_cluster_spec("spec", doc["spec"])
     else:
         assert doc["kind"] == "RayJob"
-        _fields("spec", doc["spec"], RAYJOB_FIELDS, {"entrypoint", "rayClusterSpec"})
-        assert doc["spec"]["submissionMode"] in ("K8sJobMode", "HTTPMode", "InteractiveMode", "SidecarMode")
         assert doc["spec"]["entrypoint"].startswith("raytuner run ")
         check_cluster_spec("spec.rayClusterSpec", doc["spec"]["rayClusterSpec"])
 
 
-def test_the_manifest_check_can_fail() -> None:
+@pytest.mark.parametrize(
+    "where, key, value",
+    [
+        (["spec", "workerGroupSpecs", 0], "maxReplica", 3),  # a typo
+        (["spec", "headGroupSpec", "template", "spec"], "serviceAcountName", "raytuner"),  # a typo
+        (["spec", "headGroupSpec", "rayStartParams"], "num-cpus", 0),  # values are strings
+        (["spec", "authOptions"], "mode", "on"),  # disabled | token
+        (["spec", "workerGroupSpecs", 0, "template", "spec", "containers", 0], "imagePullPolicy", "Sometimes"),
+    ],
+)
+def test_the_manifest_check_can_fail(where: list[Any], key: str, value: Any) -> None:
     doc = _load(CLUSTER / "kubernetes" / "raycluster.yaml")
-    doc["spec"]["workerGroupSpecs"][0]["maxReplica"] = 3
-    with pytest.raises(AssertionError, match="fields KubeRay does not know"):
-        check_cluster_spec("spec", doc["spec"])
+    node = doc
+    for step in where:
+        node = node[step]
+    node[key] = value
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(doc, _kuberay_schema())
+
+
+def test_the_semantic_check_can_fail() -> None:
     doc = _load(CLUSTER / "kubernetes" / "raycluster.yaml")
     del doc["spec"]["authOptions"]
     with pytest.raises(AssertionError, match="token authentication"):

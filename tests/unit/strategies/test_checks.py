@@ -164,3 +164,52 @@ def test_missing_backend_is_a_clear_error_before_ray(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "hpbandster" else real(name, *a))
     with pytest.raises(DependencyError, match=r"raytuner\[bohb\]"):
         plan_of(strategy={"name": "bohb"})
+
+
+@pytest.mark.parametrize(
+    "over, module, chosen",
+    [
+        ({"budget": {"trials": 40}}, "bayes_opt", "bayesopt"),
+        ({"budget": {"trials": 500}}, "optuna", "cmaes"),
+        ({"budget": {"trials": 500}}, "cmaes", "cmaes"),
+        ({"budget": {"trials": 40}, "space": {"x": {"type": "float", "low": 0, "high": 1}, "y": {"type": "choice", "values": [0, 1]}}}, "optuna", "optuna-tpe"),
+    ],
+)
+def test_auto_never_falls_back_when_a_backend_is_missing(
+    monkeypatch: pytest.MonkeyPatch, over: dict[str, Any], module: str, chosen: str
+) -> None:
+    import sys
+
+    from raytuner.errors import DependencyError
+
+    monkeypatch.setitem(sys.modules, module, None)  # as if not installed: find_spec fails
+    with pytest.raises(DependencyError) as info:
+        plan_of(strategy={"name": "auto"}, **over)
+    message = str(info.value)
+    assert f"chose '{chosen}'" in message and f"'{module}' package" in message
+    assert "pip install 'raytuner[search]'" in message and "strategy.name" in message
+
+
+def test_auto_without_search_extra_still_runs_random_for_tiny_budgets(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    for module in ("optuna", "bayes_opt", "cmaes", "hyperopt"):
+        monkeypatch.setitem(sys.modules, module, None)
+    plan = plan_of(strategy={"name": "auto"}, budget={"trials": 5})  # random needs no extra
+    assert plan.strategy.name == "random"
+
+
+def test_cli_names_the_extra_autos_choice_needs(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sys
+
+    import yaml
+
+    monkeypatch.setitem(sys.modules, "bayes_opt", None)
+    path = tmp_path / "auto.yaml"
+    path.write_text(yaml.safe_dump(spec(strategy={"name": "auto"}, budget={"trials": 40})))
+    assert main(["validate", str(path)]) == 2
+    captured = capsys.readouterr()
+    err = captured.err + captured.out
+    assert "pip install 'raytuner[search]'" in err and "Traceback" not in err
