@@ -43,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
     p.add_argument("--verbose", action="store_true", help="show Ray's logs and trial output")
     p.add_argument("--report", action="store_true", help="also write <experiment>/report.html and print its path")
+    p.add_argument("--no-history", action="store_true", help="do not record this run in the history store")
 
     p = sub.add_parser("validate", help="check a spec without running it")
     _spec_args(p)
@@ -115,6 +116,7 @@ def _run(args: argparse.Namespace) -> int:
     from raytuner.console.summary import print_summary
     from raytuner.runner.experiment import run_experiment
 
+    args.overrides += ["history.record=false"] if args.no_history else []
     spec, _ = load_checked(args)
     with blamed(args):  # the preflight's sample fit fails before any trial runs
         summary = run_experiment(spec, address=args.address, show_progress=not (args.quiet or args.json), verbose=args.verbose)

@@ -21,6 +21,7 @@ from typing import Any
 from raytuner.errors import ResultsError
 from raytuner.results.faults import Restore
 from raytuner.results.final import FinalResults
+from raytuner.results.history.records import WarmStart
 from raytuner.results.scheduling import SchedulingReport
 
 SUMMARY_FILE = "summary.json"
@@ -64,6 +65,7 @@ class Summary:
     scheduling: SchedulingReport = field(default_factory=SchedulingReport)  # early stopping counts, PBT schedules
     objectives: list[dict[str, str]] = field(default_factory=list)  # multi-objective: [{name, mode}, ...]
     pareto_front: list[str] = field(default_factory=list)  # multi-objective: trial ids, non-dominated
+    warm_start: WarmStart | None = None  # the configs seeded from past experiments (raytuner.runner.warm_start)
 
     def front(self) -> list[TrialRecord]:
         """The Pareto-optimal trials (multi-objective experiments)."""
@@ -174,7 +176,9 @@ def _summary_from(data: dict[str, Any]) -> Summary:
     best = data.pop("best")
     final = FinalResults.from_data(data.pop("final", None))
     scheduling = SchedulingReport.from_data(data.pop("scheduling", None))
-    return Summary(trials=trials, best=_trial(best) if best else None, final=final, scheduling=scheduling, **data)
+    warm = WarmStart.from_data(data.pop("warm_start", None))
+    return Summary(trials=trials, best=_trial(best) if best else None, final=final, scheduling=scheduling,
+                   warm_start=warm, **data)
 
 
 def latest_experiment(storage: str | Path, name: str | None = None, *, endpoint: str | None = None) -> Path:
