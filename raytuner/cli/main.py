@@ -68,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_cluster_commands(sub, command)
     from raytuner.cli.results import add_results_commands  # compare, experiments
     add_results_commands(sub, command)
+    from raytuner.cli.history import add_history_commands  # history list|show|similar|forget|export
+    add_history_commands(sub, command)
 
     p = sub.add_parser("predict", help="predict with a saved model (an experiment's refit model or ensemble)")
     p.add_argument("--model", required=True, help="experiment directory, model directory or model file")
