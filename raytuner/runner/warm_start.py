@@ -13,6 +13,7 @@ dropped, parameters the new space lacks ignored. They reach the strategy as
 from __future__ import annotations
 
 import dataclasses
+import math
 import json
 from typing import Any
 
@@ -140,7 +141,7 @@ def _fit(param: Any, value: Any) -> tuple[Any, bool]:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return value, False
     if isinstance(param, IntParam):
-        snapped = param.low + param.step * round((value - param.low) / param.step)
+        snapped = param.low + param.step * math.floor((value - param.low) / param.step + 0.5)  # half up
         return int(min(max(snapped, param.low), param.high - (param.high - param.low) % param.step)), True
     return float(min(max(value, param.low), param.high)), True
 
