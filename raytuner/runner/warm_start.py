@@ -70,7 +70,7 @@ def _from_history(plan: Plan, k: int) -> tuple[WarmStart, list[dict[str, Any]]]:
                            "distance": round(s.distance, 4), "best_score": s.experiment.best_score} for s in found]
     if not found:
         report.note = "no past experiment of this model family, metric and mode in the history store"
-    return report, _round_robin([s.experiment.ranked_configs() for s in found], k)
+    return report, round_robin([s.experiment.ranked_configs() for s in found], k)
 
 
 def _from_directory(plan: Plan, directory: str, k: int) -> tuple[WarmStart, list[dict[str, Any]]]:
@@ -91,7 +91,7 @@ def _from_directory(plan: Plan, directory: str, k: int) -> tuple[WarmStart, list
     return report, ranked[:k]
 
 
-def _round_robin(ranked: list[list[dict[str, Any]]], k: int) -> list[dict[str, Any]]:
+def round_robin(ranked: list[list[dict[str, Any]]], k: int) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     depth = 0
     while len(out) < k and any(depth < len(r) for r in ranked):
