@@ -48,10 +48,13 @@ def task_fingerprint(plan: Plan) -> dict[str, Any]:
     cached = _FINGERPRINTS.get(plan.trainable)
     if cached is not None:
         return cached
-    dataset = plan.trainable.check_data()  # the search rows, as the trials load them (None: no table)
     meta: dict[str, Any] = {}
-    if dataset is not None and getattr(dataset, "X", None) is not None:
-        meta = dataset_meta(dataset.X, dataset.y, getattr(dataset, "task", None), plan.search.seed)
+    try:
+        dataset = plan.trainable.check_data()  # the search rows, as the trials load them (None: no table)
+        if dataset is not None and getattr(dataset, "X", None) is not None:
+            meta = dataset_meta(dataset.X, dataset.y, getattr(dataset, "task", None), plan.search.seed)
+    except Exception:  # noqa: BLE001 - data the meta-features cannot read: the space and family still count
+        meta = {}
     fp = fingerprint(model_family(plan.spec), meta, plan.spec.space)
     fp["metric"], fp["mode"] = plan.metric, plan.mode
     _FINGERPRINTS[plan.trainable] = fp
