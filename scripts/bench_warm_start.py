@@ -35,6 +35,7 @@ from raytuner.spec.params import parse_space  # noqa: E402
 
 FAMILY = "sklearn.svm.SVC"
 RANGES = {"C": (1e-2, 1e3), "gamma": (1e-6, 1e1)}
+MAX_DISTANCE = 0.5  # the default of warm_start.max_distance
 SPACE = parse_space({name: {"type": "float", "low": lo, "high": hi, "log": True} for name, (lo, hi) in RANGES.items()})
 
 
@@ -75,7 +76,9 @@ def search(X: np.ndarray, y: np.ndarray, seed: int, budget: int, points: list[di
 
 
 def seeds_from(store: HistoryStore, fp: dict[str, Any], k: int) -> list[dict[str, Any]]:
-    found = store.similar(fp, k, metric="accuracy")
+    found = [s for s in store.similar(fp, k, metric="accuracy") if s.distance <= MAX_DISTANCE]  # warm_start.max_distance
+    print("  distances: " + ", ".join(f"{s.experiment.name} {s.distance:.3f}" for s in store.similar(fp, k, metric="accuracy")),
+          file=sys.stderr)
     return fit_to_space(round_robin([s.experiment.ranked_configs() for s in found], k), SPACE, WarmStart("history"))
 
 

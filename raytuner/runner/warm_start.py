@@ -31,7 +31,7 @@ def warm_start(plan: Plan) -> tuple[Plan, WarmStart | None]:
     if ws is None:
         return plan, None
     if ws.source == HISTORY:
-        report, configs = _from_history(plan, ws.k)
+        report, configs = _from_history(plan, ws.k, ws.max_distance)
     else:
         report, configs = _from_directory(plan, ws.source, ws.k)
     points = fit_to_space(configs, plan.spec.space, report)
@@ -51,7 +51,7 @@ def warm_start(plan: Plan) -> tuple[Plan, WarmStart | None]:
     return dataclasses.replace(plan, search=search, notes=plan.notes + (report.describe(),)), report
 
 
-def _from_history(plan: Plan, k: int) -> tuple[WarmStart, list[dict[str, Any]]]:
+def _from_history(plan: Plan, k: int, max_distance: float = math.inf) -> tuple[WarmStart, list[dict[str, Any]]]:
     from raytuner.results.history.store import HistoryStore
     from raytuner.runner.history import task_fingerprint
 
@@ -66,9 +66,14 @@ def _from_history(plan: Plan, k: int) -> tuple[WarmStart, list[dict[str, Any]]]:
     except RaytunerError as exc:
         report.note = str(exc)
         return report, []
+    far = [s for s in found if s.distance > max_distance]
+    found = [s for s in found if s.distance <= max_distance]
     report.experiments = [{"id": s.experiment.id, "name": s.experiment.name, "path": s.experiment.path,
                            "distance": round(s.distance, 4), "best_score": s.experiment.best_score} for s in found]
-    if not found:
+    if not found and far:
+        report.note = (f"the nearest past experiment ({far[0].experiment.name}) is at distance "
+                       f"{far[0].distance:.3g} > warm_start.max_distance {max_distance:g}")
+    elif not found:
         report.note = "no past experiment of this model family, metric and mode in the history store"
     return report, round_robin([s.experiment.ranked_configs() for s in found], k)
 

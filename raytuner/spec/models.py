@@ -223,6 +223,10 @@ class WarmStartSpec(_Model):
         "history store; or a previous experiment directory (its best configs)",
     )
     k: int = Field(5, ge=1, le=100, description="experiments (from history) or configs (from a directory) to seed")
+    max_distance: float = Field(
+        0.5, gt=0, description="from history: only experiments at most this far (task fingerprint distance; "
+        "`raytuner history similar SPEC` shows them) seed the search; an unrelated task runs unseeded",
+    )
 
 
 class ExperimentSpec(_Model):

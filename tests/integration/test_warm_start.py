@@ -56,6 +56,9 @@ def test_record_then_warm_start_from_history_and_directory(ray_local, storage: P
     on_disk = json.loads((Path(second.experiment_path) / "summary.json").read_text())
     assert on_disk["warm_start"]["source"] == "history"
     assert read_summary(second.experiment_path).warm_start == ws
+    import raytuner
+
+    assert "warm start from history" in raytuner.report(second.experiment_path).read_text()
     assert len(HistoryStore().experiments()) == 2
 
     # from one directory, through the CLI, and not recorded

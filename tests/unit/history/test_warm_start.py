@@ -129,3 +129,12 @@ def test_a_history_write_error_is_one_warning_line(tmp_path: Path, capsys: pytes
     assert len(err) == 1 and err[0].startswith("warning: experiment not recorded") and "/r/ws" in err[0]
     off = spec(history={"record": False})
     assert record_history(off, make_plan(off), summary) is None
+
+
+def test_a_far_task_is_not_seeded() -> None:
+    plan = make_plan(spec(warm_start={"from": "history", "max_distance": 0.01}))
+    other = make_plan(spec(space={"x": {"type": "float", "low": -1.0, "high": 1.0}}))  # another space: farther
+    record(HistoryStore(), other, [{"x": 0.1}], name="far")
+    seeded, report = warm_start(plan)
+    assert seeded.search.points_to_evaluate == [] and report is not None and report.configs == 0
+    assert "the nearest past experiment (far) is at distance" in report.describe()
