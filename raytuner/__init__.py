@@ -68,6 +68,14 @@ def experiments(storage: str | None = None, *, endpoint: str | None = None):  # 
     return list_experiments(storage, endpoint=endpoint)
 
 
+def history(url: str | None = None):  # type: ignore[no-untyped-def]
+    """The experiment history store (``HistoryStore``: ``experiments()``, ``get(id)``, ``similar(fp)``,
+    ``forget(id)``); default: $RAYTUNER_HISTORY_URL, else SQLite in $RAYTUNER_HOME/history.db."""
+    from raytuner.results.history.store import HistoryStore
+
+    return HistoryStore(url)
+
+
 __all__ = [
     "ClusterError",
     "DependencyError",
@@ -82,6 +90,7 @@ __all__ = [
     "__version__",
     "compare",
     "experiments",
+    "history",
     "load_spec",
     "read_experiment",
     "read_summary",

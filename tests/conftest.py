@@ -55,3 +55,29 @@ def s3_endpoint():
         yield f"http://127.0.0.1:{port}"
     finally:
         server.stop()
+
+
+@pytest.fixture(autouse=True)
+def raytuner_home(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every test (and the CLI subprocesses it starts) writes its history store to a tmp dir,
+    never to the real ~/.raytuner."""
+    home = tmp_path_factory.mktemp("raytuner-home")
+    monkeypatch.setenv("RAYTUNER_HOME", str(home))
+    monkeypatch.delenv("RAYTUNER_HISTORY_URL", raising=False)
+    return home
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A PostgreSQL server of its own (Debian's postgresql package) on 127.0.0.1 and a free port,
+    stopped by its pid at the end of the session; skipped when it cannot start here."""
+    from raytuner.testing.postgres import PostgresUnavailable, start_postgres
+
+    try:
+        server = start_postgres()
+    except PostgresUnavailable as exc:
+        pytest.skip(f"no PostgreSQL server for this test: {exc}")
+    try:
+        yield server.url
+    finally:
+        server.stop()

@@ -43,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
     p.add_argument("--verbose", action="store_true", help="show Ray's logs and trial output")
     p.add_argument("--report", action="store_true", help="also write <experiment>/report.html and print its path")
+    p.add_argument("--no-history", action="store_true", help="do not record this run in the history store")
 
     p = sub.add_parser("resume", help="finish an interrupted experiment (Ctrl+C, a killed driver, a reboot)")
     p.add_argument("path", help="the experiment directory (local or s3://...) `raytuner run` printed")
@@ -76,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_cluster_commands(sub, command)
     from raytuner.cli.results import add_results_commands  # compare, experiments
     add_results_commands(sub, command)
+    from raytuner.cli.history import add_history_commands  # history list|show|similar|forget|export
+    add_history_commands(sub, command)
 
     p = sub.add_parser("predict", help="predict with a saved model (an experiment's refit model or ensemble)")
     p.add_argument("--model", required=True, help="experiment directory, model directory or model file")
@@ -124,6 +127,7 @@ def _run(args: argparse.Namespace) -> int:
     from raytuner.console.summary import print_summary
     from raytuner.runner.experiment import run_experiment
 
+    args.overrides += ["history.record=false"] if args.no_history else []
     spec, _ = load_checked(args)
     with blamed(args):  # the preflight's sample fit fails before any trial runs
         summary = run_experiment(spec, address=args.address, show_progress=not (args.quiet or args.json), verbose=args.verbose)

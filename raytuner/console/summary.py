@@ -66,6 +66,8 @@ def print_summary(summary: Summary, stream: TextIO | None = None, top: int = 10,
     nodes = summary.nodes
     if nodes:
         console.print("nodes: " + ", ".join(f"{ip} ({n} trial{'s' if n != 1 else ''})" for ip, n in nodes.items()))
+    if summary.warm_start is not None:
+        console.print(summary.warm_start.describe(), markup=False, soft_wrap=True)
     for line in scheduling_lines(summary):
         console.print(line)
     for line in fault_lines(summary):  # trials restored after a lost node or an error

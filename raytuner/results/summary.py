@@ -21,6 +21,7 @@ from typing import Any
 from raytuner.errors import ResultsError
 from raytuner.results.faults import Restore
 from raytuner.results.final import FinalResults
+from raytuner.results.history.records import WarmStart
 from raytuner.results.scheduling import SchedulingReport
 
 SUMMARY_FILE = "summary.json"
@@ -70,6 +71,7 @@ class Summary:
     pareto_front: list[str] = field(default_factory=list)  # multi-objective: trial ids, non-dominated
     state: str = FINISHED  # RUNNING | INTERRUPTED | FINISHED (older summaries: finished)
     driver: dict[str, Any] = field(default_factory=dict)  # partial summaries: {host, pid} of the driver writing it
+    warm_start: WarmStart | None = None  # the configs seeded from past experiments (raytuner.runner.warm_start)
 
     def front(self) -> list[TrialRecord]:
         """The Pareto-optimal trials (multi-objective experiments)."""
@@ -198,7 +200,9 @@ def _summary_from(data: dict[str, Any]) -> Summary:
     best = data.pop("best")
     final = FinalResults.from_data(data.pop("final", None))
     scheduling = SchedulingReport.from_data(data.pop("scheduling", None))
-    return Summary(trials=trials, best=_trial(best) if best else None, final=final, scheduling=scheduling, **data)
+    warm = WarmStart.from_data(data.pop("warm_start", None))
+    return Summary(trials=trials, best=_trial(best) if best else None, final=final, scheduling=scheduling,
+                   warm_start=warm, **data)
 
 
 def latest_experiment(storage: str | Path, name: str | None = None, *, endpoint: str | None = None) -> Path:

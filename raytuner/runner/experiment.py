@@ -13,6 +13,8 @@ import yaml
 
 from raytuner.errors import ExperimentFailed, Interrupted
 from raytuner.runner.finish import finish_experiment
+from raytuner.runner.history import record_history
+from raytuner.runner.warm_start import warm_start
 from raytuner.runner.plan import Plan, make_plan
 from raytuner.runner.preflight import start_preflight
 from raytuner.runner.resources import require_feasible, require_feasible_here
@@ -116,6 +118,7 @@ def run_experiment(
     the partial summary) on Ctrl+C. ``resume``: continue that experiment (resume_experiment).
     """
     plan = make_plan(spec, inputs)
+    plan, warm = warm_start(plan)  # seeds points_to_evaluate from past experiments (spec.warm_start)
     tuning = tuner_plan(plan)
     from raytuner.console.progress import Progress, ProgressView
     from raytuner.runner.faults import FaultLog
@@ -171,9 +174,11 @@ def run_experiment(
         versions=versions(),
         final=final,
         scheduling=scheduling_report(plan, trials, stop_reasons(stopper, spec, wall)),
+        warm_start=warm,
         **multi_objective(plan, trials),
     )
     _write_outputs(summary, spec)
+    record_history(spec, plan, summary, progress_stream)  # the history store; a failure is one warning line
     if trials and all(t.status != "ok" for t in trials):  # failed or diverged
         from raytuner.console.failures import all_failed_message
 

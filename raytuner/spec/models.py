@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal, Union
 
 from annotated_types import Len
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 
 from raytuner.spec.params import Space, parse_space
 from raytuner.spec.sklearn import SklearnTrainableSpec, _Model
@@ -204,6 +204,31 @@ class EnsembleSpec(_Model):
     options: dict[str, Any] = Field(default_factory=dict, description="the method's options")
 
 
+class HistorySpec(_Model):
+    """The experiment history store (``raytuner history``): where this run is recorded."""
+
+    url: str | None = Field(
+        None, description="SQLAlchemy URL (postgresql://user@host/db for a team); default: "
+        "$RAYTUNER_HISTORY_URL, else sqlite in $RAYTUNER_HOME/history.db (~/.raytuner)",
+    )
+    record: bool = Field(True, description="record this run (false: nothing is written; also --no-history)")
+
+
+class WarmStartSpec(_Model):
+    """Seed the strategy with the best configs of past experiments (as points_to_evaluate)."""
+
+    source: str = Field(
+        validation_alias=AliasChoices("from", "source"),
+        description="'history': the k most similar past experiments of the same model family in the "
+        "history store; or a previous experiment directory (its best configs)",
+    )
+    k: int = Field(5, ge=1, le=100, description="experiments (from history) or configs (from a directory) to seed")
+    max_distance: float = Field(
+        0.5, gt=0, description="from history: only experiments at most this far (task fingerprint distance; "
+        "`raytuner history similar SPEC` shows them) seed the search; an unrelated task runs unseeded",
+    )
+
+
 class ExperimentSpec(_Model):
     """One tuning experiment: what to train, over which space, how, with what budget."""
 
@@ -227,6 +252,8 @@ class ExperimentSpec(_Model):
     checkpoints: CheckpointsSpec = CheckpointsSpec()
     refit: RefitSpec = RefitSpec()
     ensemble: EnsembleSpec | None = None
+    history: HistorySpec = HistorySpec()
+    warm_start: WarmStartSpec | None = None
 
     @field_validator("refit", mode="before", json_schema_input_type=bool | RefitSpec)
     @classmethod

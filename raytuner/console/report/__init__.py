@@ -74,6 +74,8 @@ def overview(experiment: Experiment) -> dict[str, Any]:
                    wall_time_s=summary.wall_time_s, nodes=summary.nodes)
         if summary.best is not None:
             row.update(best_trial=summary.best.trial_id, best_score=summary.best.score)
+        if summary.warm_start is not None:  # which past experiments seeded the search
+            row["warm_start"] = summary.warm_start.describe()
     else:
         spec = experiment.spec
         row.update(strategy=(spec.get("strategy") or {}).get("name"), scheduler=(spec.get("scheduler") or {}).get("name"))

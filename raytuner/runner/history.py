@@ -1,0 +1,92 @@
+"""Recording a finished experiment in the history store (``raytuner.results.history``), and
+the task fingerprint warm starts rank past experiments by.
+
+Recording never fails a run: any problem with the store is one warning line on stderr.
+"""
+
+from __future__ import annotations
+
+import sys
+import weakref
+from typing import Any, Callable, TextIO
+
+from raytuner.results.history.records import HistoryExperiment, HistoryTrial
+from raytuner.results.summary import Summary
+from raytuner.runner.plan import Plan
+from raytuner.spec.models import ExperimentSpec
+
+
+def _sklearn_family(trainable: Any) -> str:
+    if trainable.estimator:
+        return str(trainable.estimator)
+    return "pipeline:" + "|".join(f"{s.name}={s.estimator or sorted(s.options or {})}" for s in trainable.pipeline)
+
+
+def _torch_family(trainable: Any) -> str:
+    model = trainable.model
+    return f"torch:{model.type}:{getattr(model, 'path', None) or getattr(model, 'function', None) or ''}".rstrip(":")
+
+
+FAMILIES: dict[str, Callable[[Any], str]] = {  # trainable.type -> the model family it tunes
+    "sklearn": _sklearn_family,
+    "function": lambda t: f"function:{t.function}",
+    "torch": _torch_family,
+}
+
+_FINGERPRINTS: "weakref.WeakKeyDictionary[Any, dict[str, Any]]" = weakref.WeakKeyDictionary()
+
+
+def model_family(spec: ExperimentSpec) -> str:
+    family = FAMILIES.get(spec.trainable.type)
+    return family(spec.trainable) if family is not None else spec.trainable.type
+
+
+def task_fingerprint(plan: Plan) -> dict[str, Any]:
+    """The plan's task fingerprint (computed once per trainable: the landmarkers fit small models)."""
+    from raytuner.results.history.fingerprint import dataset_meta, fingerprint
+
+    cached = _FINGERPRINTS.get(plan.trainable)
+    if cached is not None:
+        return cached
+    meta: dict[str, Any] = {}
+    try:
+        dataset = plan.trainable.check_data()  # the search rows, as the trials load them (None: no table)
+        if dataset is not None and getattr(dataset, "X", None) is not None:
+            meta = dataset_meta(dataset.X, dataset.y, getattr(dataset, "task", None), plan.search.seed)
+    except Exception:  # noqa: BLE001 - data the meta-features cannot read: the space and family still count
+        meta = {}
+    fp = fingerprint(model_family(plan.spec), meta, plan.spec.space)
+    fp["metric"], fp["mode"] = plan.metric, plan.mode
+    _FINGERPRINTS[plan.trainable] = fp
+    return fp
+
+
+def history_experiment(spec: ExperimentSpec, plan: Plan, summary: Summary) -> HistoryExperiment:
+    trials = tuple(HistoryTrial(t.trial_id, t.config, t.score, t.status, t.steps) for t in summary.trials)
+    failed = bool(summary.trials) and all(t.status != "ok" for t in summary.trials)
+    return HistoryExperiment(
+        name=summary.name, path=summary.experiment_path, spec=spec.to_data(), metric=summary.metric,
+        mode=summary.mode, strategy=summary.strategy, scheduler=summary.scheduler, started_at=summary.started_at,
+        wall_time_s=summary.wall_time_s, state="failed" if failed else "finished", family=model_family(spec),
+        fingerprint=task_fingerprint(plan), best_score=summary.best.score if summary.best else None,
+        best_config=summary.best.config if summary.best else None, trials=trials,
+    )
+
+
+def record_history(spec: ExperimentSpec, plan: Plan, summary: Summary, stream: TextIO | None = None) -> int | None:
+    """Record the experiment (unless ``history.record`` is false); its id, or None. Never raises."""
+    if not spec.history.record:
+        return None
+    try:
+        from raytuner.results.history.store import HistoryStore
+
+        store = HistoryStore(spec.history.url)
+        try:
+            return store.record(history_experiment(spec, plan, summary))
+        finally:
+            store.close()
+    except Exception as exc:  # noqa: BLE001 - a history problem never fails a run
+        text = " ".join(str(exc).split())[:200]
+        print(f"warning: experiment not recorded in the history store ({type(exc).__name__}: {text}); "
+              f"its results are in {summary.experiment_path}", file=stream or sys.stderr)
+        return None
