@@ -16,15 +16,18 @@ from raytuner.strategies.codec import Codec, nest
 
 class RandomStrategy(SearcherStrategy):
     name = "random"
-    supports = frozenset({"float", "int", "choice", "fixed"})
+    supports = frozenset({"float", "int", "choice", "fixed", "conditional"})
     ray_generator = True
 
     def ray_samples_exactly(self, ctx: SearchContext) -> bool:
-        """No integer steps or float q (Ray rounds those from 0, not from low). Ray's
-        generator creates trials without a searcher round trip, which keeps the per-trial
-        overhead at raw Ray Tune's (scripts/bench_overhead.py)."""
+        """No integer steps or float q (Ray rounds those from 0, not from low), no choice of
+        sub-spaces (our codec draws the branch, then its parameters). Ray's generator creates
+        trials without a searcher round trip, which keeps the per-trial overhead at raw Ray
+        Tune's (scripts/bench_overhead.py)."""
         for _, param in iter_params(ctx.space):
             if getattr(param, "step", 1) != 1 or getattr(param, "q", None) is not None:
+                return False
+            if param.type == "conditional":
                 return False
         return True
 
