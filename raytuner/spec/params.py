@@ -275,3 +275,21 @@ def grid_size(space: Space) -> int:
         if isinstance(param, GridParam):
             size *= len(param.values)
     return size
+
+
+def split_grid(space: Space) -> tuple[Space, list[tuple[tuple[str, ...], list[Any]]]]:
+    """(the space without its grid parameters, [(path, values)] of each grid axis, in order)."""
+    axes: list[tuple[tuple[str, ...], list[Any]]] = []
+
+    def strip(node: Space, prefix: tuple[str, ...]) -> Space:
+        out: Space = {}
+        for key, value in node.items():
+            if isinstance(value, dict):
+                out[key] = strip(value, prefix + (key,))
+            elif isinstance(value, GridParam):
+                axes.append((prefix + (key,), list(value.values)))
+            else:
+                out[key] = value
+        return out
+
+    return strip(space, ()), axes

@@ -131,6 +131,10 @@ class Strategy:
     def num_samples(self, ctx: SearchContext) -> int:
         return ctx.trials or self.default_trials
 
+    def ray_num_samples(self, ctx: SearchContext) -> int:
+        """``num_samples`` for Ray's own generator (which crosses grid axes with it itself)."""
+        return self.num_samples(ctx)
+
     def configs(self, ctx: SearchContext) -> list[dict[str, Any]]:
         """Every trial's complete config, in order (only where ``lists_configs``)."""
         raise NotImplementedError(f"the '{self.name}' strategy lists no configs")

@@ -48,3 +48,30 @@ def test_each_trial_gets_one_family_with_only_its_own_parameters(strategy: str, 
     exported = load_model(summary.experiment_path)
     exported = exported.model
     assert f"{type(exported).__module__.split('._')[0]}.{type(exported).__name__}" == best["estimator"]
+
+
+@pytest.mark.parametrize("step", [1, 2], ids=["ray-generator", "searcher"])
+def test_grid_axes_are_crossed_with_random_axes(step: int, ray_local: None, storage: Path) -> None:
+    """Every grid value x budget.trials samples, as Ray's grid_search with num_samples
+    (step 1: Ray's own generator crosses them; step 2: our searcher does)."""
+    spec = {
+        "name": "grid-x-random",
+        "trainable": {"type": "sklearn", "estimator": "sklearn.tree.DecisionTreeClassifier",
+                      "data": {"source": "sklearn:iris"}, "cv": {"folds": 2}},
+        "space": {"criterion": {"type": "grid", "values": ["gini", "entropy"]},
+                  "max_depth": {"type": "int", "low": 1, "high": 6},
+                  "min_samples_leaf": {"type": "int", "low": 1, "high": 9, "step": step}},
+        "metric": {"name": "accuracy", "mode": "max"},
+        "strategy": {"name": "random", "seed": 0},
+        "budget": {"trials": 3, "max_concurrent": 2},
+        "storage": {"path": str(storage)},
+        "refit": False,
+    }
+    summary = raytuner.run(spec, show_progress=False)
+    assert len(summary.trials) == 6 and all(t.status == "ok" for t in summary.trials)
+    criteria = sorted(t.config["criterion"] for t in summary.trials)
+    assert criteria == ["entropy"] * 3 + ["gini"] * 3
+    for trial in summary.trials:
+        assert 1 <= trial.config["max_depth"] <= 6
+        assert (trial.config["min_samples_leaf"] - 1) % step == 0
+    assert len({(t.config["max_depth"], t.config["min_samples_leaf"]) for t in summary.trials}) > 1

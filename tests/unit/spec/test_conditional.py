@@ -157,3 +157,23 @@ def test_the_chosen_family_is_built_with_its_params_and_the_seed() -> None:
     assert model.learning_rate == 0.1 and model.max_iter == 30 and model.random_state == 0
     model = build_estimator(setup, {"model": {"estimator": LR, "C": 2.0, "max_iter": 2000}})
     assert type(model).__name__ == "LogisticRegression" and model.C == 2.0
+
+
+@pytest.mark.parametrize(("step", "ray_generator", "ray_samples"), [(1, True, 3), (2, False, 6)])
+def test_grid_axes_under_random_count_grid_times_trials(step: int, ray_generator: bool, ray_samples: int) -> None:
+    from raytuner.runner.tuning import tuner_plan
+
+    raw = load_spec(EXPERIMENTS / "quickstart.yaml").to_data()
+    raw["space"] = {"criterion": {"type": "grid", "values": ["gini", "entropy"]},
+                    "min_samples_leaf": {"type": "int", "low": 1, "high": 9, "step": step}}
+    raw["budget"]["trials"] = 3
+    raw["strategy"] = {"name": "random", "seed": 0}
+    plan = make_plan(validate_spec(raw))
+    tuning = tuner_plan(plan)
+    assert plan.num_samples == 6
+    assert (tuning.source.ray_generator, tuning.num_samples) == (ray_generator, ray_samples)
+    if not ray_generator:
+        inner = plan.strategy.searcher(plan.search).searcher.inner
+        configs = [inner.suggest(str(i)) for i in range(7)]
+        assert [c["criterion"] for c in configs[:6]] == ["gini", "entropy"] * 3
+        assert configs[6] == "FINISHED"
