@@ -102,9 +102,14 @@ class ResultsError(RaytunerError):
 
 
 class ExperimentFailed(RaytunerError):
-    """Every trial of an experiment failed."""
+    """Every trial of an experiment failed. ``summary``: the run's Summary (written to
+    disk before this is raised), for callers that read its trials (TuneSearchCV)."""
 
     exit_code = 1
+
+    def __init__(self, message: str, summary: Any = None):
+        super().__init__(message)
+        self.summary = summary
 
 
 # Errors that a retry of the same trial (same config, same code, same data) raises again:

@@ -182,7 +182,7 @@ def run_experiment(
     if trials and all(t.status != "ok" for t in trials):  # failed or diverged
         from raytuner.console.failures import all_failed_message
 
-        raise ExperimentFailed(all_failed_message(trials, summary.experiment_path))
+        raise ExperimentFailed(all_failed_message(trials, summary.experiment_path), summary)
     return summary
 
 

@@ -21,7 +21,7 @@ from typing import Any, Callable
 import numpy as np
 
 from raytuner.runner.plan import Plan
-from raytuner.spec.params import ChoiceParam, FixedParam, FloatParam, GridParam, IntParam, Space
+from raytuner.spec.params import ChoiceParam, ConditionalParam, FixedParam, FloatParam, GridParam, IntParam, Space
 from raytuner.trainables.base import SampleFit
 
 
@@ -44,7 +44,13 @@ def _choice(p: ChoiceParam | GridParam, rng: np.random.Generator) -> Any:
     return p.values[int(rng.integers(len(p.values)))]
 
 
+def _branch(p: ConditionalParam, rng: np.random.Generator) -> Any:
+    branch = p.branches[int(rng.integers(len(p.branches)))]
+    return sample_config(branch, None, rng) if isinstance(branch, dict) else branch
+
+
 SAMPLERS: dict[type, Callable[[Any, np.random.Generator], Any]] = {
+    ConditionalParam: _branch,
     FloatParam: _float,
     IntParam: _int,
     ChoiceParam: _choice,

@@ -23,6 +23,7 @@ _SMALL_KEYS = ("trial_id", "training_iteration", "time_total_s", "config", "date
                "pid", "hostname", "node_ip", "time_since_restore", "iterations_since_restore",
                "time_this_iter_s", "checkpoint_dir_name", "done", STATUS_KEY, REASON_KEY)
 ERROR_FILE = "error.txt"  # Ray Tune writes each failure's traceback there, in the trial directory
+ERROR_PICKLE = "error.pkl"  # and the exception itself (a RayTaskError wrapping the original), pickled
 METRIC_ERROR = "MetricError"  # error_type of a trial ended for a missing or non-number metric
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _MESSAGE_LIMIT = 300
@@ -80,3 +81,26 @@ def trial_record(result: Any, metric: str) -> TrialRecord:
         error_type=error_type,
         error_log=log,
     )
+
+
+def original_error(record: TrialRecord) -> BaseException | None:
+    """The exception a failed trial raised, as its own code raised it (class, message,
+    attributes; Ray's ``RayTaskError``/``TuneError`` wrappers removed), read from the
+    pickle Ray Tune leaves in a local trial directory; None if there is none to read."""
+    if record.status != "error" or not record.path or "://" in record.path:
+        return None
+    file = Path(record.path) / ERROR_PICKLE
+    try:
+        import cloudpickle  # Ray's dependency; Ray wrote the file with it
+
+        wrapped = cloudpickle.loads(file.read_bytes())
+    except Exception:  # noqa: BLE001 - missing, unreadable or unpicklable: the caller falls back to the text
+        return None
+    found = causes(wrapped) if isinstance(wrapped, BaseException) else []
+    if not found:
+        return None
+    cause = found[0]
+    if type(cause).__name__.startswith("RayTaskError("):  # a cause Ray could not unwrap
+        return None
+    cause.__traceback__ = None
+    return cause

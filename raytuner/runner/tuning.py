@@ -106,7 +106,9 @@ def tuner_plan(plan: Plan) -> TunerPlan:
         tune_metric=None if several else plan.metric,
         tune_mode=None if several else plan.mode,
         source=source,
-        num_samples=plan.num_samples,
+        # Ray's generator crosses grid axes with num_samples itself (a strategy may count both)
+        num_samples=plan.strategy.ray_num_samples(plan.search) if source.ray_generator and source.configs is None
+        else plan.num_samples,
         max_concurrent_trials=None if source.ray_generator else spec.budget.max_concurrent,
         pending_trials=pending_trials(spec.budget.max_concurrent, source.ray_generator),
         time_budget_s=spec.budget.time_limit_s,

@@ -67,11 +67,15 @@ class TuneSearchCV(BaseSearchCV):
         ``"grid"`` tries every combination (like GridSearchCV) and ignores ``n_trials``.
     scheduler : str or dict, default="fifo"
         A raytuner scheduler (e.g. ASHA stops poor candidates after a few folds).
-    n_trials : int, default=10
-        Candidates to evaluate (not used by the grid strategy).
+    n_trials : int, default=None
+        Candidates to evaluate (not used by the grid strategy); 10 when neither it nor
+        ``n_iter`` is given.
+    n_iter : int, default=None
+        RandomizedSearchCV's name for ``n_trials`` (either may be given; both only if equal).
     scoring, refit, cv, error_score, return_train_score, verbose
-        As in GridSearchCV. ``error_score="raise"`` raises a RuntimeError carrying the
-        failed fit's error (the fit ran on a Ray worker).
+        As in GridSearchCV. ``error_score="raise"`` re-raises the first failed fit's own
+        exception (its class and message, as RandomizedSearchCV does), brought back
+        from the Ray worker.
     n_jobs : int, default=None
         Candidates evaluated at once (None or -1: as many as Ray's CPUs allow).
     random_state : int, RandomState or None
@@ -105,7 +109,8 @@ class TuneSearchCV(BaseSearchCV):
         "param_distributions": [dict, list],
         "strategy": [str, dict],
         "scheduler": [str, dict],
-        "n_trials": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_trials": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "n_iter": [Interval(numbers.Integral, 1, None, closed="left"), None],
         "random_state": ["random_state"],
         "resources": [dict, None],
         "address": [str, None],
@@ -121,7 +126,8 @@ class TuneSearchCV(BaseSearchCV):
         *,
         strategy: str | dict[str, Any] = "random",
         scheduler: str | dict[str, Any] = "fifo",
-        n_trials: int = 10,
+        n_trials: int | None = None,
+        n_iter: int | None = None,
         scoring: Any = None,
         n_jobs: int | None = None,
         refit: Any = True,
@@ -141,6 +147,7 @@ class TuneSearchCV(BaseSearchCV):
         self.strategy = strategy
         self.scheduler = scheduler
         self.n_trials = n_trials
+        self.n_iter = n_iter
         self.scoring = scoring
         self.n_jobs = n_jobs
         self.refit = refit
@@ -164,6 +171,16 @@ class TuneSearchCV(BaseSearchCV):
             return None if self.random_state is None else int(self.random_state)
         return int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
 
+    def _n_candidates(self) -> int:
+        """``n_trials`` or its RandomizedSearchCV name ``n_iter`` (10 when neither is given)."""
+        if self.n_trials is not None and self.n_iter is not None and self.n_trials != self.n_iter:
+            raise ValueError(
+                f"n_iter={self.n_iter} and n_trials={self.n_trials} disagree: they are the same "
+                "setting (n_iter is RandomizedSearchCV's name for it); give one of them"
+            )
+        chosen = self.n_trials if self.n_trials is not None else self.n_iter
+        return 10 if chosen is None else int(chosen)
+
     @staticmethod
     def _component(value: str | dict[str, Any], kind: str) -> dict[str, Any]:
         if isinstance(value, str):
@@ -177,7 +194,8 @@ class TuneSearchCV(BaseSearchCV):
         from raytuner.spec.loader import validate_spec
 
         strategy = {**self._component(self.strategy, "strategy"), "seed": self._seed()}
-        trials = None if strategy["name"] == "grid" else self.n_trials
+        n_candidates = self._n_candidates()  # n_trials / n_iter disagreeing: refused before Ray
+        trials = None if strategy["name"] == "grid" else n_candidates
         if strategy["name"] == "grid" and decoder.subspaces is not None:
             # a list of grids, as GridSearchCV takes: exactly their points, each once, in order
             points = grid_points(space, decoder)
@@ -223,16 +241,25 @@ class TuneSearchCV(BaseSearchCV):
         ``params`` go to the estimator's fit, the scorer and the splitter (``groups``)
         exactly as in GridSearchCV.
         """
+        from raytuner.errors import ExperimentFailed
         from raytuner.runner.experiment import run_experiment
 
         storage = self.storage_path or tempfile.mkdtemp(prefix="rt-search-", dir="/tmp")
         try:
             spec, inputs, prepared = self._prepare(X, y, params, storage)
-            summary = run_experiment(spec, address=self.address, inputs=inputs,
-                                     show_progress=self.verbose > 0, verbose=self.verbose > 1)
+            try:
+                summary = run_experiment(spec, address=self.address, inputs=inputs,
+                                         show_progress=self.verbose > 0, verbose=self.verbose > 1)
+            except ExperimentFailed as exc:  # every candidate failed
+                if self.error_score != "raise" or exc.summary is None:
+                    raise
+                summary = exc.summary
+            original = self._first_fit_error(summary)  # read while the trial directories exist
         finally:
             if self.storage_path is None:
                 shutil.rmtree(storage, ignore_errors=True)
+        if original is not None:
+            raise original
         self.summary_ = summary
         if self.storage_path is not None:
             self.experiment_path_ = summary.experiment_path
@@ -266,10 +293,21 @@ class TuneSearchCV(BaseSearchCV):
         return spec, inputs, PreparedFit(X=X, y=y, routed=routed, scorers=scorers, refit_metric=refit_metric,
                                          splits=splits, decoder=decoder, names=names)
 
+    def _first_fit_error(self, summary: Any) -> BaseException | None:
+        """With ``error_score='raise'``: the first failed candidate's own exception (class and
+        message as the fit raised it on its worker, Ray's wrappers removed), else None."""
+        if self.error_score != "raise":
+            return None
+        from raytuner.runner.records import original_error
+
+        failed = [t for t in summary.trials if t.status == "error"]
+        if not failed:
+            return None
+        return original_error(failed[0]) or RuntimeError(
+            f"a fit failed (error_score='raise') in trial {failed[0].trial_id}: {failed[0].error}")
+
     def _results(self, summary: Any, decoder: Any, names: list[str] | None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         failed = [t for t in summary.trials if t.status == "error"]
-        if failed and self.error_score == "raise":
-            raise RuntimeError(f"a fit failed (error_score='raise') in trial {failed[0].trial_id}: {failed[0].error}")
         if failed:
             warnings.warn(f"{len(failed)} of {len(summary.trials)} candidates failed on Ray and score "
                           f"error_score={self.error_score}; first error: {failed[0].error}", UserWarning, stacklevel=3)

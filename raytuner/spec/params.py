@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from typing import Any, Iterator, Literal, Mapping, Union
 
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, model_serializer, model_validator
 
 from raytuner.errors import MISSING, Problem, SpecError
 
@@ -109,6 +109,25 @@ class GridParam(_Param):
         return self
 
 
+class ConditionalParam(_Param):
+    """A ``choice`` whose values are sub-spaces (each a mapping of names to nodes) or plain
+    values: one branch is chosen per trial, then that branch's own parameters are sampled.
+    Written as ``{type: choice, values: [{...}, {...}]}``; parsed into this class when a
+    value holds a parameter node. The trial's config holds the chosen branch resolved (a
+    mapping of values), or the plain value. Strategies list ``conditional`` in
+    ``supports`` when they search it (see the README: conditional spaces)."""
+
+    type: Literal["conditional"] = "conditional"
+    branches: list[Any]  # Space (dict of nodes) or a plain value, in the order written
+
+    @model_serializer(mode="plain")
+    def _dump(self) -> dict[str, Any]:  # written back as the user wrote it: a choice
+        return {"type": "choice", "values": [space_to_data(b) if isinstance(b, dict) else b for b in self.branches]}
+
+    def branch_spaces(self) -> list[tuple[int, "Space"]]:
+        return [(i, b) for i, b in enumerate(self.branches) if isinstance(b, dict)]
+
+
 class FixedParam(_Param):
     """A constant: the same value in every trial."""
 
@@ -116,8 +135,9 @@ class FixedParam(_Param):
     value: Any = None
 
 
-Param = Union[FloatParam, IntParam, ChoiceParam, GridParam, FixedParam]
+Param = Union[FloatParam, IntParam, ChoiceParam, GridParam, FixedParam, ConditionalParam]
 
+# the kinds a user writes (a ConditionalParam is written as a choice of sub-spaces)
 PARAM_TYPES: dict[str, type[_Param]] = {
     "float": FloatParam,
     "int": IntParam,
@@ -167,7 +187,7 @@ def _parse_node(node: Any, path: str, problems: list[Problem]) -> Any:
             )
             return None
         try:
-            return model.model_validate(dict(node))
+            param = model.model_validate(dict(node))
         except ValidationError as exc:
             for err in exc.errors():
                 loc = ".".join(str(p) for p in err["loc"])
@@ -177,7 +197,46 @@ def _parse_node(node: Any, path: str, problems: list[Problem]) -> Any:
                     value = dict(node)
                 problems.append(Problem(where, value, _expected(err)))
             return None
+        if isinstance(param, (ChoiceParam, GridParam)):
+            return _sub_spaces(param, path, problems)
+        return param
     return FixedParam(value=node)
+
+
+def _holds_param(value: Any) -> bool:
+    """Whether a plain-looking value holds a parameter node (a mapping with a ``type``) anywhere."""
+    if isinstance(value, Mapping):
+        return "type" in value or any(_holds_param(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_holds_param(v) for v in value)
+    return False
+
+
+def _sub_spaces(param: Any, path: str, problems: list[Problem]) -> Any:
+    """A choice whose values hold parameter nodes -> a ConditionalParam (each mapping value a
+    sub-space); a parameter node where a plain value is expected -> a problem, never a trial's dict."""
+    if not any(_holds_param(v) for v in param.values):
+        return param
+    branches: list[Any] = []
+    for i, value in enumerate(param.values):
+        where = f"{path}.values.{i}"
+        if isinstance(value, Mapping) and "type" in value:
+            problems.append(Problem(where, dict(value), "a plain value or a sub-space (a mapping of names to "
+                                    "parameters, e.g. {lr: {type: float, ...}}); a parameter node is not a value"))
+        elif isinstance(param, GridParam) and _holds_param(value):
+            problems.append(Problem(where, value, "plain values for a grid (sub-spaces are for type: choice)"))
+        elif isinstance(value, Mapping):
+            branch = _parse_mapping(value, where, problems)
+            for sub, node in iter_params(branch):
+                if isinstance(node, GridParam):
+                    problems.append(Problem(f"{where}.{'.'.join(sub)}", node.model_dump(), "no grid inside a "
+                                            "sub-space of a choice (only its branch is searched): use type: choice"))
+            branches.append(branch)
+        elif _holds_param(value):
+            problems.append(Problem(where, value, "a plain value (a parameter node inside a list is never sampled)"))
+        else:
+            branches.append(value)
+    return ConditionalParam(branches=branches)
 
 
 def _expected(err: Any) -> str:
@@ -193,7 +252,8 @@ def _expected(err: Any) -> str:
 
 
 def iter_params(space: Space, prefix: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
-    """Yield (path, param) for every leaf of a space tree, depth first."""
+    """Yield (path, param) for every leaf of a space tree, depth first (a ConditionalParam
+    is one leaf: its branches are spaces of their own, see ``ConditionalParam.branch_spaces``)."""
     for key, node in space.items():
         if isinstance(node, dict):
             yield from iter_params(node, prefix + (key,))
@@ -215,3 +275,21 @@ def grid_size(space: Space) -> int:
         if isinstance(param, GridParam):
             size *= len(param.values)
     return size
+
+
+def split_grid(space: Space) -> tuple[Space, list[tuple[tuple[str, ...], list[Any]]]]:
+    """(the space without its grid parameters, [(path, values)] of each grid axis, in order)."""
+    axes: list[tuple[tuple[str, ...], list[Any]]] = []
+
+    def strip(node: Space, prefix: tuple[str, ...]) -> Space:
+        out: Space = {}
+        for key, value in node.items():
+            if isinstance(value, dict):
+                out[key] = strip(value, prefix + (key,))
+            elif isinstance(value, GridParam):
+                axes.append((prefix + (key,), list(value.values)))
+            else:
+                out[key] = value
+        return out
+
+    return strip(space, ()), axes

@@ -122,7 +122,7 @@ class SklearnTrainableSpec(_Model):
     type: Literal["sklearn"] = "sklearn"
     estimator: str | None = Field(
         None, examples=["sklearn.ensemble.RandomForestClassifier"],
-        description="import path (or give a pipeline instead)",
+        description="import path (or give a pipeline, or a choice of estimators in space, instead)",
     )
     pipeline: list[PipelineStepSpec] | None = Field(
         None, min_length=1, description="a Pipeline of steps (instead of estimator); "
@@ -139,8 +139,9 @@ class SklearnTrainableSpec(_Model):
 
     @model_validator(mode="after")
     def _estimator_or_pipeline(self) -> "SklearnTrainableSpec":
-        if (self.estimator is None) == (self.pipeline is None):
+        if self.estimator is not None and self.pipeline is not None:
             raise ValueError("exactly one of estimator or pipeline")
+        # neither: the space must hold a choice of estimators (checked with the space, by the trainable)
         names = [step.name for step in self.pipeline or []]
         if len(set(names)) != len(names):
             raise ValueError(f"unique pipeline step names (got {names})")

@@ -6,6 +6,7 @@ from typing import Any, Callable
 
 from raytuner.spec.params import (
     ChoiceParam,
+    ConditionalParam,
     FixedParam,
     FloatParam,
     GridParam,
@@ -47,7 +48,40 @@ def _fixed(p: FixedParam) -> Any:
     return p.value
 
 
+class BranchSampler:
+    """Ray's flattening of a choice of sub-spaces (Ray does not resolve domains nested in a
+    ``tune.choice`` value): draw a branch uniformly, then each of its domains (``Domain.sample``),
+    inside one ``tune.sample_from``. Picklable (a class, not a lambda)."""
+
+    def __init__(self, branches: list[Any]) -> None:
+        self.branches = branches  # Ray param spaces (to_ray of each sub-space) or plain values
+
+    def __call__(self, spec: Any = None) -> Any:
+        import numpy as np
+
+        return _resolve(self.branches[int(np.random.randint(len(self.branches)))])
+
+
+def _resolve(node: Any) -> Any:
+    from ray.tune.search.sample import Domain
+
+    if isinstance(node, dict):
+        return {k: _resolve(v) for k, v in node.items()}
+    if isinstance(getattr(node, "func", None), BranchSampler):  # a choice of sub-spaces inside a branch
+        return node.func()
+    if isinstance(node, Domain):
+        return node.sample()
+    return node
+
+
+def _conditional(p: ConditionalParam) -> Any:
+    from ray import tune
+
+    return tune.sample_from(BranchSampler([to_ray(b) if isinstance(b, dict) else b for b in p.branches]))
+
+
 CONVERTERS: dict[type, Callable[[Any], Any]] = {
+    ConditionalParam: _conditional,
     FloatParam: _float,
     IntParam: _int,
     ChoiceParam: _choice,

@@ -8,23 +8,77 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from raytuner.errors import SpecError
-from raytuner.spec.params import ChoiceParam, FixedParam, GridParam, IntParam, iter_params
+from raytuner.spec.params import ChoiceParam, FixedParam, GridParam, IntParam, grid_size, iter_params, split_grid
 from raytuner.strategies._asktell import FINISHED, PlainSearcher, RandomSearcher
 from raytuner.strategies.base import SearchContext, SearcherStrategy, Strategy
-from raytuner.strategies.codec import Codec, nest
+from raytuner.strategies.codec import Codec, flatten, nest
+
+
+class GridCrossSearcher(PlainSearcher):
+    """Random sampling crossed with grid axes, as Ray's grid_search with num_samples: for
+    each of ``repeats`` rounds, every grid point in order, each with a fresh random sample."""
+
+    def __init__(self, codec: Codec, axes: list[tuple[tuple[str, ...], list[Any]]], repeats: int,
+                 metric: str, mode: str, seed: int | None) -> None:
+        import numpy as np
+
+        super().__init__(metric, mode)
+        self.codec = codec
+        self.points = [dict(zip(("/".join(p) for p, _ in axes), combo)) for combo in itertools.product(*(v for _, v in axes))]
+        self.total = repeats * len(self.points)
+        self.next = 0
+        self.rng = np.random.default_rng(seed)
+
+    def suggest(self, trial_id: str) -> dict[str, Any] | str | None:
+        if self.next >= self.total:
+            return FINISHED
+        point = self.points[self.next % len(self.points)]
+        self.next += 1
+        sampled = flatten(self.codec.decode(self.codec.sample(self.rng)))  # nest() rebuilds it
+        return nest({**sampled, **point})
 
 
 class RandomStrategy(SearcherStrategy):
+    """Random sampling; ``grid`` parameters are crossed with it as Ray does (every grid
+    point ``budget.trials`` times, each with its own sample: grid size x trials in all)."""
+
     name = "random"
-    supports = frozenset({"float", "int", "choice", "fixed"})
+    supports = frozenset({"float", "int", "choice", "fixed", "conditional", "grid"})
     ray_generator = True
 
+    def num_samples(self, ctx: SearchContext) -> int:
+        return (ctx.trials or self.default_trials) * grid_size(ctx.space)
+
+    def ray_num_samples(self, ctx: SearchContext) -> int:
+        return ctx.trials or self.default_trials  # Ray crosses the grid with it
+
+    def check(self, ctx: SearchContext) -> None:
+        super().check(ctx)
+        if ctx.points_to_evaluate and split_grid(ctx.space)[1]:
+            raise SpecError.at("strategy.points_to_evaluate", ctx.points_to_evaluate,
+                               "no points with grid parameters under the random strategy (not supported)")
+
+    def param_space(self, ctx: SearchContext) -> dict[str, Any]:
+        return nest(Codec(split_grid(ctx.space)[0]).fixed)
+
+    def searcher(self, ctx: SearchContext) -> Any:
+        rest, axes = split_grid(ctx.space)
+        if not axes:
+            return super().searcher(ctx)
+        from raytuner.strategies.guard import Guarded, search_generator
+
+        inner = GridCrossSearcher(Codec(rest), axes, ctx.trials or self.default_trials, ctx.metrics[0], ctx.modes[0], ctx.seed)
+        return search_generator(Guarded(inner, None, ctx.metrics, ctx.modes, max_concurrent=ctx.max_concurrent))
+
     def ray_samples_exactly(self, ctx: SearchContext) -> bool:
-        """No integer steps or float q (Ray rounds those from 0, not from low). Ray's
-        generator creates trials without a searcher round trip, which keeps the per-trial
-        overhead at raw Ray Tune's (scripts/bench_overhead.py)."""
+        """No integer steps or float q (Ray rounds those from 0, not from low), no choice of
+        sub-spaces (our codec draws the branch, then its parameters). Ray's generator creates
+        trials without a searcher round trip, which keeps the per-trial overhead at raw Ray
+        Tune's (scripts/bench_overhead.py)."""
         for _, param in iter_params(ctx.space):
             if getattr(param, "step", 1) != 1 or getattr(param, "q", None) is not None:
+                return False
+            if param.type == "conditional":
                 return False
         return True
 

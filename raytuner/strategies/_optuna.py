@@ -11,10 +11,33 @@ from raytuner.strategies.base import SearchContext, SearcherStrategy
 
 
 
+class DefineByRun:
+    """Optuna's define-by-run view of a space with choices of sub-spaces: the branch is
+    suggested first, then only that branch's parameters (Optuna's samplers model each
+    branch's parameters on the trials that chose it). Names are the codec's keys
+    (``model/@``, ``model/1/learning_rate``). A class, so the searcher pickles."""
+
+    def __init__(self, codec: Any) -> None:
+        self.codec = codec
+
+    def __call__(self, trial: Any) -> None:
+        def pick(d: Any) -> Any:
+            p = d.param
+            if d.kind == "choice":
+                return trial.suggest_categorical(d.key, list(range(len(p.values))))
+            if d.kind == "int":
+                return trial.suggest_int(d.key, p.low, p.high, log=p.log)
+            return trial.suggest_float(d.key, p.low, p.high, log=p.log)
+
+        self.codec.tree(pick)
+
+
 class OptunaStrategy(SearcherStrategy):
-    """Base of the Optuna strategies: one sampler each."""
+    """Base of the Optuna strategies: one sampler each. A space with choices of sub-spaces
+    is searched define-by-run (``DefineByRun``)."""
 
     requires: ClassVar[tuple[tuple[str, str], ...]] = (("optuna", "search"),)
+    supports = frozenset({"float", "int", "choice", "fixed", "conditional"})
 
     def sampler(self, ctx: SearchContext) -> Any:
         raise NotImplementedError
@@ -26,7 +49,7 @@ class OptunaStrategy(SearcherStrategy):
         optuna.logging.set_verbosity(optuna.logging.ERROR)
         multi = len(ctx.metrics) > 1
         return OptunaSearch(
-            space=OptunaSearch.convert_search_space(codec.ray_domains()),
+            space=DefineByRun(codec) if codec.conditional else OptunaSearch.convert_search_space(codec.ray_domains()),
             metric=ctx.metrics if multi else ctx.metric,
             mode=ctx.modes if multi else ctx.mode,  # type: ignore[arg-type]
             points_to_evaluate=[dict(p) for p in points] or None,

@@ -90,13 +90,17 @@ class Strategy:
                     "space." + ".".join(path),
                     param.model_dump(),
                     f"a parameter kind the '{self.name}' strategy supports "
-                    f"({', '.join(sorted(self.supports))}); {self.unsupported_hint(kind)}",
+                    f"({', '.join(sorted(self.supports))}); "
+                    f"{Strategy.unsupported_hint(self, kind) if kind == 'conditional' else self.unsupported_hint(kind)}",
                 )
         if len(ctx.objectives) > 1 and not self.multi_objective:
             raise SpecError.at(
                 "metric", [name for name, _ in ctx.objectives],
                 f"a single metric for the '{self.name}' strategy; use a multi-objective strategy (nsga2) for several",
             )
+        if ctx.points_to_evaluate and any(p.type == "conditional" for _, p in iter_params(ctx.space)):
+            raise SpecError.at("strategy.points_to_evaluate", ctx.points_to_evaluate,
+                               "no points with a choice of sub-spaces in space (not supported yet)")
         if self.checks_points:
             from raytuner.strategies.codec import Codec
 
@@ -117,12 +121,19 @@ class Strategy:
         return Choice(self)
 
     def unsupported_hint(self, kind: str) -> str:
+        if kind == "conditional":
+            return ("a choice of sub-spaces is searched by random, optuna-tpe, optuna-gp and nsga2; "
+                    "use one of them, or one experiment per branch")
         if kind == "grid":
             return "use the 'grid' strategy, or 'choice' to sample among values"
         return "choose another strategy (see `raytuner strategies`)"
 
     def num_samples(self, ctx: SearchContext) -> int:
         return ctx.trials or self.default_trials
+
+    def ray_num_samples(self, ctx: SearchContext) -> int:
+        """``num_samples`` for Ray's own generator (which crosses grid axes with it itself)."""
+        return self.num_samples(ctx)
 
     def configs(self, ctx: SearchContext) -> list[dict[str, Any]]:
         """Every trial's complete config, in order (only where ``lists_configs``)."""

@@ -25,9 +25,10 @@ from typing import Any, Iterable
 import numpy as np
 
 from raytuner.errors import SpecError
-from raytuner.spec.params import ChoiceParam, FixedParam, FloatParam, IntParam, Space, iter_params
+from raytuner.spec.params import ChoiceParam, ConditionalParam, FixedParam, FloatParam, IntParam, Space, iter_params
 
 SEP = "/"
+BRANCH = "@"  # a choice of sub-spaces: ``path/@`` is the branch index, ``path/<i>/name`` branch i's parameters
 
 
 @dataclass(frozen=True)
@@ -158,28 +159,73 @@ def choice_index(values: list[Any], value: Any) -> int | None:
 
 
 class Codec:
-    """The tuned dimensions of a space, and conversions between configs and encodings."""
+    """The tuned dimensions of a space, and conversions between configs and encodings.
 
-    def __init__(self, space: Space) -> None:
+    A choice of sub-spaces (``ConditionalParam``) at ``path`` is flattened: a choice
+    dimension ``path/@`` (the branch index) and each branch's own dimensions under
+    ``path/<i>/`` (a Codec of the branch). ``dims`` lists them all (samplers and unit-cube
+    backends see every one; decoding reads only the chosen branch's), ``tree`` walks them
+    branch by branch (define-by-run backends suggest only the chosen branch's).
+    """
+
+    def __init__(self, space: Space, prefix: tuple[str, ...] = ()) -> None:
         self.space = space
-        self.dims: list[Dim] = []
-        self.fixed: dict[str, Any] = {}
+        self.prefix = prefix
+        self.dims: list[Dim] = []  # every dimension, branches' included (full keys)
+        self.own: list[Dim] = []  # this level's plain dimensions
+        self.fixed: dict[str, Any] = {}  # relative keys
+        self.branches: dict[str, tuple[Dim, ConditionalParam, dict[int, "Codec"]]] = {}  # relative key ->
         for path, param in iter_params(space):
+            full = prefix + path
             if isinstance(param, FixedParam):
                 self.fixed[SEP.join(path)] = param.value
             elif isinstance(param, (FloatParam, IntParam, ChoiceParam)):
-                self.dims.append(Dim(path, param))
+                self.own.append(Dim(full, param))
+                self.dims.append(self.own[-1])
+            elif isinstance(param, ConditionalParam):
+                selector = Dim(full + (BRANCH,), ChoiceParam(values=list(range(len(param.branches)))))
+                subs = {i: Codec(b, full + (str(i),)) for i, b in param.branch_spaces()}
+                self.branches[SEP.join(path)] = (selector, param, subs)
+                self.dims.append(selector)
+                for sub in subs.values():
+                    self.dims.extend(sub.dims)
             else:
                 raise ValueError(f"{SEP.join(path)}: a {param.type} parameter cannot be encoded")
         self.by_key = {d.key: d for d in self.dims}
+
+    @property
+    def conditional(self) -> bool:
+        return bool(self.branches)
+
+    def _rel(self, d: Dim) -> str:
+        return SEP.join(d.path[len(self.prefix):])
+
+    def tree(self, pick: Any) -> None:
+        """Walk the dimensions a config uses: ``pick(dim)`` returns its encoded value (a
+        branch index for a selector), and only the chosen branch is walked on."""
+        for d in self.own:
+            pick(d)
+        for selector, _, subs in self.branches.values():
+            index = int(pick(selector))
+            if index in subs:
+                subs[index].tree(pick)
 
     @property
     def width(self) -> int:
         return sum(d.size for d in self.dims)
 
     def decode(self, encoded: dict[str, Any]) -> dict[str, Any]:
-        """Encoded flat values -> the nested config of tuned values (exact, in bounds)."""
-        return nest({d.key: d.snap(encoded[d.key]) for d in self.dims})
+        """Encoded flat values -> the nested config of tuned values (exact, in bounds); of a
+        choice of sub-spaces, the chosen branch resolved (its fixed values included)."""
+        return nest(self._decode_flat(encoded))
+
+    def _decode_flat(self, encoded: dict[str, Any]) -> dict[str, Any]:
+        out = {self._rel(d): d.snap(encoded[d.key]) for d in self.own}
+        for rel, (selector, param, subs) in self.branches.items():
+            index = selector.snap(encoded[selector.key])
+            sub = subs.get(index)
+            out[rel] = nest({**sub.fixed, **sub._decode_flat(encoded)}) if sub is not None else param.branches[index]
+        return out
 
     def encode(self, config: dict[str, Any]) -> dict[str, Any]:
         """A (nested) config -> encoded flat values of the tuned parameters."""

@@ -68,7 +68,7 @@ class Guarded(Searcher):
             config = raw
         else:
             flat = flatten(raw)
-            config = self.codec.decode({d.key: flat[d.key] for d in self.codec.dims})
+            config = self.codec.decode(flat)  # the chosen branch's keys only, of a conditional space
         self.live.add(trial_id)
         return config
 

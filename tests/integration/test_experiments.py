@@ -38,6 +38,7 @@ OVERRIDES: dict[str, list[str]] = {
     "optuna-extra-trees.yaml": ["budget.trials=2", "trainable.cv.folds=2"],
     "nsga2-accuracy-vs-time.yaml": ["budget.trials=3", "trainable.cv.folds=2"],
     "bohb-extra-trees.yaml": ["budget.trials=2", "trainable.cv.folds=2"],
+    "conditional.yaml": ["budget.trials=4", "trainable.cv.folds=2"],
 }
 # Specs that need a strategy another issue adds: skipped until it is registered.
 NEEDS_STRATEGY: dict[str, str] = {"bohb.yaml": "bohb"}

@@ -112,3 +112,33 @@ def test_ensemble_of_diverse_models_beats_or_ties_best_on_holdout(ray_local: Non
     best, ensemble = search.best_estimator_.score(X_test, y_test), search.ensemble_.score(X_test, y_test)
     assert ensemble >= best
     assert search.ensemble_.predict_proba(X_test).shape == (len(y_test), 2)
+
+
+def test_n_iter_is_randomizedsearchcv_name_for_the_candidate_count(ray_local: None) -> None:
+    X, y = load_iris(return_X_y=True)
+    search = TuneSearchCV(LogisticRegression(max_iter=300), {"C": loguniform(1e-2, 1e2)}, n_iter=5, cv=2,
+                          random_state=0).fit(X, y)
+    assert len(search.cv_results_["params"]) == 5
+    assert len(search.summary_.trials) == 5
+    assert search.get_params()["n_iter"] == 5
+
+
+def test_n_iter_and_n_trials_that_disagree_are_refused_before_ray() -> None:
+    X, y = load_iris(return_X_y=True)
+    with pytest.raises(ValueError, match=r"n_iter=5 and n_trials=3 disagree"):
+        TuneSearchCV(LogisticRegression(), {"C": [0.1, 1.0]}, n_iter=5, n_trials=3).fit(X, y)
+
+
+@pytest.mark.parametrize("kernels", [["precomputed"], ["linear", "precomputed"]], ids=["all-fail", "one-fails"])
+def test_error_score_raise_reraises_the_fits_own_exception_as_randomizedsearchcv(ray_local: None, kernels: list[str]) -> None:
+    from sklearn.model_selection import RandomizedSearchCV
+
+    X, y = load_iris(return_X_y=True)
+    space = {"kernel": kernels}
+    with pytest.raises(Exception) as ours:
+        TuneSearchCV(SVC(), space, n_iter=len(kernels), cv=2, error_score="raise", random_state=0).fit(X, y)
+    with pytest.raises(Exception) as sks:
+        RandomizedSearchCV(SVC(), space, n_iter=len(kernels), cv=2, error_score="raise", random_state=0).fit(X, y)
+    assert type(ours.value) is type(sks.value) is ValueError
+    assert str(ours.value) == str(sks.value)
+    assert "Ray" not in str(ours.value)

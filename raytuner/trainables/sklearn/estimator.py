@@ -26,6 +26,17 @@ def build_estimator(setup: SklearnSetup, config: dict[str, Any]) -> Any:
         from raytuner.trainables.sklearn.pipeline import build_pipeline
 
         return build_pipeline(setup.pipeline, setup.fixed, config)
+    if setup.choice_key is not None:  # the chosen family's estimator replaces trainable.estimator
+        from raytuner.trainables.sklearn.families import split_config
+
+        path, params = split_config(setup.choice_key, config)
+        estimator = import_object(path, f"space.{setup.choice_key}.estimator")(**setup.fixed)
+        defaults = estimator.get_params(deep=False)
+        if defaults.get("random_state", 0) is None and setup.seed is not None:
+            estimator.set_params(random_state=setup.seed)
+        if "n_jobs" in defaults and defaults["n_jobs"] is None and setup.n_jobs is not None:
+            estimator.set_params(n_jobs=setup.n_jobs)
+        return estimator.set_params(**estimator_params(params))
     cls = import_object(setup.estimator, "trainable.estimator")
     estimator = cls(**setup.fixed)
     return estimator.set_params(**estimator_params(config))

@@ -141,8 +141,10 @@ def templates(estimator: Any, steps: list[Any], params: dict[str, Any], space: S
     return out
 
 
-def check_values(templates: list[Any], space: Space, params: dict[str, Any], step_names: set[str]) -> None:
-    """Every value of the space and every fixed argument against the estimators' constraints."""
+def check_values(templates: list[Any], space: Space, params: dict[str, Any], step_names: set[str],
+                 prefix: str = "space") -> None:
+    """Every value of the space and every fixed argument against the estimators' constraints
+    (``prefix``: where the space is in the spec; a family's sub-space of a choice of estimators)."""
     for name, value in params.items():
         problem = value_problem(templates, name, value)
         if problem:
@@ -150,7 +152,7 @@ def check_values(templates: list[Any], space: Space, params: dict[str, Any], ste
     for path, node in iter_params(space):
         if len(path) == 1 and path[0] in step_names:
             continue  # a pipeline step's choice of option: checked with the pipeline
-        name, field = "__".join(path), "space." + ".".join(path)
+        name, field = "__".join(path), f"{prefix}." + ".".join(path)
         for suffix, value in _candidates(node):
             problem = value_problem(templates, name, value)
             if problem is None:

@@ -57,3 +57,6 @@ class SklearnSetup:
     metric: str  # a scikit-learn scorer name
     fidelity: FidelitySetup = field(default_factory=FidelitySetup)
     pipeline: PipelineSetup | None = None
+    choice_key: str | None = None  # a choice of estimators in the space (trainables.sklearn.families)
+    seed: int | None = None  # random_state of the chosen family, where it has one left None
+    n_jobs: int | None = None  # n_jobs of the chosen family, where it has one left None

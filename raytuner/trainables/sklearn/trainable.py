@@ -31,6 +31,7 @@ class SklearnTrainable(Trainable):
     inputs: Any = None  # in-memory inputs from Python (raytuner.sklearn.inputs), see take_inputs
     _dataset: Dataset | None = None  # the search rows, once loaded (by the sample fit or build)
     _data_checked: bool = False
+    _choice: Any = None  # the space's choice of estimators (trainables.sklearn.families), set by check
 
     def take_inputs(self, inputs: Any) -> None:
         """In-memory X, y and estimator (TuneSearchCV): ``inputs`` checks and builds the trial."""
@@ -43,6 +44,10 @@ class SklearnTrainable(Trainable):
             from raytuner.trainables.sklearn.pipeline import pipeline_factory
 
             return pipeline_factory(self.spec.pipeline)
+        if self.spec.estimator is None and self._choice is not None:  # the first family stands for them all
+            from raytuner.trainables.sklearn.families import family_class
+
+            return family_class(self._choice.families[0])
         cls = import_object(self.spec.estimator, "trainable.estimator")
         if not (isinstance(cls, type) and hasattr(cls, "fit") and issubclass(cls, BaseEstimator)):
             raise SpecError.at("trainable.estimator", self.spec.estimator, "a scikit-learn estimator class")
@@ -51,11 +56,30 @@ class SklearnTrainable(Trainable):
     def check(self, space: Space) -> str:
         if self.inputs is not None:
             return self.inputs.check(self, space)
+        from raytuner.trainables.sklearn.families import estimator_choice, family_class
+
+        self._choice = choice = estimator_choice(space)
+        if choice is not None and self.spec.pipeline is not None:
+            raise SpecError.at(f"space.{choice.key}", "a choice of estimators",
+                               "no choice of estimators with trainable.pipeline (give the step options instead)")
+        if choice is None and self.spec.estimator is None and self.spec.pipeline is None:
+            raise SpecError.at("trainable.estimator", None, "an estimator import path, a pipeline, or a choice of "
+                               "estimators in space ({type: choice, values: [{estimator: ..., PARAM: ...}, ...]})")
+        if choice is None:
+            return self._check_one(self.estimator_class(), space, lambda name: "space." + name.replace("__", "."))
+        mode = "max"
+        for family in choice.families:
+            where = {name: f"{family.field}.{name.replace('__', '.')}" for name in estimator_params(tree_names(family.space))}
+            mode = self._check_one(family_class(family), {**choice.others, **family.space},
+                                   lambda name: where.get(name, "space." + name.replace("__", ".")))
+        return mode
+
+    def _check_one(self, cls: Any, space: Space, field: Callable[[str], str]) -> str:
+        """The checks of one estimator class (each family's, of a choice of estimators)."""
         metric = self.metric
         from sklearn.base import is_classifier, is_regressor
         from sklearn.metrics import get_scorer_names
 
-        cls = self.estimator_class()
         try:
             estimator = cls(**self.spec.params)
         except TypeError as exc:
@@ -69,7 +93,7 @@ class SklearnTrainable(Trainable):
         for name in names:
             if name not in valid:
                 raise SpecError.at(
-                    "space." + name.replace("__", "."),
+                    field(name),
                     name,
                     f"a parameter of {cls.__name__}: {', '.join(sorted(p for p in valid if '__' not in p))}",
                 )
@@ -80,9 +104,9 @@ class SklearnTrainable(Trainable):
         check_holdout(self.spec.data)
         data_task = self.spec.data.task or _bundled_task(self.spec.data.source)
         if data_task == "regression" and is_classifier(estimator):
-            raise SpecError.at("trainable.estimator", self.spec.estimator, f"a regressor for the regression data {self.spec.data.source}")
+            raise SpecError.at("trainable.estimator", self.spec.estimator or cls.__name__, f"a regressor for the regression data {self.spec.data.source}")
         if data_task == "classification" and is_regressor(estimator):
-            raise SpecError.at("trainable.estimator", self.spec.estimator, f"a classifier for the classification data {self.spec.data.source}")
+            raise SpecError.at("trainable.estimator", self.spec.estimator or cls.__name__, f"a classifier for the classification data {self.spec.data.source}")
         if metric.name not in get_scorer_names():
             raise SpecError.at(
                 "metric.name", metric.name,
@@ -99,8 +123,18 @@ class SklearnTrainable(Trainable):
             return self.inputs.preflight(self, space)
         from raytuner.trainables.sklearn.preflight import check_metric, check_values, templates
 
+        task = self.spec.data.task or _bundled_task(self.spec.data.source)
+        if self._choice is not None:  # each family's values against its own estimator
+            from raytuner.trainables.sklearn.families import family_class
+
+            for family in self._choice.families:
+                estimator = family_class(family)(**self.spec.params)
+                check_metric(self.metric.name, estimator, task)
+                check_values([estimator], self._choice.others, dict(self.spec.params), set())
+                check_values([estimator], family.space, {}, set(), prefix=family.field)
+            return
         estimator = self.estimator_class()(**self.spec.params)
-        check_metric(self.metric.name, estimator, self.spec.data.task or _bundled_task(self.spec.data.source))
+        check_metric(self.metric.name, estimator, task)
         steps = self.spec.pipeline or []
         check_values(templates(estimator, steps, self.spec.params, space), space, dict(self.spec.params), {s.name for s in steps})
 
@@ -157,6 +191,8 @@ class SklearnTrainable(Trainable):
             defaults["random_state"] = self.seed
         if "n_jobs" in params and params["n_jobs"] is None:
             defaults["n_jobs"] = max(1, int(self.resources.cpu))
+        if self._choice is not None:  # set per family when it is built (trainables.sklearn.estimator)
+            defaults = {}
         pipeline = None
         if self.spec.pipeline is not None:  # steps built per trial by raytuner.trainables.sklearn.pipeline
             from raytuner.trainables.sklearn.pipeline import pipeline_setup
@@ -169,6 +205,9 @@ class SklearnTrainable(Trainable):
             metric=self.metric.name,
             fidelity=fidelity_setup(self.spec),
             pipeline=pipeline,
+            choice_key=self._choice.key if self._choice is not None else None,
+            seed=self.seed,
+            n_jobs=max(1, int(self.resources.cpu)),
         )
 
     def build(self) -> Callable[[dict[str, Any]], None]:
