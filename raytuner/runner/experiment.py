@@ -23,7 +23,7 @@ from raytuner.runner.retries import no_retry_for_permanent_errors
 from raytuner.runner.session import quiet_ray, ray_session, scoped_environ
 from raytuner.runner.tuning import TunerPlan, build_stopper, multi_objective, search_setup, trial_loggers, tuner_plan
 from raytuner.spec.models import ExperimentSpec
-from raytuner.results.storage import experiment_uri
+from raytuner.results.storage import experiment_uri, for_spec, probe
 from raytuner.results.versions import versions
 
 
@@ -126,6 +126,7 @@ def run_experiment(
     start = time.perf_counter()
     stopper = build_stopper(tuning)
     require_feasible_here(plan.trainable.trial_resources(), address, spec.resources.wait_for_nodes_s)  # no Ray yet
+    probe(for_spec(spec.storage), "write results to")  # refused credentials: one message, before Ray
     preflight = start_preflight(plan)  # the sample fit, beside Ray's start-up
     with ray_session(address, verbose=verbose):  # quiet, and restored on exit
         preflight.result()  # its SpecError: Ray shut down, nothing written
