@@ -8,6 +8,7 @@ from raytuner.errors import (  # noqa: E402
     ClusterError,
     DependencyError,
     ExperimentFailed,
+    Interrupted,
     RaytunerError,
     ResultsError,
     SpecError,
@@ -24,6 +25,14 @@ def run(spec: ExperimentSpec | dict | str, **kwargs):  # type: ignore[no-untyped
     if isinstance(spec, str):
         spec = load_spec(spec)
     return run_experiment(validate_spec(spec), **kwargs)
+
+
+def resume(directory: str, *, retry_failed: bool = False, **kwargs):  # type: ignore[no-untyped-def]
+    """Finish an interrupted experiment (local or s3://) and return its Summary; ``retry_failed``
+    also reruns failed trials. Other options as for ``run`` (address, show_progress, endpoint, ...)."""
+    from raytuner.runner.experiment import resume_experiment
+
+    return resume_experiment(str(directory), retry_failed=retry_failed, **kwargs)
 
 
 def __getattr__(name: str):  # type: ignore[no-untyped-def]
@@ -73,6 +82,7 @@ __all__ = [
     "Experiment",
     "ExperimentFailed",
     "ExperimentSpec",
+    "Interrupted",
     "RaytunerError",
     "ResultsError",
     "SpecError",
@@ -85,6 +95,7 @@ __all__ = [
     "read_experiment",
     "read_summary",
     "report",
+    "resume",
     "run",
     "validate_spec",
 ]

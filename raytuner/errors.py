@@ -33,6 +33,7 @@ class RaytunerError(Exception):
 
     exit_code = 2
     retryable: ClassVar[bool] = False
+    prefix = "error: "  # what the CLI prints before the message
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_rebuild, (type(self), self.args, dict(self.__dict__)))
@@ -152,6 +153,17 @@ def _retryable_one(exc: BaseException) -> bool:
     if isinstance(marked, bool):
         return marked
     return not isinstance(exc, PERMANENT_ERRORS)
+
+
+class Interrupted(RaytunerError):
+    """The run was stopped (Ctrl+C) with its state saved: ``raytuner resume`` finishes it."""
+
+    exit_code = 130
+    prefix = ""
+
+    def __init__(self, experiment_path: str):
+        self.experiment_path = experiment_path
+        super().__init__(f"interrupted; resume with: raytuner resume {experiment_path}")
 
 
 def missing_extra(package: str, extra: str, feature: str) -> DependencyError:

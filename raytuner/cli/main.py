@@ -44,6 +44,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--verbose", action="store_true", help="show Ray's logs and trial output")
     p.add_argument("--report", action="store_true", help="also write <experiment>/report.html and print its path")
 
+    p = sub.add_parser("resume", help="finish an interrupted experiment (Ctrl+C, a killed driver, a reboot)")
+    p.add_argument("path", help="the experiment directory (local or s3://...) `raytuner run` printed")
+    p.add_argument("--retry-failed", action="store_true", help="also rerun failed trials, from scratch")
+    p.add_argument("--address", default=None, help="Ray cluster address (default: start a local Ray)")
+    p.add_argument("--endpoint", default=None, help="S3-compatible endpoint for s3:// paths")
+    p.add_argument("--top", type=int, default=10, help="rows of the leaderboard")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
+    p.add_argument("--verbose", action="store_true", help="show Ray's logs and trial output")
+
     p = sub.add_parser("validate", help="check a spec without running it")
     _spec_args(p)
 
@@ -132,6 +141,20 @@ def _run(args: argparse.Namespace) -> int:
         path = write_report(summary.experiment_path)
         if not args.json:
             print(f"report written: {path}")
+    return 0
+
+
+@command("resume")
+def _resume(args: argparse.Namespace) -> int:
+    from raytuner.console.summary import print_summary
+    from raytuner.runner.experiment import resume_experiment
+
+    summary = resume_experiment(args.path, retry_failed=args.retry_failed, endpoint=args.endpoint,
+                                address=args.address, show_progress=not args.json, verbose=args.verbose)
+    if args.json:
+        print(json.dumps(summary.to_data(), indent=2))
+    else:
+        print_summary(summary, top=args.top)
     return 0
 
 
@@ -296,7 +319,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except RaytunerError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"{exc.prefix}{exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -60,6 +60,7 @@ class ProgressView(Callback):
         self._stream = stream
         self.live = self.stream.isatty() if live is None else live
         self._last = 0.0
+        self._counted = False
 
     @property
     def stream(self) -> TextIO:
@@ -80,6 +81,16 @@ class ProgressView(Callback):
         elif force:
             self.stream.write(self.progress.line() + "\n")
             self.stream.flush()
+
+    def on_step_begin(self, iteration: int, trials: list, **info: Any) -> None:
+        if not self._counted:  # the first step; a resumed experiment: count the trials that ended before
+            self._counted = True
+            statuses = [str(t.status) for t in trials]
+            self.progress.done += statuses.count("TERMINATED")
+            self.progress.failed += statuses.count("ERROR")
+            for trial in trials:
+                if str(trial.status) == "TERMINATED":
+                    self.progress.observe(trial.trial_id, (trial.last_result or {}).get(self.progress.metric))
 
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self.progress.running.add(trial.trial_id)

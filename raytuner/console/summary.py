@@ -8,7 +8,7 @@ from typing import Any, TextIO
 from rich.console import Console
 from rich.table import Table
 
-from raytuner.results.summary import Summary
+from raytuner.results.summary import FINISHED, Summary, run_state
 from raytuner.console.faults import fault_lines
 from raytuner.console.failures import failure_lines
 from raytuner.console.scheduling import scheduling_lines
@@ -57,6 +57,12 @@ def print_summary(summary: Summary, stream: TextIO | None = None, top: int = 10,
         f"trials: {counts['total']} ({counts['ok']} ok, {counts['error']} failed{diverged}) "
         f"in {summary.wall_time_s:.1f}s"
     )
+    state = run_state(summary)
+    if state != FINISHED:
+        others = {k: v for k, v in counts.items() if k not in ("total", "ok", "error")}
+        unfinished = ", ".join(f"{n} {status}" for status, n in others.items())
+        console.print(f"state: {state} (a partial summary{': ' + unfinished if unfinished else ''})"
+                      + (f"; finish it with: raytuner resume {summary.experiment_path}" if state != "running" else ""))
     nodes = summary.nodes
     if nodes:
         console.print("nodes: " + ", ".join(f"{ip} ({n} trial{'s' if n != 1 else ''})" for ip, n in nodes.items()))

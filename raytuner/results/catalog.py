@@ -1,10 +1,11 @@
 """Every experiment under a storage path: ``raytuner experiments [STORAGE]`` / ``raytuner.experiments()``.
 
-An experiment directory is one with summary.json (finished), or spec.yaml or Ray Tune trial
-directories (not finished). A directory without summary.json is *running* when a file in
-it or in a trial directory changed within ``RECENT_S`` seconds (Ray Tune writes results and
-its experiment state as trials report), else *interrupted*: a guess from the files, as
-nothing else records whether the driver is still alive. Newest first.
+An experiment directory is one with summary.json, or spec.yaml or Ray Tune trial
+directories. With summary.json its state is the summary's (``run_state``: finished, or a
+partial summary's running/interrupted, a dead driver's "running" read as interrupted).
+Without one (experiments from before partial summaries) it is *running* when a file in it
+or in a trial directory changed within ``RECENT_S`` seconds, else *interrupted*: a guess
+from the files. Newest first.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from raytuner.errors import ResultsError
-from raytuner.results.summary import SPEC_FILE, SUMMARY_FILE, Summary, read_summary
+from raytuner.results.summary import SPEC_FILE, SUMMARY_FILE, Summary, read_summary, run_state
 
 RECENT_S = 120.0
 FINISHED, RUNNING, INTERRUPTED = "finished", "running", "interrupted"
@@ -129,7 +130,7 @@ def _remote_entry(location: Any, endpoint: str | None) -> ExperimentEntry | None
 
 def _from_summary(summary: Summary, path: str) -> ExperimentEntry:
     best = summary.best.score if summary.best is not None else None
-    return ExperimentEntry(name=summary.name, state=FINISHED, started=summary.started_at, strategy=summary.strategy,
+    return ExperimentEntry(name=summary.name, state=run_state(summary), started=summary.started_at, strategy=summary.strategy,
                            scheduler=summary.scheduler, trials=len(summary.trials),
                            best_score=float(best) if best is not None else None, metric=summary.metric,
                            mode=summary.mode, path=path)

@@ -24,7 +24,8 @@ import pandas as pd
 
 from raytuner.errors import ResultsError, SpecError
 from raytuner.results.metric_rule import STATUS_KEY, WORST
-from raytuner.results.summary import SPEC_FILE, SUMMARY_FILE, Summary, TrialRecord, best_of, read_summary
+from raytuner.results.summary import (FINISHED, SPEC_FILE, SUMMARY_FILE, Summary, TrialRecord, best_of, read_summary,
+                                      run_state)
 
 TRIAL_COLUMNS = ["trial_id", "status", "score", "steps", "time_s", "error", "node", "start", "end", "path"]
 STEP = "training_iteration"
@@ -42,6 +43,7 @@ class Experiment:
     history: pd.DataFrame
     summary: Summary | None = None
     spec: dict[str, Any] = field(default_factory=dict)  # spec.yaml's data ({} when absent)
+    state: str = FINISHED  # "running" | "interrupted" | "finished" | "unknown" (no summary.json: an older run)
 
     @property
     def finished(self) -> bool:
@@ -97,6 +99,9 @@ def read_experiment(directory: str | Path, *, endpoint: str | None = None) -> Ex
     if not root.is_dir():
         raise ResultsError(f"{directory} is not an experiment directory (no such directory)")
     summary = read_summary(root) if (root / SUMMARY_FILE).is_file() else None
+    state = run_state(summary) if summary is not None else "unknown"
+    if state != FINISHED:  # a partial summary.json: the trial directories are newer
+        summary = None
     spec = _read_spec(root)
     dirs = _trial_dirs(root)
     if summary is None and not dirs and not spec:
@@ -111,7 +116,7 @@ def read_experiment(directory: str | Path, *, endpoint: str | None = None) -> Ex
     history = history[["trial_id"] + [c for c in history.columns if c != "trial_id"]]
     name = summary.name if summary else str(spec.get("name") or root.name)
     return Experiment(path=str(root.resolve()), name=name, metric=metric, mode=mode, trials=trials,
-                      history=history, summary=summary, spec=spec)
+                      history=history, summary=summary, spec=spec, state=state)
 
 
 def _read_remote(uri: str, endpoint: str | None) -> Experiment:

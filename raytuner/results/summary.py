@@ -27,11 +27,15 @@ SUMMARY_FILE = "summary.json"
 SPEC_FILE = "spec.yaml"
 SCHEMA_VERSION = 1
 
+# Summary.state: "running" (a partial summary.json, rewritten as trials finish), "interrupted"
+# (Ctrl+C, or a driver that died: see run_state), "finished" (the run ended; the summary is final)
+RUNNING, INTERRUPTED, FINISHED = "running", "interrupted", "finished"
+
 
 @dataclass
 class TrialRecord:
     trial_id: str
-    status: str  # "ok" | "error" | "diverged" (reported NaN/inf: see results.metric_rule)
+    status: str  # "ok" | "error" | "diverged" (NaN/inf: see results.metric_rule); in a partial summary also "running" | "pending" | "paused"
     config: dict[str, Any]
     score: float | None  # last reported value of the metric
     steps: int  # reports made
@@ -64,6 +68,8 @@ class Summary:
     scheduling: SchedulingReport = field(default_factory=SchedulingReport)  # early stopping counts, PBT schedules
     objectives: list[dict[str, str]] = field(default_factory=list)  # multi-objective: [{name, mode}, ...]
     pareto_front: list[str] = field(default_factory=list)  # multi-objective: trial ids, non-dominated
+    state: str = FINISHED  # RUNNING | INTERRUPTED | FINISHED (older summaries: finished)
+    driver: dict[str, Any] = field(default_factory=dict)  # partial summaries: {host, pid} of the driver writing it
 
     def front(self) -> list[TrialRecord]:
         """The Pareto-optimal trials (multi-objective experiments)."""
@@ -101,6 +107,24 @@ class Summary:
         data["counts"] = self.counts
         data["nodes"] = self.nodes
         return json_safe(data)
+
+
+def run_state(summary: Summary) -> str:
+    """The summary's state, with a "running" one whose driver is gone (killed, crashed; on
+    this host, by its pid) read as "interrupted"."""
+    if summary.state != RUNNING or not summary.driver:
+        return summary.state
+    import socket
+
+    if summary.driver.get("host") != socket.gethostname():
+        return RUNNING  # another machine's driver: nothing to check
+    try:
+        os.kill(int(summary.driver.get("pid", 0)), 0)
+    except ProcessLookupError:
+        return INTERRUPTED
+    except (PermissionError, ValueError, OverflowError):
+        pass
+    return RUNNING
 
 
 def _finite(value: Any) -> bool:

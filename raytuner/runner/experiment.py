@@ -7,16 +7,19 @@ import datetime as _dt
 import sys
 import time
 from pathlib import Path
-from typing import Any, Iterator, TextIO
+from typing import Any, Callable, Iterator, TextIO
 
 import yaml
 
-from raytuner.errors import ExperimentFailed
+from raytuner.errors import ExperimentFailed, Interrupted
 from raytuner.runner.finish import finish_experiment
 from raytuner.runner.plan import Plan, make_plan
 from raytuner.runner.preflight import start_preflight
 from raytuner.runner.resources import require_feasible, require_feasible_here
-from raytuner.results.summary import SPEC_FILE, Summary, TrialRecord, best_of, write_remote_outputs, write_summary
+from raytuner.results.summary import (INTERRUPTED, SPEC_FILE, Summary, TrialRecord, best_of, write_remote_outputs,
+                                      write_summary)
+from raytuner.runner.partial import PartialSummary, RunInfo, write_spec
+from raytuner.runner.resume import ResumePoint, find_resume_point, restore_tuner
 from raytuner.runner.scheduling import StopReasons, scheduling_report
 from raytuner.runner.records import trial_record
 from raytuner.runner.retries import no_retry_for_permanent_errors
@@ -104,25 +107,35 @@ def run_experiment(
     show_progress: bool = True,
     verbose: bool = False,
     inputs: Any = None,
+    resume: ResumePoint | None = None,
+    announce: Callable[[str], None] | None = None,
 ) -> Summary:
     """Validate, run on Ray, write summary.json and spec.yaml; return the Summary.
 
-    Raises SpecError before Ray starts for any problem with the spec, and
-    ExperimentFailed (after writing the summary) when every trial failed.
+    Raises SpecError before Ray starts for any problem with the spec, ExperimentFailed
+    (after writing the summary) when every trial failed, and Interrupted (after writing
+    the partial summary) on Ctrl+C. ``resume``: continue that experiment (resume_experiment).
+    ``announce(experiment_path)`` is called once the experiment's path is known, before any
+    trial runs (a cluster job prints it, so a stopped job's partial results can be fetched).
     """
     plan = make_plan(spec, inputs)
     tuning = tuner_plan(plan)
     from raytuner.console.progress import Progress, ProgressView
     from raytuner.runner.faults import FaultLog
 
-    name = experiment_dir_name(spec)
+    name = resume.name if resume else experiment_dir_name(spec)
     if show_progress:
         for note in plan.notes:
             print(note, file=progress_stream or sys.stderr)
     progress = Progress(plan.metric, plan.mode, tuning.progress_total)
-    callbacks = [ProgressView(progress, progress_stream)] if show_progress else []
+    callbacks: list[Any] = [ProgressView(progress, progress_stream)] if show_progress else []
     callbacks.append(fault_log := FaultLog())  # the nodes each trial ran on, its failures and restores
-    started_at = _dt.datetime.now().isoformat(timespec="seconds")
+    info = _run_info(plan, name, resume)
+    if announce is not None:
+        announce(info.experiment_path)
+    partial = PartialSummary(info)  # summary.json with state "running", rewritten as trials finish
+    callbacks.append(partial)
+    started_at = info.started_at
     start = time.perf_counter()
     stopper = build_stopper(tuning)
     require_feasible_here(plan.trainable.trial_resources(), address, spec.resources.wait_for_nodes_s)  # no Ray yet
@@ -132,8 +145,19 @@ def run_experiment(
         preflight.result()  # its SpecError: Ray shut down, nothing written
         require_feasible(plan.trainable.trial_resources(), spec.resources.wait_for_nodes_s, progress_stream)
         with tuner_environ(tuning, verbose):
-            tuner = build_tuner(plan, tuning, name, callbacks, stopper)
-            grid = tuner.fit()
+            if resume is not None:
+                tuner = restore_tuner(resume, plan, tuning, callbacks, stopper)
+            else:
+                tuner = build_tuner(plan, tuning, name, callbacks, stopper)
+                write_spec(spec, info.experiment_path)  # what resume needs, from the start
+                partial.write([])
+            try:
+                grid = tuner.fit()
+            except KeyboardInterrupt:  # a second Ctrl+C: Tune's last state save was skipped
+                partial.write(partial.trials, INTERRUPTED)
+                raise Interrupted(info.experiment_path) from None
+        if partial.interrupted:  # Ctrl+C once: Tune stopped the trials, saved its state, and
+            raise Interrupted(info.experiment_path)  # the partial summary says "interrupted"
         experiment_path = experiment_uri(spec.storage, grid.experiment_path)
         trials = [_record(result, plan.metric) for result in grid]
         fault_log.annotate(trials)
@@ -147,7 +171,7 @@ def run_experiment(
         strategy=plan.strategy_label,
         scheduler=plan.scheduler.name,
         started_at=started_at,
-        wall_time_s=round(wall, 3),
+        wall_time_s=round(info.prior_wall_s + wall, 3),
         trials=trials,
         best=best_of(trials, plan.mode),
         versions=versions(),
@@ -161,6 +185,25 @@ def run_experiment(
 
         raise ExperimentFailed(all_failed_message(trials, summary.experiment_path))
     return summary
+
+
+def resume_experiment(directory: str, *, retry_failed: bool = False, endpoint: str | None = None,
+                      **options: Any) -> Summary:
+    """Finish an interrupted experiment (runner.resume); ``options`` as for run_experiment."""
+    point = find_resume_point(directory, retry_failed=retry_failed, endpoint=endpoint)
+    return run_experiment(point.spec, resume=point, **options)
+
+
+def _run_info(plan: Plan, name: str, resume: ResumePoint | None) -> RunInfo:
+    spec = plan.spec
+    return RunInfo(
+        name=spec.name,
+        experiment_path=resume.uri if resume else for_spec(spec.storage).child(name).uri,
+        metric=plan.metric, mode=plan.mode, strategy=plan.strategy_label, scheduler=plan.scheduler.name,
+        started_at=(resume and resume.started_at) or _dt.datetime.now().isoformat(timespec="seconds"),
+        storage=spec.storage,
+        prior_wall_s=resume.prior_wall_s if resume else 0.0,
+    )
 
 
 def _write_outputs(summary: Summary, spec: ExperimentSpec) -> None:

@@ -22,6 +22,9 @@ if TYPE_CHECKING:
     from raytuner.results.summary import TrialRecord
 
 
+EXPERIMENT_STATE_PERIOD_S = "1"  # TUNE_GLOBAL_CHECKPOINT_S, unless the user set it
+
+
 class PendingTrials(enum.Enum):
     """How many trials Ray may keep pending (TUNE_MAX_PENDING_TRIALS_PG), when not a number."""
 
@@ -77,6 +80,9 @@ class TunerPlan:
         env: dict[str, str | None] = {
             # raytuner names the per-trial loggers itself (see trial_loggers)
             "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1",
+            # the experiment state `raytuner resume` restores from, saved every second
+            # (Ray's "auto" waits 10 s or more): a killed driver loses at most that much
+            "TUNE_GLOBAL_CHECKPOINT_S": EXPERIMENT_STATE_PERIOD_S,
         }
         pending = self.pending_trials
         if pending is PendingTrials.PER_CPU:

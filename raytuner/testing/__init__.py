@@ -174,28 +174,6 @@ def growth(config: dict[str, Any], state: Any = None) -> Iterator[tuple[dict[str
         yield {"score": score, "history": text}, {"score": score, "done": step, "writer": me, "history": history}
 
 
-def slow_resumable(config: dict[str, Any], state: Any = None) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
-    """`resumable_curve`, `sleep` s a step, saying where it is (node-loss tests).
-
-    Before each step it writes ``<marker_dir>/<trial id>.json``: {node, done} (``done``: the
-    step of the newest checkpoint it reported), so a test knows which node to take away.
-    """
-    import time
-
-    import ray
-    from ray import tune
-
-    steps = int(config.get("steps", 20))
-    done = int(state["done"]) if state else 0
-    marker = os.path.join(config["marker_dir"], f"{tune.get_context().get_trial_id()}.json")
-    for step in range(done + 1, steps + 1):
-        with open(marker + ".tmp", "w") as f:
-            json.dump({"node": ray.util.get_node_ip_address(), "done": step - 1}, f)
-        os.replace(marker + ".tmp", marker)
-        time.sleep(float(config.get("sleep", 0.5)))
-        yield {"loss": (float(config["x"]) - 3.0) ** 2 + 10.0 / step, "restored_step": done}, {"done": step}
-
-
 def flat(config: dict[str, Any]) -> Iterator[dict[str, float]]:
     """A learning curve that never moves: `loss` = x for `steps` reports (plateau tests)."""
     for step in range(1, int(config.get("steps", 10)) + 1):

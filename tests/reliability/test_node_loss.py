@@ -21,7 +21,7 @@ SPEC = """
 name: node-loss
 trainable:
   type: function
-  function: "raytuner.testing:slow_resumable"
+  function: "raytuner.testing.faults:slow_resumable"
   params: {{steps: 16, sleep: 0.5, marker_dir: "{markers}"}}
 space:
   x: {{type: float, low: 0.0, high: 6.0}}
