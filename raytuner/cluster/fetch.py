@@ -4,8 +4,8 @@ Straight from the storage when it is a URI (s3://, gs://...), else through a sma
 job on the head node, which is deleted afterwards (``jobs list`` keeps only the user's
 jobs). A stopped or failed job has a partial ``summary.json`` (written as trials finish),
 so its finished trials come back too. The fetched summary and model files name where they
-are now: the head's path (or the URI) is replaced by the local directory, and a summary
-left "running" by a job that has ended says "interrupted".
+are now: the head's local path is replaced by the local directory (an s3:// URI stays: it
+is valid everywhere), and a summary left "running" by a job that has ended says "interrupted".
 """
 
 from __future__ import annotations
@@ -53,20 +53,21 @@ def fetch(cluster: Cluster, job_id: str, dest: str | os.PathLike[str] | None = N
                                "before writing anything)")
     else:
         _extract(_pack_on_cluster(cluster, job, experiment, include_all), target)
-    relocate(target, experiment, ended=True)
+    relocate(target, None if storage.is_uri(experiment) else experiment, ended=True)
     return target
 
 
-def relocate(target: Path, experiment: str, *, ended: bool) -> None:
-    """Rewrite the fetched summary and model files: ``experiment`` (the head's path or the URI)
-    becomes ``target``; a summary still "running" of a job that ended becomes "interrupted"."""
+def relocate(target: Path, experiment: str | None, *, ended: bool) -> None:
+    """Rewrite the fetched summary and model files: ``experiment`` (the head's local path)
+    becomes ``target`` (None: keep paths, e.g. an s3:// URI, valid everywhere); a summary
+    still "running" of a job that ended becomes "interrupted"."""
     from raytuner.results.summary import INTERRUPTED, RUNNING
 
     here = str(target.resolve())
-    old = experiment.rstrip("/")
+    old = (experiment or "").rstrip("/")
 
     def move(value: Any) -> Any:
-        if isinstance(value, str) and (value == old or value.startswith(old + "/")):
+        if old and isinstance(value, str) and (value == old or value.startswith(old + "/")):
             return here + value[len(old):]
         if isinstance(value, list):
             return [move(v) for v in value]

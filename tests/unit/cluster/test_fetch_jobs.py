@@ -30,11 +30,14 @@ def test_relocate_points_the_summary_and_models_at_the_fetched_copy(tmp_path: Pa
     assert json.loads((target / "model" / "model.json").read_text())["experiment_path"] == here
 
 
-def test_relocate_keeps_a_finished_state_and_takes_uris(tmp_path: Path) -> None:
+def test_relocate_keeps_a_finished_state_and_uris(tmp_path: Path) -> None:
     (tmp_path / "summary.json").write_text(json.dumps({"experiment_path": "s3://b/exp/x-1", "state": "finished"}))
-    relocate(tmp_path, "s3://b/exp/x-1/", ended=True)
+    relocate(tmp_path, None, ended=True)  # a URI is valid everywhere: kept
     data = json.loads((tmp_path / "summary.json").read_text())
-    assert data == {"experiment_path": str(tmp_path.resolve()), "state": "finished"}
+    assert data == {"experiment_path": "s3://b/exp/x-1", "state": "finished"}
+    (tmp_path / "summary.json").write_text(json.dumps({"experiment_path": "s3://b/exp/x-1", "state": "running"}))
+    relocate(tmp_path, None, ended=True)
+    assert json.loads((tmp_path / "summary.json").read_text())["state"] == "interrupted"
 
 
 class _Client:
