@@ -447,6 +447,7 @@ def test_a_job_no_worker_can_run_fails_in_seconds_with_its_reason(
         capfd: pytest.CaptureFixture[str]) -> None:
     url = local_cluster["dashboard_url"]
     capfd.readouterr()
+    started = time.perf_counter()
     code = main(["submit", str(project / "spec.yaml"), "--address", url, "--workdir", str(project),
                  "--install", "none", "--wait", "--set", "resources.cpu=2",
                  "--set", f"storage.path={tmp_path / 'r'}"])
@@ -456,3 +457,5 @@ def test_a_job_no_worker_can_run_fails_in_seconds_with_its_reason(
     assert f"job {job_id}: FAILED" in err
     block = err.split(f"job {job_id} FAILED:", 1)[1]  # the job's error, grouped, after the status
     assert "error:" in block and "CPU" in block and "Traceback" not in block
+    print(f"\n[timing] submit --wait of a job no node can run: {time.perf_counter() - started:.1f}s\n{block}",
+          file=sys.stderr)
