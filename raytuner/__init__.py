@@ -44,6 +44,14 @@ def __getattr__(name: str):  # type: ignore[no-untyped-def]
     raise AttributeError(f"module 'raytuner' has no attribute {name!r}")
 
 
+def load_model(path: str, fmt: str | None = None, *, ensemble: bool = False, endpoint: str | None = None):  # type: ignore[no-untyped-def]
+    """A saved model (``SavedModel``: model, meta, path) from an experiment, model directory or
+    model file, local or ``s3://...`` (``endpoint`` for S3-compatible stores)."""
+    from raytuner.results.export import load_model as _load
+
+    return _load(path, fmt, ensemble=ensemble, endpoint=endpoint)
+
+
 def report(directory: str, out: str | None = None, *, endpoint: str | None = None):  # type: ignore[no-untyped-def]
     """Write the experiment's offline HTML report (default ``<directory>/report.html``); returns its Path."""
     from raytuner.console.report import write_report
@@ -91,6 +99,7 @@ __all__ = [
     "compare",
     "experiments",
     "history",
+    "load_model",
     "load_spec",
     "read_experiment",
     "read_summary",

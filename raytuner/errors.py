@@ -176,3 +176,7 @@ def missing_extra(package: str, extra: str, feature: str) -> DependencyError:
         f"{feature} needs the '{package}' package: install it with "
         f"pip install 'raytuner[{extra}]'"
     )
+
+
+class StorageAccessError(RaytunerError):
+    """Cloud storage refused us: missing or invalid credentials, or no permission."""

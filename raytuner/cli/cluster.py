@@ -57,7 +57,8 @@ def add_cluster_commands(sub: Any, command: Register) -> None:
             q.add_argument("--follow", "-f", action="store_true", help="keep printing until the job ends")
     command("jobs")(_jobs)
 
-    p = sub.add_parser("fetch", help="bring a finished job's results (summary, spec, reports, models) here")
+    p = sub.add_parser("fetch", help="bring a job's results (summary, spec, reports, models) here; a stopped or "
+                                     "failed job's partial summary too")
     p.add_argument("job")
     _connection(p)
     p.add_argument("--to", default=None, help="local directory (default: results/<experiment>)")
@@ -126,7 +127,14 @@ def _submit(args: argparse.Namespace) -> int:
         return 0
     final = jobs.follow(cluster, job_id)
     print(f"job {job_id}: {final}", file=sys.stderr)
+    _print_failure(jobs, cluster, job_id, final)
     return jobs.EXIT_CODES.get(final, 1)
+
+
+def _print_failure(jobs: Any, cluster: Any, job_id: str, final: str) -> None:
+    block = jobs.failure_block(cluster, job_id, final)
+    if block:
+        print(block, file=sys.stderr)
 
 
 def _print_left_out(left_out: list[Any], stream: Any) -> None:
@@ -163,6 +171,7 @@ def _jobs(args: argparse.Namespace) -> int:
         if args.follow:
             final = jobs.follow(cluster, args.job)
             print(f"job {args.job}: {final}", file=sys.stderr)
+            _print_failure(jobs, cluster, args.job, final)
             return jobs.EXIT_CODES.get(final, 1)
         sys.stdout.write(jobs.logs(cluster, args.job))
         return 0
@@ -172,10 +181,10 @@ def _jobs(args: argparse.Namespace) -> int:
 
 
 def _fetch(args: argparse.Namespace) -> int:
-    from raytuner.cluster import jobs
+    from raytuner.cluster.fetch import fetch
 
     cluster = _connect(args)
-    target = jobs.fetch(cluster, args.job, args.to, include_all=args.all, endpoint=args.endpoint)
+    target = fetch(cluster, args.job, args.to, include_all=args.all, endpoint=args.endpoint)
     print(target)
     return 0
 

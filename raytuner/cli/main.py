@@ -81,12 +81,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_history_commands(sub, command)
 
     p = sub.add_parser("predict", help="predict with a saved model (an experiment's refit model or ensemble)")
-    p.add_argument("--model", required=True, help="experiment directory, model directory or model file")
+    p.add_argument("--model", required=True, help="experiment directory, model directory or model file (local or s3://...)")
     p.add_argument("--data", required=True, help="a .csv / .parquet file with the training columns")
     p.add_argument("--out", default=None, help="write predictions to this CSV (default: stdout)")
     p.add_argument("--ensemble", action="store_true", help="use the experiment's ensemble instead of its best model")
     p.add_argument("--proba", action="store_true", help="add one probability column per class")
     p.add_argument("--format", choices=["joblib", "skops"], default=None, help="which saved file to load")
+    p.add_argument("--endpoint", default=None, help="S3-compatible endpoint for an s3:// --model")
 
     p = sub.add_parser("ensemble", help="build an ensemble of a finished experiment's top configs (no new search)")
     p.add_argument("path", help="experiment directory")
@@ -174,9 +175,15 @@ def _validate(args: argparse.Namespace) -> int:
     from raytuner.runner.preflight import rehearse
     from raytuner.spec.params import iter_params
 
+    from raytuner.results.storage import for_spec, probe
+    from raytuner.trainables.remote_data import credentials_here, unchecked_note
+
     spec, plan = load_checked(args)
+    if "://" in spec.storage.path and credentials_here(spec.storage.path):
+        probe(for_spec(spec.storage), "reach storage")  # refused credentials: one message
+    note = unchecked_note(plan.trainable.spec)  # s3:// data and no credentials here: not read
     with blamed(args):
-        fit = rehearse(plan)  # loads the data and fits one fold of a sample, as a trial would
+        fit = None if note else rehearse(plan)  # loads the data and fits one fold of a sample, as a trial would
     tuned = [".".join(path) for path, p in iter_params(spec.space) if p.type != "fixed"]
     print(
         f"ok: {spec.name}: {spec.trainable.type} trainable, {plan.metric} ({plan.mode}), "
@@ -185,8 +192,8 @@ def _validate(args: argparse.Namespace) -> int:
     )
     if fit is not None:
         print(f"sample fit: {fit.rows} rows, one fold, {plan.metric} {fit.score:.4g} in {fit.seconds:.2f} s")
-    for note in plan.notes:
-        print(note)
+    for line in [*plan.notes, *([note] if note else [])]:
+        print(line)
     return 0
 
 
@@ -262,7 +269,7 @@ def _predict(args: argparse.Namespace) -> int:
     from raytuner.runner.predict import predict_table
     from raytuner.trainables.holdout import read_table
 
-    saved = load_model(args.model, args.format, ensemble=args.ensemble)
+    saved = load_model(args.model, args.format, ensemble=args.ensemble, endpoint=args.endpoint)
     frame = read_table(args.data) if _is_file(args.data, "--data") else None
     table, score = predict_table(saved, frame, proba=args.proba)
     if args.out:

@@ -4,7 +4,7 @@
 the cluster through the job's runtime_env (see :data:`INSTALL_MODES`), and starts
 ``python -m raytuner.cluster.remote run SPEC --set ...`` there; the entrypoint is built with
 ``shlex`` quoting from validated names and the user's overrides, so nothing is
-interpreted by the cluster's shell. ``fetch`` brings the results back: straight from the
+interpreted by the cluster's shell. ``raytuner.cluster.fetch`` brings the results back: straight from the
 storage when it is a URI (s3://, gs://...), else through a small ``pack`` job on the head
 node. Every request carries the bearer token (:mod:`raytuner.runner.auth`); no output, error or
 packaged file ever contains it.
@@ -20,7 +20,6 @@ import secrets
 import shlex
 import shutil
 import sys
-import tarfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +29,8 @@ from raytuner.runner import auth
 from raytuner.errors import ClusterError, SpecError
 
 TERMINAL = ("SUCCEEDED", "FAILED", "STOPPED")
+# `jobs stop`: Ray's supervisor sends SIGINT (Tune's graceful stop, like Ctrl+C) and waits this long
+STOP_ENV = {"RAY_JOB_STOP_SIGNAL": "SIGINT", "RAY_JOB_STOP_WAIT_TIME_S": "20"}
 EXIT_CODES = {"SUCCEEDED": 0, "FAILED": 1, "STOPPED": 3}
 INSTALL_MODES = {
     "package": "ship this raytuner package with the job (runtime_env py_modules); the cluster "
@@ -201,7 +202,7 @@ def build_package(
     from raytuner.results.versions import __version__
 
     runtime_env = {"working_dir": str(staging), **install_env,
-                   "excludes": ["__pycache__/", "*.pyc"]}
+                   "excludes": ["__pycache__/", "*.pyc"], "env_vars": dict(STOP_ENV)}
     return Package(
         submission_id=f"raytuner-{spec.name}-{stamp}-{secrets.token_hex(3)}",
         entrypoint=entrypoint,
@@ -290,80 +291,34 @@ def wait(cluster: Cluster, job_id: str, *, poll_s: float = 1.0, timeout_s: float
         time.sleep(poll_s)
 
 
+def error_lines(log_text: str) -> list[str]:
+    """The job's last ``error: ...`` message (with its indented continuation lines), from its logs."""
+    lines = log_text.splitlines()
+    starts = [i for i, line in enumerate(lines) if line.startswith("error: ")]
+    if not starts:
+        return []
+    block = [lines[starts[-1]]]
+    for line in lines[starts[-1] + 1:]:
+        if not line.startswith((" ", "\t")) or not line.strip():
+            break
+        block.append(line)
+    return block
+
+
+def failure_block(cluster: Cluster, job_id: str, final: str) -> str:
+    """Why a job did not succeed, in one block: its own error message, else what Ray says."""
+    if final == "SUCCEEDED":
+        return ""
+    lines = error_lines(logs(cluster, job_id))
+    if not lines:
+        message = str(getattr(info(cluster, job_id), "message", "") or "").strip()
+        if final == "STOPPED" and not message:
+            return ""
+        lines = [f"error: {cluster.redact(message)}" if message else "error: the job ended with no message"]
+        if "last available logs" not in message:
+            lines.append(f"  (see `raytuner jobs logs {job_id}`)")
+    return "\n".join([f"job {job_id} {final}:", *(f"  {line}" for line in lines)])
+
+
 def stop(cluster: Cluster, job_id: str) -> bool:
     return bool(_call(cluster, cluster.client.stop_job, job_id))
-
-
-# -- fetch -----------------------------------------------------------------------------
-
-
-def fetch(cluster: Cluster, job_id: str, dest: str | os.PathLike[str] | None = None, *,
-          include_all: bool = False, endpoint: str | None = None) -> Path:
-    """Bring a finished job's experiment directory (summary, spec, reports, models) here."""
-    from raytuner.cluster import remote
-    from raytuner.results import storage
-
-    job = info(cluster, job_id)
-    if str(job.status) not in TERMINAL:
-        raise ClusterError(f"job {job_id} is {job.status}: fetch it once it has finished "
-                           f"(`raytuner jobs logs {job_id} --follow` waits)")
-    result = remote.parse_result(logs(cluster, job_id))
-    if result is None:
-        raise ClusterError(f"job {job_id} ({job.status}) reported no experiment directory: "
-                           f"see `raytuner jobs logs {job_id}`")
-    experiment = str(result["experiment_path"])
-    name = experiment.rstrip("/").rsplit("/", 1)[-1]
-    target = Path(dest) if dest is not None else Path("results") / name
-    if target.exists() and any(target.iterdir()):
-        raise ClusterError(f"{target} exists and is not empty: choose another --to")
-    endpoint = endpoint or result.get("endpoint")
-    if storage.is_uri(experiment):
-        location = storage.resolve(experiment, endpoint=endpoint, region=result.get("region"))
-        copied = storage.copy_tree(location, target, skip=remote.fetch_skip(include_all))
-        if not copied:
-            raise ClusterError(f"nothing to fetch at {experiment}")
-        return target
-    data = _pack_on_cluster(cluster, job, experiment, include_all)
-    _extract(data, target)
-    return target
-
-
-def _pack_on_cluster(cluster: Cluster, job: Any, experiment: str, include_all: bool) -> bytes:
-    from raytuner.cluster import remote
-
-    install = (job.metadata or {}).get("raytuner_install", "package")
-    argv = ["python", "-m", "raytuner.cluster.remote", "pack", experiment] + (["--all"] if include_all else [])
-    job_id = _call(cluster, cluster.client.submit_job, entrypoint=shlex.join(argv),
-                   runtime_env=runtime_env_install(install) or None,
-                   submission_id=f"raytuner-fetch-{secrets.token_hex(4)}",
-                   metadata={"raytuner_fetch": str(job.submission_id)})
-    try:
-        final = wait(cluster, job_id, poll_s=0.3, timeout_s=600)
-        text = logs(cluster, job_id)
-        if final != "SUCCEEDED":
-            tail = "\n".join(text.strip().splitlines()[-5:])
-            raise ClusterError(f"could not read {experiment} on the cluster ({final}):\n{tail}")
-        try:
-            return remote.unpack(text)
-        except ValueError as exc:
-            raise ClusterError(f"fetching {experiment}: {exc}") from None
-    finally:
-        try:
-            cluster.client.delete_job(job_id)
-        except Exception:  # noqa: BLE001 - best effort: the helper job is finished anyway
-            pass
-
-
-def _extract(data: bytes, target: Path) -> None:
-    import io
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as tmp, tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
-        tar.extractall(tmp, filter="data")  # no absolute paths, no links out, no devices
-        tops = list(Path(tmp).iterdir())
-        if len(tops) != 1 or not tops[0].is_dir():
-            raise ClusterError("fetch: unexpected archive layout from the cluster")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if target.exists():
-            target.rmdir()
-        shutil.move(str(tops[0]), str(target))

@@ -89,8 +89,10 @@ def _run(args: argparse.Namespace) -> int:
 
         print(f"raytuner: running {spec.name} on the cluster; storage {spec.storage.path}; "
               f"raytuner {raytuner.__version__} from {Path(raytuner.__file__).parent}", flush=True)
-        try:
-            summary = run_experiment(spec, address="auto", progress_stream=sys.stdout)
+        _stop_gracefully()
+        try:  # the experiment's path is printed before any trial runs: a stopped job can be fetched
+            summary = run_experiment(spec, address="auto", progress_stream=sys.stdout,
+                                     announce=lambda path: print(result_line(path, spec), flush=True))
         except ExperimentFailed as exc:
             print(f"error: {exc}", file=sys.stderr, flush=True)
             path = latest_experiment(storage_root(spec), spec.name, endpoint=spec.storage.endpoint)
@@ -102,6 +104,17 @@ def _run(args: argparse.Namespace) -> int:
     except RaytunerError as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
         return exc.exit_code
+    except KeyboardInterrupt:
+        print("error: stopped (the partial summary keeps the trials that finished)", file=sys.stderr, flush=True)
+        return 130
+
+
+def _stop_gracefully() -> None:
+    """``raytuner jobs stop`` (SIGTERM from Ray's job supervisor) acts as Ctrl+C: Tune stops the
+    trials and saves its state, the partial summary is written as "interrupted"."""
+    import signal
+
+    signal.signal(signal.SIGTERM, lambda *_: signal.raise_signal(signal.SIGINT))
 
 
 def pack(directory: str, include_all: bool = False, *, endpoint: str | None = None) -> bytes:

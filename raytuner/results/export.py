@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from raytuner.errors import DependencyError, RaytunerError, ResultsError
+from raytuner.errors import DependencyError, RaytunerError, ResultsError, SpecError
 
 MODEL_DIR = "model"
 ENSEMBLE_DIR = "ensemble"
@@ -77,7 +77,7 @@ def _plain(value: Any) -> Any:
 class SavedModel:
     model: Any
     meta: dict[str, Any]
-    path: Path
+    path: Path | str  # the model directory: a local Path, or its URI (s3://...) for remote storage
 
 
 def resolve_model_dir(path: str | Path, ensemble: bool = False) -> Path:
@@ -92,12 +92,50 @@ def resolve_model_dir(path: str | Path, ensemble: bool = False) -> Path:
     sub = p / (ENSEMBLE_DIR if ensemble else MODEL_DIR)
     if (sub / META_FILE).is_file():
         return sub
-    what = "an ensemble (set ensemble: in the spec)" if ensemble else f"a {META_FILE}"
+    what = "ensemble (set ensemble: in the spec)" if ensemble else f"model ({META_FILE})"
     raise ResultsError(f"{path} holds no {what}: not a raytuner model or experiment directory")
 
 
-def load_model(path: str | Path, fmt: str | None = None, ensemble: bool = False) -> SavedModel:
-    """Load a saved model (joblib by default; skops loads only scikit-learn/numpy/raytuner types)."""
+def resolve_remote_model_dir(uri: str, ensemble: bool = False, endpoint: str | None = None) -> Any:
+    """The Location of a model directory on remote storage (model dir, model file or experiment)."""
+    from raytuner.results.storage import is_file, resolve
+
+    try:
+        location = resolve(uri, endpoint=endpoint)
+    except SpecError as exc:  # it names storage.path: here it is the model's path
+        raise ResultsError(f"cannot open {uri}: expected {exc.problems[0].expected}") from None
+    if location.path.endswith((".joblib", ".skops")):
+        location = resolve(uri.rsplit("/", 1)[0], endpoint=endpoint)
+    if not ensemble and is_file(location.child(META_FILE)):
+        return location
+    sub = location.child(ENSEMBLE_DIR if ensemble else MODEL_DIR)
+    if is_file(sub.child(META_FILE)):
+        return sub
+    what = "ensemble (set ensemble: in the spec)" if ensemble else f"model ({META_FILE})"
+    hint = "" if endpoint else " (for an S3-compatible store, pass its --endpoint)"
+    raise ResultsError(f"{uri} holds no {what}: not a raytuner model or experiment directory{hint}")
+
+
+def load_model(path: str | Path, fmt: str | None = None, ensemble: bool = False, *,
+               endpoint: str | None = None) -> SavedModel:
+    """Load a saved model (joblib by default; skops loads only scikit-learn/numpy/raytuner types).
+
+    ``path``: an experiment directory, model directory or model file, local or a URI
+    (``s3://bucket/exp/name-...``; ``endpoint`` for S3-compatible stores): a remote model
+    directory is copied to a temporary folder and loaded from there.
+    """
+    if "://" in str(path):
+        import tempfile
+
+        from raytuner.results.storage import copy_tree
+
+        remote = resolve_remote_model_dir(str(path), ensemble, endpoint)
+        if fmt is None and str(path).endswith(".skops"):
+            fmt = "skops"
+        with tempfile.TemporaryDirectory(prefix="raytuner-load-") as tmp:
+            copy_tree(remote, Path(tmp))
+            saved = load_model(tmp, fmt, ensemble=False)
+        return SavedModel(saved.model, saved.meta, remote.uri)
     directory = resolve_model_dir(path, ensemble)
     meta = json.loads((directory / META_FILE).read_text())
     if fmt is None:

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 from raytuner.spec.models import endpoint_parts
 from raytuner.errors import ResultsError, SpecError
+from raytuner.results.cloud_access import access
 
 
 def is_uri(path: str | os.PathLike[str]) -> bool:
@@ -140,16 +141,17 @@ def write_text(location: Location, name: str, text: str) -> None:
         tmp.write_text(text)
         os.replace(tmp, target.path)
         return
-    location.fs.create_dir(location.path, recursive=True)
-    with location.fs.open_output_stream(target.path) as stream:
-        stream.write(text.encode("utf-8"))
+    with access(target.uri, "write"):
+        location.fs.create_dir(location.path, recursive=True)
+        with location.fs.open_output_stream(target.path) as stream:
+            stream.write(text.encode("utf-8"))
 
 
 def read_text(location: Location) -> str:
     if location.is_local:
         return Path(location.path).read_text()
     try:
-        with location.fs.open_input_stream(location.path) as stream:
+        with access(location.uri, "read"), location.fs.open_input_stream(location.path) as stream:
             return stream.read().decode("utf-8")
     except (FileNotFoundError, OSError) as exc:
         raise ResultsError(f"cannot read {location.uri}: {exc}") from None
@@ -160,7 +162,8 @@ def exists(location: Location) -> bool:
         return Path(location.path).exists()
     import pyarrow.fs as pafs
 
-    return location.fs.get_file_info(location.path).type != pafs.FileType.NotFound
+    with access(location.uri, "read"):
+        return location.fs.get_file_info(location.path).type != pafs.FileType.NotFound
 
 
 def is_file(location: Location) -> bool:
@@ -168,7 +171,8 @@ def is_file(location: Location) -> bool:
         return Path(location.path).is_file()
     import pyarrow.fs as pafs
 
-    return location.fs.get_file_info(location.path).type == pafs.FileType.File
+    with access(location.uri, "read"):
+        return location.fs.get_file_info(location.path).type == pafs.FileType.File
 
 
 def list_dir(location: Location) -> list[tuple[str, bool, float]]:
@@ -179,7 +183,8 @@ def list_dir(location: Location) -> list[tuple[str, bool, float]]:
     import pyarrow.fs as pafs
 
     try:
-        infos = location.fs.get_file_info(pafs.FileSelector(location.path, allow_not_found=True))
+        with access(location.uri, "list"):
+            infos = location.fs.get_file_info(pafs.FileSelector(location.path, allow_not_found=True))
     except OSError as exc:
         raise ResultsError(f"cannot list {location.uri}: {exc}") from None
     out = []
@@ -204,8 +209,36 @@ def copy_tree(source: Location, target: Path, *, skip: Any = None) -> list[Path]
         if child.is_local:
             data = Path(child.path).read_bytes()
         else:
-            with child.fs.open_input_stream(child.path) as stream:
+            with access(child.uri, "read"), child.fs.open_input_stream(child.path) as stream:
                 data = stream.read()
         (target / name).write_bytes(data)
         copied.append(target / name)
     return copied
+
+
+def upload_tree(source: Path, target: Location) -> list[str]:
+    """Copy a local directory into a Location (local or remote); returns the URIs written."""
+    written: list[str] = []
+    for item in sorted(Path(source).rglob("*")):
+        if not item.is_file():
+            continue
+        rel = item.relative_to(source).as_posix()
+        dest = target.child(*rel.split("/"))
+        if target.is_local:
+            Path(dest.path).parent.mkdir(parents=True, exist_ok=True)
+            Path(dest.path).write_bytes(item.read_bytes())
+        else:
+            with access(dest.uri, "write"):
+                target.fs.create_dir(posixpath.dirname(dest.path), recursive=True)
+                with target.fs.open_output_stream(dest.path) as stream:
+                    stream.write(item.read_bytes())
+        written.append(dest.uri)
+    return written
+
+
+def probe(location: Location, action: str = "use storage") -> None:
+    """One cheap request to remote storage, so refused credentials fail before Ray starts."""
+    if location.is_local:
+        return
+    with access(location.uri, action):
+        location.fs.get_file_info(location.path)

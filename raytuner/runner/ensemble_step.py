@@ -12,7 +12,7 @@ from dataclasses import replace
 from typing import Any
 
 from raytuner.errors import SpecError
-from raytuner.results.final import EnsembleResult, SavedFiles
+from raytuner.results.final import EnsembleResult
 from raytuner.trainables import TRAINABLES
 
 
@@ -42,7 +42,7 @@ class EnsembleStep:
     def run(self, ctx: Any) -> EnsembleResult:
         from raytuner.ensemble import build_ensemble
         from raytuner.ensemble.core import distinct_top
-        from raytuner.results.export import ENSEMBLE_DIR, save_model
+        from raytuner.results.export import ENSEMBLE_DIR
         from raytuner.runner.refit import model_meta, sklearn_parts
 
         spec = ctx.spec.ensemble
@@ -67,12 +67,8 @@ class EnsembleStep:
             holdout_score=score, best_single_holdout_score=best_single,
             search_rows=len(parts.search.y), holdout_rows=len(holdout.y),
         )
-        directory = ctx.local_dir(ENSEMBLE_DIR)
-        if directory is not None:
-            meta = save_model(directory, model, model_meta(ctx, parts, "ensemble", **out.model_data()), ctx.spec.refit.formats,
-                              ctx.spec.to_data())
-            out = replace(out, saved=SavedFiles(path=str(directory), files=meta["files"], skipped=meta["skipped"]))
-        return out
+        saved = ctx.save_model(ENSEMBLE_DIR, model, model_meta(ctx, parts, "ensemble", **out.model_data()))
+        return replace(out, saved=saved)
 
 
 def ensemble_experiment(directory: str, method: str | None = None, top_k: int | None = None,

@@ -7,7 +7,7 @@ import datetime as _dt
 import sys
 import time
 from pathlib import Path
-from typing import Any, Iterator, TextIO
+from typing import Any, Callable, Iterator, TextIO
 
 import yaml
 
@@ -28,7 +28,7 @@ from raytuner.runner.retries import no_retry_for_permanent_errors
 from raytuner.runner.session import quiet_ray, ray_session, scoped_environ
 from raytuner.runner.tuning import TunerPlan, build_stopper, multi_objective, search_setup, trial_loggers, tuner_plan
 from raytuner.spec.models import ExperimentSpec
-from raytuner.results.storage import experiment_uri, for_spec
+from raytuner.results.storage import experiment_uri, for_spec, probe
 from raytuner.results.versions import versions
 
 
@@ -110,12 +110,15 @@ def run_experiment(
     verbose: bool = False,
     inputs: Any = None,
     resume: ResumePoint | None = None,
+    announce: Callable[[str], None] | None = None,
 ) -> Summary:
     """Validate, run on Ray, write summary.json and spec.yaml; return the Summary.
 
     Raises SpecError before Ray starts for any problem with the spec, ExperimentFailed
     (after writing the summary) when every trial failed, and Interrupted (after writing
     the partial summary) on Ctrl+C. ``resume``: continue that experiment (resume_experiment).
+    ``announce(experiment_path)`` is called once the experiment's path is known, before any
+    trial runs (a cluster job prints it, so a stopped job's partial results can be fetched).
     """
     plan = make_plan(spec, inputs)
     plan, warm = warm_start(plan)  # seeds points_to_evaluate from past experiments (spec.warm_start)
@@ -131,12 +134,15 @@ def run_experiment(
     callbacks: list[Any] = [ProgressView(progress, progress_stream)] if show_progress else []
     callbacks.append(fault_log := FaultLog())  # the nodes each trial ran on, its failures and restores
     info = _run_info(plan, name, resume)
+    if announce is not None:
+        announce(info.experiment_path)
     partial = PartialSummary(info)  # summary.json with state "running", rewritten as trials finish
     callbacks.append(partial)
     started_at = info.started_at
     start = time.perf_counter()
     stopper = build_stopper(tuning)
     require_feasible_here(plan.trainable.trial_resources(), address, spec.resources.wait_for_nodes_s)  # no Ray yet
+    probe(for_spec(spec.storage), "write results to")  # refused credentials: one message, before Ray
     preflight = start_preflight(plan)  # the sample fit, beside Ray's start-up
     with ray_session(address, verbose=verbose):  # quiet, and restored on exit
         preflight.result()  # its SpecError: Ray shut down, nothing written

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib
 import math
+import tempfile
 import time
 import traceback
 import warnings
@@ -23,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from raytuner.results.final import FinalResults, StepFailure
+from raytuner.results.final import FinalResults, SavedFiles, StepFailure
 from raytuner.results.summary import TrialRecord
 
 FINISH_STEPS: list[tuple[str, str]] = [
@@ -55,11 +56,23 @@ class FinishContext:
     def spec(self) -> Any:
         return self.plan.spec
 
-    def local_dir(self, name: str) -> Path | None:
-        """A directory inside the experiment for a step's files (None for remote storage)."""
-        if "://" in self.experiment_path:
-            return None
-        return Path(self.experiment_path) / name
+    def save_model(self, name: str, model: Any, meta: dict[str, Any]) -> SavedFiles:
+        """Save a step's model under ``<experiment>/<name>``: written in place for a local
+        experiment, written to a temporary folder and uploaded for remote storage (s3://...)."""
+        from raytuner.results.export import save_model
+
+        spec = self.spec
+        if "://" not in self.experiment_path:
+            directory = Path(self.experiment_path) / name
+            saved = save_model(directory, model, meta, spec.refit.formats, spec.to_data())
+            return SavedFiles(path=str(directory), files=saved["files"], skipped=saved["skipped"])
+        from raytuner.results.storage import resolve, upload_tree
+
+        target = resolve(self.experiment_path, endpoint=spec.storage.endpoint, region=spec.storage.region).child(name)
+        with tempfile.TemporaryDirectory(prefix="raytuner-model-") as tmp:
+            saved = save_model(tmp, model, meta, spec.refit.formats, spec.to_data())
+            upload_tree(Path(tmp), target)
+        return SavedFiles(path=target.uri, files=saved["files"], skipped=saved["skipped"])
 
     def ranked(self) -> list[TrialRecord]:
         """Scored trials, best first; trials that ran every step rank before early-stopped ones."""

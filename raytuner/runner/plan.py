@@ -19,6 +19,7 @@ from raytuner.results.storage import check as check_storage
 from raytuner.strategies import STRATEGIES, SearchContext, Strategy
 from raytuner.strategies.base import reports_per_step
 from raytuner.trainables import TRAINABLES, Trainable
+from raytuner.trainables.remote_data import with_data_endpoint
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,8 @@ def make_plan(spec: ExperimentSpec, inputs: Any = None) -> Plan:
     """``inputs``: in-memory data/estimator from Python (TuneSearchCV) the trainable uses instead of paths."""
     seed = spec.strategy.seed
     trainable_cls = TRAINABLES.get(spec.trainable.type, "trainable.type")
-    trainable = trainable_cls(spec.trainable, metric=spec.metric, seed=seed, resources=spec.resources)
+    trainable_spec = with_data_endpoint(spec.trainable, spec.storage)  # s3:// data: the storage's endpoint
+    trainable = trainable_cls(trainable_spec, metric=spec.metric, seed=seed, resources=spec.resources)
     if inputs is not None:
         trainable.take_inputs(inputs)
     mode = trainable.check(spec.space)

@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from raytuner.results.final import RefitResult, SavedFiles, StepSkipped
+from raytuner.results.final import RefitResult, StepSkipped
 from raytuner.trainables.data import Dataset
 from raytuner.trainables.sklearn.setup import SklearnSetup
 
@@ -81,7 +81,7 @@ class RefitStep:
         return is_sklearn_spec_run(plan) and wanted
 
     def run(self, ctx: Any) -> RefitResult | StepSkipped:
-        from raytuner.results.export import MODEL_DIR, save_model
+        from raytuner.results.export import MODEL_DIR
 
         ranked = ctx.ranked()
         if not ranked:
@@ -101,9 +101,6 @@ class RefitStep:
             search_rows=len(parts.search.y),
             holdout_rows=None if parts.holdout is None else len(parts.holdout.y),
         )
-        directory = ctx.local_dir(MODEL_DIR)
-        if ctx.spec.refit.enabled and directory is not None:
-            meta = save_model(directory, model, model_meta(ctx, parts, "best", **out.model_data()), ctx.spec.refit.formats,
-                              ctx.spec.to_data())
-            out = replace(out, saved=SavedFiles(path=str(directory), files=meta["files"], skipped=meta["skipped"]))
+        if ctx.spec.refit.enabled:  # local or remote storage (uploaded)
+            out = replace(out, saved=ctx.save_model(MODEL_DIR, model, model_meta(ctx, parts, "best", **out.model_data())))
         return out

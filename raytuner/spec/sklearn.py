@@ -33,7 +33,7 @@ class DataSpec(_Model):
 
     source: str = Field(
         description="'sklearn:NAME' (iris, digits, wine, breast_cancer, diabetes, "
-        "california_housing is not bundled) or a path to a .csv / .parquet file",
+        "california_housing is not bundled) or a .csv / .parquet file: a path or a URI (s3://bucket/train.csv)",
         examples=["sklearn:digits", "data/train.csv"],
     )
     target: str | None = Field(
@@ -44,6 +44,10 @@ class DataSpec(_Model):
     )
     task: Literal["classification", "regression"] | None = Field(
         None, description="default: inferred from the estimator"
+    )
+    endpoint: str | None = Field(
+        None, description="S3-compatible endpoint (http(s)://host:port) for an s3:// source; default: "
+        "storage.endpoint when storage is on S3, else the environment's AWS_ENDPOINT_URL",
     )
     holdout: HoldoutSpec | None = Field(
         None, description="rows the search never sees, to score the final model(s); "

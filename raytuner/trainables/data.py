@@ -11,7 +11,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from raytuner.errors import SpecError
+from raytuner.errors import SpecError, StorageAccessError
+from raytuner.trainables.remote_data import credentials_here, is_remote, read_remote_table, remote_columns
 from raytuner.spec.sklearn import DataSpec
 
 
@@ -61,13 +62,16 @@ def check_data(spec: DataSpec, field: str = "trainable.data") -> None:
     path = Path(spec.source)
     if path.suffix.lower() not in FILE_READERS:
         raise SpecError.at(
-            f"{field}.source", spec.source, "'sklearn:NAME' or a .csv / .parquet file"
+            f"{field}.source", spec.source, "'sklearn:NAME' or a .csv / .parquet file (local or s3://...)"
         )
-    if not path.is_file():
+    remote = is_remote(spec.source)
+    if not remote and not path.is_file():
         raise SpecError.at(f"{field}.source", spec.source, "an existing file")
     if spec.target is None:
         raise SpecError.at(f"{field}.target", None, "the name of the target column of the file")
-    columns = _columns(path, f"{field}.source")
+    if remote and not credentials_here(spec.source):
+        return  # read (and checked) where credentials are: the run's driver
+    columns = _columns(path, f"{field}.source") if not remote else _remote_columns(spec, f"{field}.source")
     if spec.target not in columns:
         raise SpecError.at(f"{field}.target", spec.target, f"one of the file's columns: {', '.join(columns)}")
     for name in spec.features or []:
@@ -97,6 +101,18 @@ def _columns(path: Path, field: str = "trainable.data.source") -> list[str]:
     return columns
 
 
+def _remote_columns(spec: DataSpec, field: str) -> list[str]:
+    try:
+        columns, rows = remote_columns(spec.source, spec.endpoint, field)
+    except (SpecError, StorageAccessError):
+        raise
+    except Exception as exc:  # unreadable object: a user error, not a crash
+        raise SpecError.at(field, spec.source, f"a readable table ({' '.join(str(exc).split())[:300]})") from None
+    if rows == 0:
+        raise SpecError.at(field, spec.source, f"a table with at least one row of data (only a header: {', '.join(columns)})")
+    return columns
+
+
 def load_data(spec: DataSpec) -> Dataset:
     check_data(spec)
     if spec.source.startswith("sklearn:"):
@@ -108,7 +124,10 @@ def load_data(spec: DataSpec) -> Dataset:
     import pandas as pd
 
     path = Path(spec.source)
-    frame = getattr(pd, FILE_READERS[path.suffix.lower()])(path)
+    if is_remote(spec.source):
+        frame = read_remote_table(spec.source, spec.endpoint)
+    else:
+        frame = getattr(pd, FILE_READERS[path.suffix.lower()])(path)
     y = frame[spec.target].to_numpy()
     features = frame[spec.features] if spec.features else frame.drop(columns=[spec.target])
     categorical = [c for c in features.columns if not pd.api.types.is_numeric_dtype(features[c])]

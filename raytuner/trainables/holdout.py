@@ -44,7 +44,7 @@ def split_data(spec: DataSpec, estimator: Any) -> tuple[Dataset, Dataset | None]
     if holdout is None:
         return dataset, None
     if holdout.source is not None:
-        frame = read_table(holdout.source)
+        frame = read_table(holdout.source, spec.endpoint, field="trainable.data.holdout.source")
         X = features_from_frame(frame, dataset.feature_names, spec.target, field="trainable.data.holdout.source")
         test = Dataset(X, frame[spec.target].to_numpy(), list(dataset.feature_names), dataset.task, holdout.source)
         return dataset, test
@@ -73,17 +73,20 @@ def take(dataset: Dataset, rows: np.ndarray) -> Dataset:
     return replace(dataset, X=dataset.X[rows], y=dataset.y[rows])
 
 
-def read_table(path: str) -> Any:
-    """A CSV / Parquet file as a DataFrame."""
+def read_table(path: str, endpoint: str | None = None, field: str = "data") -> Any:
+    """A CSV / Parquet file (local or s3://...) as a DataFrame."""
     from pathlib import Path
 
     import pandas as pd
 
     from raytuner.trainables.data import FILE_READERS
+    from raytuner.trainables.remote_data import is_remote, read_remote_table
 
     reader = FILE_READERS.get(Path(path).suffix.lower())
     if reader is None:
-        raise SpecError.at("data", path, "a .csv or .parquet file")
+        raise SpecError.at(field, path, "a .csv or .parquet file")
+    if is_remote(path):
+        return read_remote_table(path, endpoint, field)
     return getattr(pd, reader)(path)
 
 

@@ -41,6 +41,12 @@ def slow(config):
         "saw_results": (HERE / "results").exists(),
         "saw_venv": (HERE / ".venv").exists(),
     }
+
+
+def mixed(config):
+    """Quick for x < 4, a minute otherwise: a job stopped midway has finished trials and running ones."""
+    time.sleep(0.2 if float(config["x"]) < 4 else 60.0)
+    return {"loss": (float(config["x"]) - 3.0) ** 2}
 '''
 
 SPEC = """
@@ -176,8 +182,9 @@ def test_stop_a_running_job(local_cluster: dict[str, Any], project: Path, token_
     assert "stop requested" in capfd.readouterr().out
     assert main(["jobs", "logs", job_id, "--follow", "--address", url]) == 3  # STOPPED
     assert f"job {job_id}: STOPPED" in capfd.readouterr().err
-    assert main(["fetch", job_id, "--address", url]) == 2
-    assert "reported no experiment directory" in capfd.readouterr().err
+    code = main(["fetch", job_id, "--address", url, "--to", str(tmp_path / "f")])
+    err = capfd.readouterr().err  # stopped before or after its experiment started (partial summary)
+    assert (code == 2 and "reported no experiment directory" in err) or (code == 0 and (tmp_path / "f" / "spec.yaml").is_file())
     assert main(["jobs", "status", "raytuner-no-such-job", "--address", url]) == 2
     assert "no job 'raytuner-no-such-job'" in capfd.readouterr().err
 
@@ -374,3 +381,81 @@ def test_every_port_listens_on_loopback_only(local_cluster: dict[str, Any], tmp_
         except subprocess.TimeoutExpired:
             driver.kill()
             driver.wait()
+
+
+MIXED_SPEC = """
+name: mixed
+trainable: {type: function, function: "objective:mixed"}
+space:
+  x: {type: grid, values: [1.0, 2.0, 5.0, 6.0]}
+metric: {name: loss, mode: min}
+strategy: {name: grid}
+budget: {max_concurrent: 2}
+resources: {cpu: 1}
+failure: {max_retries: 0}
+"""
+
+
+def test_a_stopped_jobs_partial_results_are_fetched_and_no_helper_job_stays(
+        local_cluster: dict[str, Any], project: Path, token_env: str, tmp_path: Path,
+        capfd: pytest.CaptureFixture[str]) -> None:
+    url = local_cluster["dashboard_url"]
+    (project / "mixed.yaml").write_text(MIXED_SPEC)
+    storage = tmp_path / "head-results"  # the head's disk (the same machine here)
+    capfd.readouterr()
+    assert main(["submit", str(project / "mixed.yaml"), "--address", url, "--workdir", str(project),
+                 "--install", "none", "--set", f"storage.path={storage}"]) == 0
+    job_id = capfd.readouterr().out.splitlines()[0].strip()
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:  # the partial summary shows the two quick trials finished
+        found = list(storage.glob("mixed-*/summary.json"))
+        if found:
+            try:
+                if sum(t["status"] == "ok" for t in json.loads(found[0].read_text())["trials"]) >= 2:
+                    break
+            except (ValueError, KeyError):
+                pass
+        time.sleep(0.5)
+    else:
+        pytest.fail("the two quick trials never showed up in the partial summary")
+    assert main(["jobs", "stop", job_id, "--address", url]) == 0
+    assert main(["jobs", "logs", job_id, "--follow", "--address", url]) in (1, 3)
+    capfd.readouterr()
+
+    fetched = tmp_path / "fetched"
+    assert main(["fetch", job_id, "--address", url, "--to", str(fetched)]) == 0
+    assert capfd.readouterr().out.strip() == str(fetched)
+    assert {"spec.yaml", "summary.json"} <= {p.name for p in fetched.iterdir()}
+    summary = read_summary(fetched)
+    assert summary.state == "interrupted"
+    ok = sorted(t.config["x"] for t in summary.trials if t.status == "ok")
+    assert ok == [1.0, 2.0] and summary.best is not None and summary.best.config["x"] == 2.0
+    assert summary.experiment_path == str(fetched.resolve())  # where it is now, not the head's path
+    assert str(storage) not in (fetched / "summary.json").read_text()
+    assert main(["results", str(fetched)]) == 0
+    assert "mixed" in capfd.readouterr().out
+
+    # the helper job that packed the results is gone; the user's job stays
+    assert main(["jobs", "list", "--address", url, "--json"]) == 0
+    listed = [j["job"] for j in json.loads(capfd.readouterr().out)]
+    assert job_id in listed
+    assert not [j for j in listed if (j or "").startswith("raytuner-fetch-")]  # None: drivers not started as jobs
+
+
+def test_a_job_no_worker_can_run_fails_in_seconds_with_its_reason(
+        local_cluster: dict[str, Any], project: Path, token_env: str, tmp_path: Path,
+        capfd: pytest.CaptureFixture[str]) -> None:
+    url = local_cluster["dashboard_url"]
+    capfd.readouterr()
+    started = time.perf_counter()
+    code = main(["submit", str(project / "spec.yaml"), "--address", url, "--workdir", str(project),
+                 "--install", "none", "--wait", "--set", "resources.cpu=2",
+                 "--set", f"storage.path={tmp_path / 'r'}"])
+    out, err = capfd.readouterr()
+    assert code == 1, out + err
+    job_id = out.splitlines()[0].strip()
+    assert f"job {job_id}: FAILED" in err
+    block = err.split(f"job {job_id} FAILED:", 1)[1]  # the job's error, grouped, after the status
+    assert "error:" in block and "CPU" in block and "Traceback" not in block
+    print(f"\n[timing] submit --wait of a job no node can run: {time.perf_counter() - started:.1f}s\n{block}",
+          file=sys.stderr)

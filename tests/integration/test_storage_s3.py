@@ -57,3 +57,112 @@ def test_s3_round_trip(ray_local: None, s3_endpoint: str, aws_env: None, tmp_pat
     assert main(["results", ran["experiment_path"], "--endpoint", s3_endpoint]) == 0
     out = capsys.readouterr().out
     assert "s3demo: top 3 of 3 trials" in out and "nodes:" in out
+
+
+def _iris_csv(path: Path) -> Path:
+    from sklearn.datasets import load_iris
+
+    data = load_iris(as_frame=True)
+    frame = data.frame.rename(columns=lambda c: c.replace(" (cm)", "").replace(" ", "_"))
+    frame["species"] = [data.target_names[t] for t in frame.pop("target")]
+    frame.to_csv(path, index=False)
+    return path
+
+
+def _sklearn_spec(source: str, **data: object) -> dict:
+    return {
+        "name": "s3model",
+        "trainable": {"type": "sklearn", "estimator": "sklearn.linear_model.LogisticRegression",
+                      "params": {"max_iter": 500},
+                      "data": {"source": source, "target": "species", "holdout": 0.3, **data}, "cv": {"folds": 2}},
+        "space": {"C": {"type": "float", "low": 0.01, "high": 10, "log": True}},
+        "metric": "accuracy", "strategy": {"name": "random", "seed": 2}, "budget": {"trials": 3},
+        "ensemble": {"top_k": 2, "method": "voting"},
+    }
+
+
+def test_refit_model_and_ensemble_saved_to_s3_and_predicted_from_there(
+        ray_local: None, s3_endpoint: str, aws_env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import boto3
+    import pandas as pd
+    import yaml
+
+    import raytuner
+
+    _bucket(s3_endpoint, "model-bucket")
+    csv = _iris_csv(tmp_path / "iris.csv")
+    spec_file = tmp_path / "spec.yaml"
+    spec_file.write_text(yaml.safe_dump(_sklearn_spec(str(csv))))
+    assert main(["run", str(spec_file), "--json", "--set", "storage.path=s3://model-bucket/exp",
+                 "--set", f"storage.endpoint={s3_endpoint}"]) == 0
+    ran = json.loads(capsys.readouterr().out)
+    exp = ran["experiment_path"]
+    refit, ensemble = ran["final"]["refit"], ran["final"]["ensemble"]
+    assert refit["path"] == f"{exp}/model" and ensemble["path"] == f"{exp}/ensemble"
+    assert {"model.joblib", "model.skops"} <= set(refit["files"])
+    keys = {o["Key"] for o in boto3.client("s3", endpoint_url=s3_endpoint).list_objects_v2(
+        Bucket="model-bucket", Prefix="exp/")["Contents"]}
+    prefix = exp.removeprefix("s3://model-bucket/")
+    for sub in ("model", "ensemble"):
+        assert {f"{prefix}/{sub}/{name}" for name in ("model.joblib", "model.json", "spec.yaml")} <= keys
+
+    out = tmp_path / "pred.csv"
+    assert main(["predict", "--model", exp, "--endpoint", s3_endpoint, "--data", str(csv), "--out", str(out)]) == 0
+    assert "accuracy:" in capsys.readouterr().err
+    saved = raytuner.load_model(exp, endpoint=s3_endpoint)
+    assert saved.path == f"{exp}/model" and saved.meta["config"] == ran["best"]["config"]
+    frame = pd.read_csv(csv)
+    expected = saved.model.predict(frame.drop(columns=["species"]).to_numpy())
+    assert pd.read_csv(out)["prediction"].tolist() == expected.tolist()
+
+    assert main(["predict", "--model", exp, "--ensemble", "--endpoint", s3_endpoint, "--data", str(csv)]) == 0
+    assert len(capsys.readouterr().out.strip().splitlines()) == 151  # header + one row per input row
+    assert raytuner.load_model(f"{exp}/model/model.skops", endpoint=s3_endpoint).meta["kind"] == "best"
+
+    # a path with no model is one clear message, exit 2
+    assert main(["predict", "--model", "s3://model-bucket/nothing", "--endpoint", s3_endpoint, "--data", str(csv)]) == 2
+    assert "s3://model-bucket/nothing holds no model (model.json)" in capsys.readouterr().err
+
+
+def test_data_from_s3_read_by_validate_and_run(ray_local: None, s3_endpoint: str, aws_env: None, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    import boto3
+    import yaml
+
+    _bucket(s3_endpoint, "data-bucket")
+    csv = _iris_csv(tmp_path / "iris.csv")
+    boto3.client("s3", endpoint_url=s3_endpoint).upload_file(str(csv), "data-bucket", "tables/iris.csv")
+    body = _sklearn_spec("s3://data-bucket/tables/iris.csv")
+    del body["ensemble"]
+    spec_file = tmp_path / "spec.yaml"
+    spec_file.write_text(yaml.safe_dump(body))
+
+    # validate: the endpoint from the environment, the file read (sample fit) when credentials are here
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_endpoint)
+    assert main(["validate", str(spec_file)]) == 0
+    assert "sample fit: 105 rows" in capsys.readouterr().out
+    assert main(["validate", str(spec_file), "--set", "trainable.data.source=s3://data-bucket/tables/nope.csv"]) == 2
+    err = capsys.readouterr().err
+    assert "trainable.data.source: got 's3://data-bucket/tables/nope.csv'; expected an existing file" in err
+    assert "Traceback" not in err
+    assert main(["validate", str(spec_file), "--set", "trainable.data.target=label"]) == 2
+    assert "one of the file's columns: sepal_length" in capsys.readouterr().err
+    with monkeypatch.context() as m:  # no credentials here: validate says it did not read the file
+        for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+            m.delenv(key)
+        assert main(["validate", str(spec_file)]) == 0
+        assert "not read: no credentials found here" in capsys.readouterr().out
+
+    # run: data and results on S3, the data's endpoint taken from storage.endpoint
+    monkeypatch.delenv("AWS_ENDPOINT_URL")
+    assert main(["run", str(spec_file), "--json", "--set", "storage.path=s3://data-bucket/results",
+                 "--set", f"storage.endpoint={s3_endpoint}"]) == 0
+    ran = json.loads(capsys.readouterr().out)
+    assert ran["counts"] == {"total": 3, "ok": 3, "error": 0}
+    refit = ran["final"]["refit"]
+    assert refit["search_rows"] == 105 and refit["holdout_rows"] == 45 and refit["path"].startswith("s3://data-bucket/results/")
+    import raytuner
+
+    assert raytuner.read_summary(ran["experiment_path"], endpoint=s3_endpoint).best.trial_id == ran["best"]["trial_id"]
+    assert raytuner.load_model(ran["experiment_path"], endpoint=s3_endpoint).meta["data_source"] == "s3://data-bucket/tables/iris.csv"

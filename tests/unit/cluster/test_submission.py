@@ -251,7 +251,7 @@ def test_a_port_with_401_in_it_is_not_an_auth_error() -> None:
 
 
 def test_pack_takes_summary_spec_reports_and_models_not_tune_internals(tmp_path: Path) -> None:
-    from raytuner.cluster import remote
+    from raytuner.cluster import fetch as fetch_mod, remote
 
     exp = tmp_path / "demo-20260101-000000"
     for rel in ("summary.json", "spec.yaml", "report.html", "model/best.joblib", "trial_abc/result.json",
@@ -269,7 +269,7 @@ def test_pack_takes_summary_spec_reports_and_models_not_tune_internals(tmp_path:
         assert remote.main(["pack", str(exp)]) == 0
     logs += out.getvalue() + "more output\n"
     target = tmp_path / "fetched"
-    jobs._extract(remote.unpack(logs), target)
+    fetch_mod._extract(remote.unpack(logs), target)
     files = sorted(p.relative_to(target).as_posix() for p in target.rglob("*") if p.is_file())
     assert files == ["model/best.joblib", "report.html", "spec.yaml", "summary.json"]
     assert (target / "summary.json").read_text() == "summary.json"
@@ -277,7 +277,7 @@ def test_pack_takes_summary_spec_reports_and_models_not_tune_internals(tmp_path:
         remote.unpack(logs.replace("RAYTUNER_PACK_END ", "RAYTUNER_PACK_END 00"))
     everything = remote.pack(str(exp), include_all=True)
     target_all = tmp_path / "all"
-    jobs._extract(everything, target_all)
+    fetch_mod._extract(everything, target_all)
     assert (target_all / "trial_abc" / "checkpoint_000000" / "state.pkl").is_file()
 
 
