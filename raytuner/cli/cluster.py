@@ -111,7 +111,11 @@ def _submit(args: argparse.Namespace) -> int:
 
             shutil.rmtree(package.staging_dir, ignore_errors=True)
         return 0
+    from raytuner.cluster import install, preflight
+
+    install.check_mode(args.install)
     cluster = _connect(args)
+    preflight.check_versions(cluster, args.install)  # before anything is built or uploaded
     package = jobs.build_package(args.spec, args.overrides, workdir=args.workdir, excludes=args.exclude,
                                  install=args.install, token=cluster.token, include=args.include)
     secrets = [item for item in package.left_out if item.kind == "secret"]
@@ -125,6 +129,8 @@ def _submit(args: argparse.Namespace) -> int:
     if not args.wait:
         return 0
     final = jobs.follow(cluster, job_id)
+    if final != "SUCCEEDED":
+        print(preflight.failure_report(cluster, job_id), file=sys.stderr)
     print(f"job {job_id}: {final}", file=sys.stderr)
     return jobs.EXIT_CODES.get(final, 1)
 

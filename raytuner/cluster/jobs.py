@@ -26,31 +26,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, TextIO
 
+from raytuner.cluster import compat
+from raytuner.cluster.install import INSTALL_MODES, runtime_env_install  # noqa: F401 - re-exported
 from raytuner.runner import auth
 from raytuner.errors import ClusterError, SpecError
 
 TERMINAL = ("SUCCEEDED", "FAILED", "STOPPED")
 EXIT_CODES = {"SUCCEEDED": 0, "FAILED": 1, "STOPPED": 3}
-INSTALL_MODES = {
-    "package": "ship this raytuner package with the job (runtime_env py_modules); the cluster "
-               "provides its dependencies (the configs in cluster/ install them)",
-    "none": "the cluster already has raytuner installed (same environment, e.g. `cluster local`)",
-    "pip:REQ": "pip-install REQ into the job's environment, e.g. pip:raytuner==0.1.0 or "
-               "pip:git+https://github.com/ORG/raytuner@v0.1.0",
-}
-
-
-def runtime_env_install(install: str) -> dict[str, Any]:
-    """The runtime_env fields that make ``python -m raytuner.cluster.remote`` importable on the cluster."""
-    if install == "none":
-        return {}
-    if install == "package":
-        import raytuner
-
-        return {"py_modules": [str(Path(raytuner.__file__).parent)]}
-    if install.startswith("pip:") and install[4:].strip():
-        return {"pip": [install[4:].strip()]}
-    raise ClusterError(f"--install {install!r}: expected one of package, none, pip:REQUIREMENT")
+FAILURE_LINES = 25  # lines of a failed job's log shown on the laptop
 
 
 @dataclass
@@ -66,7 +49,7 @@ class Cluster:
 
 
 def connect(address: str | None, *, token_file: str | None = None, insecure: bool = False,
-            ca_cert: str | None = None) -> Cluster:
+            ca_cert: str | None = None, retry_s: float = compat.RETRY_S) -> Cluster:
     address = address or os.environ.get("RAY_API_SERVER_ADDRESS") or _http_ray_address()
     url = auth.check_address(address or "", insecure=insecure)
     token = auth.resolve_token(token_file)
@@ -76,7 +59,10 @@ def connect(address: str | None, *, token_file: str | None = None, insecure: boo
 
     verify: Any = str(Path(ca_cert).expanduser()) if ca_cert else True
     try:
-        client = JobSubmissionClient(url, headers=auth.headers(token), verify=verify)
+        client = compat.retrying(lambda: JobSubmissionClient(url, headers=auth.headers(token), verify=verify),
+                                 what=f"connecting to {url}", budget_s=retry_s, on_retry=_say_retry)
+    except ClusterError:
+        raise
     except Exception as exc:  # noqa: BLE001 - Ray raises ConnectionError/RuntimeError/ValueError
         raise explain(exc, url, token) from None
     return Cluster(url, token, client)
@@ -113,9 +99,17 @@ def _auth_failure(text: str) -> int | None:
     return None
 
 
-def _call(cluster: Cluster, fn: Any, *args: Any, **kwargs: Any) -> Any:
+def _say_retry(exc: BaseException, wait: float) -> None:
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+    print(f"(cluster not ready: {first}; retrying in {wait:.1f} s)", file=sys.stderr, flush=True)
+
+
+def call(cluster: Cluster, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """fn(*args, **kwargs) on the Jobs API: transient errors retried, the rest one clear ClusterError."""
+    name = getattr(fn, "__name__", "request")
     try:
-        return fn(*args, **kwargs)
+        return compat.retrying(lambda: fn(*args, **kwargs), what=f"{name} on {cluster.address}",
+                               on_retry=_say_retry)
     except ClusterError:
         raise
     except Exception as exc:  # noqa: BLE001
@@ -159,8 +153,11 @@ def build_package(
     root = Path(workdir).resolve()
     if not root.is_dir():
         raise ClusterError(f"--workdir {workdir}: not a directory")
-    install_env = runtime_env_install(install)
+    from raytuner.cluster import install as inst
+
+    inst.check_mode(install)
     spec = load_spec(spec_path, overrides)  # a bad spec or --set fails here, before anything is sent
+    shipment = inst.ship(spec) if install == "package" else None
     spec_file = Path(spec_path).resolve()
     from raytuner.cluster import workdir as wd
 
@@ -182,6 +179,8 @@ def build_package(
         rel_spec = None  # excluded (e.g. git-ignored): shipped on its own below
     _check_data_shipped(spec, root, files)
     staging = wd.stage(root, files, secret=token.value if token else None)
+    if shipment is not None:
+        shipment.place(staging)
     if rel_spec is None:  # the spec lies outside the package: ship it next to the files
         rel_spec = f".raytuner-spec/{spec_file.name}"
         if token and token.value.encode() in spec_file.read_bytes():
@@ -200,7 +199,7 @@ def build_package(
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     from raytuner.results.versions import __version__
 
-    runtime_env = {"working_dir": str(staging), **install_env,
+    runtime_env = {"working_dir": str(staging), **runtime_env_install(install, shipment),
                    "excludes": ["__pycache__/", "*.pyc"]}
     return Package(
         submission_id=f"raytuner-{spec.name}-{stamp}-{secrets.token_hex(3)}",
@@ -208,7 +207,8 @@ def build_package(
         runtime_env=runtime_env,
         files=files,
         staging_dir=staging,
-        metadata={"raytuner_spec": spec.name, "raytuner_install": install, "raytuner_version": __version__},
+        metadata={"raytuner_spec": spec.name, "raytuner_install": install, "raytuner_version": __version__,
+                  **({"raytuner_extras": ",".join(shipment.extras)} if shipment else {})},
         left_out=[item for item in selection.left_out if item.path != rel_spec],
     )
 
@@ -229,10 +229,21 @@ def _check_data_shipped(spec: Any, root: Path, files: list[str]) -> None:
 
 
 def submit(cluster: Cluster, package: Package) -> str:
+    attempts: list[int] = []
+
+    def once() -> Any:
+        attempts.append(1)
+        try:
+            return cluster.client.submit_job(entrypoint=package.entrypoint, runtime_env=package.runtime_env,
+                                             submission_id=package.submission_id, metadata=package.metadata)
+        except Exception as exc:  # a retried submit whose first try reached the head
+            if len(attempts) > 1 and "already exists" in str(exc):
+                return package.submission_id
+            raise
+
+    once.__name__ = "submit_job"
     try:
-        return str(_call(cluster, cluster.client.submit_job, entrypoint=package.entrypoint,
-                         runtime_env=package.runtime_env, submission_id=package.submission_id,
-                         metadata=package.metadata))
+        return str(call(cluster, once))
     finally:
         shutil.rmtree(package.staging_dir, ignore_errors=True)
 
@@ -241,20 +252,20 @@ def submit(cluster: Cluster, package: Package) -> str:
 
 
 def list_jobs(cluster: Cluster) -> list[Any]:
-    jobs = _call(cluster, cluster.client.list_jobs)
+    jobs = call(cluster, cluster.client.list_jobs)
     return sorted(jobs, key=lambda j: j.start_time or 0, reverse=True)
 
 
 def info(cluster: Cluster, job_id: str) -> Any:
-    return _call(cluster, cluster.client.get_job_info, job_id)
+    return call(cluster, cluster.client.get_job_info, job_id)
 
 
 def status(cluster: Cluster, job_id: str) -> str:
-    return str(_call(cluster, cluster.client.get_job_status, job_id))
+    return str(call(cluster, cluster.client.get_job_status, job_id))
 
 
 def logs(cluster: Cluster, job_id: str) -> str:
-    return cluster.redact(str(_call(cluster, cluster.client.get_job_logs, job_id)))
+    return cluster.redact(str(call(cluster, cluster.client.get_job_logs, job_id)))
 
 
 def follow(cluster: Cluster, job_id: str, stream: TextIO | None = None) -> str:
@@ -291,7 +302,7 @@ def wait(cluster: Cluster, job_id: str, *, poll_s: float = 1.0, timeout_s: float
 
 
 def stop(cluster: Cluster, job_id: str) -> bool:
-    return bool(_call(cluster, cluster.client.stop_job, job_id))
+    return bool(call(cluster, cluster.client.stop_job, job_id))
 
 
 # -- fetch -----------------------------------------------------------------------------
@@ -333,10 +344,13 @@ def _pack_on_cluster(cluster: Cluster, job: Any, experiment: str, include_all: b
 
     install = (job.metadata or {}).get("raytuner_install", "package")
     argv = ["python", "-m", "raytuner.cluster.remote", "pack", experiment] + (["--all"] if include_all else [])
-    job_id = _call(cluster, cluster.client.submit_job, entrypoint=shlex.join(argv),
-                   runtime_env=runtime_env_install(install) or None,
-                   submission_id=f"raytuner-fetch-{secrets.token_hex(4)}",
-                   metadata={"raytuner_fetch": str(job.submission_id)})
+    runtime_env = runtime_env_install(install, None) if install != "package" else _wheel_env()
+    job_id = call(cluster, cluster.client.submit_job, entrypoint=shlex.join(argv),
+                  runtime_env=runtime_env or None,
+                  submission_id=f"raytuner-fetch-{secrets.token_hex(4)}",
+                  metadata={"raytuner_fetch": str(job.submission_id)})
+    if runtime_env and "working_dir" in runtime_env:  # uploaded now
+        shutil.rmtree(runtime_env["working_dir"], ignore_errors=True)
     try:
         final = wait(cluster, job_id, poll_s=0.3, timeout_s=600)
         text = logs(cluster, job_id)
@@ -352,6 +366,19 @@ def _pack_on_cluster(cluster: Cluster, job: Any, experiment: str, include_all: b
             cluster.client.delete_job(job_id)
         except Exception:  # noqa: BLE001 - best effort: the helper job is finished anyway
             pass
+
+
+def _wheel_env() -> dict[str, Any]:
+    """The fetch job's environment under --install package: the same wheel and base pins as a job
+    without extras (so Ray reuses that environment), in a working dir holding only the wheel."""
+    import tempfile
+
+    from raytuner.cluster import install as inst
+
+    shipment = inst.ship(None)
+    staging = Path(tempfile.mkdtemp(prefix="raytuner-fetch-"))
+    shipment.place(staging)
+    return {"working_dir": str(staging), **runtime_env_install("package", shipment)}
 
 
 def _extract(data: bytes, target: Path) -> None:
