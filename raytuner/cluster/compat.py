@@ -40,9 +40,11 @@ def is_transient(exc: BaseException) -> bool:
 
 
 def retrying(fn: Callable[[], T], *, what: str, budget_s: float = RETRY_S,
-             sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
+             sleep: Callable[[float], None] | None = None, clock: Callable[[], float] | None = None,
              on_retry: Callable[[BaseException, float], None] | None = None) -> T:
     """fn(), retried with backoff (0.5 s doubling to 8 s) while it fails transiently, for at most budget_s."""
+    sleep = sleep or time.sleep
+    clock = clock or time.monotonic
     deadline = clock() + budget_s
     delay = FIRST_DELAY_S
     attempts = 0

@@ -17,11 +17,13 @@ from raytuner.errors import ClusterError
 
 def check_versions(cluster: jobs.Cluster, install: str) -> compat.Versions:
     """Ray (from /api/version) and, for --install package, Python (a tiny probe job) must match here."""
+    here = compat.Versions.here()
     remote = compat.Versions(compat.ray_version_of(cluster.client) or "", "")
+    if remote.ray:  # a Ray mismatch fails without starting a job
+        compat.check_versions(here, remote, cluster.address)
     if install == "package":
         remote = probe(cluster)
-    if remote.ray:
-        compat.check_versions(compat.Versions.here(), remote, cluster.address)
+        compat.check_versions(here, remote, cluster.address)
     return remote
 
 
