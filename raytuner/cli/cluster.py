@@ -76,6 +76,9 @@ def add_cluster_commands(sub: Any, command: Register) -> None:
     local.add_argument("--cpus", type=int, default=1, help="CPUs per worker")
     local.add_argument("--gpus", type=int, default=0, help="GPUs per worker")
     local.add_argument("--head-cpus", type=int, default=0, help="CPUs of the head (0: trials go to workers)")
+    local.add_argument("--python", default=None, metavar="PATH",
+                       help="run the nodes with this interpreter's Ray, e.g. a virtualenv holding only "
+                            "ray[default,tune] (a vanilla cluster; submit with the default --install package)")
     local.add_argument("--json", action="store_true")
     token = cluster_sub.add_parser("token", help="write a fresh random auth token to a 0600 file")
     token.add_argument("action", choices=["new"])
@@ -197,7 +200,7 @@ def _cluster(args: argparse.Namespace) -> int:
 
     if args.action == "up":
         cluster = cluster_local.up(args.state_dir, workers=args.workers, cpus_per_worker=args.cpus,
-                                   gpus_per_worker=args.gpus, head_cpus=args.head_cpus)
+                                   gpus_per_worker=args.gpus, head_cpus=args.head_cpus, python=args.python)
         if args.json:
             print(json.dumps(cluster.to_data(), indent=2))
             return 0
@@ -216,7 +219,8 @@ def _cluster(args: argparse.Namespace) -> int:
         print(f"  export RAY_AUTH_TOKEN_PATH={cluster.token_path}")
         print("  export RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0   # only for `raytuner run --address "
               f"{cluster.gcs_address}`: Ray then keeps 127.0.0.1")
-        print(f"  raytuner submit experiments/quickstart.yaml --address {cluster.dashboard_url} --install none --wait")
+        install = "" if args.python else " --install none"  # a vanilla cluster gets raytuner with the job
+        print(f"  raytuner submit experiments/quickstart.yaml --address {cluster.dashboard_url}{install} --wait")
         print("  raytuner cluster local down")
         return 0
     if args.action == "down":
