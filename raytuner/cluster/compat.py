@@ -123,9 +123,11 @@ def failure_block(job_id: str, status: str, message: str | None, logs: str, line
     """One block saying why a job ended badly: Ray's message (e.g. a runtime_env that failed to
     install) and the last lines of its log, repeated lines grouped."""
     out = [f"job {job_id} {status}" + (":" if message or logs.strip() else " (no message, empty log)")]
-    for line in (message or "").strip().splitlines()[-lines:]:
-        out.append(f"  {line}")
     tail = [line.rstrip() for line in logs.splitlines() if line.strip()][-lines:]
+    shown = set(tail)  # Ray's message often repeats the log's end: each line once
+    for line in (message or "").strip().splitlines()[-lines:]:
+        if line.rstrip() not in shown:
+            out.append(f"  {line}")
     if tail:
         out.append(f"  last {len(tail)} lines of its log:")
         grouped: list[list[Any]] = []

@@ -101,8 +101,8 @@ def _ray_command(python: str | None = None) -> list[str]:
 
 def _node_env(token_path: Path, python: str | None = None) -> dict[str, str]:
     env = dict(os.environ)
-    for key in ("RAY_ADDRESS", "RAY_AUTH_TOKEN", "RAY_API_SERVER_ADDRESS"):
-        env.pop(key, None)
+    for key in ("RAY_ADDRESS", "RAY_AUTH_TOKEN", "RAY_API_SERVER_ADDRESS", *(("PYTHONPATH",) if python else ())):
+        env.pop(key, None)  # another interpreter gets nothing of this environment's (PYTHONPATH)
     env.update(
         RAY_AUTH_MODE="token",
         RAY_AUTH_TOKEN_PATH=str(token_path),
