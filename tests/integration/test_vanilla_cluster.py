@@ -108,7 +108,10 @@ def test_default_install_runs_quickstart_and_fetch_brings_it_back(
     assert sorted(p.name for p in (fetched / "model").iterdir() if p.suffix == ".joblib")
     assert main(["jobs", "list", "--address", url, "--json"]) == 0
     listed = json.loads(capfd.readouterr().out)
-    assert not [j["job"] for j in listed if (j["job"] or "").startswith("raytuner-probe-")]  # the version probes are gone
+    probes = [j for j in listed if (j["job"] or "").startswith("raytuner-probe-")]
+    # the version probe was deleted: what Ray still lists is its ghost (no metadata, "Entrypoint not
+    # found.", FAILED: the deleted job's supervisor actor; #17 item 7 deals with those)
+    assert len(probes) == 1 and probes[0]["metadata"] is None
     job = next(j for j in listed if j["job"] == job_id)
     assert job["metadata"]["raytuner_install"] == "package"
     print(f"\nvanilla cluster: submit to SUCCEEDED {submit_s:.1f} s (first: builds the job's pip env); "
@@ -125,5 +128,6 @@ def test_a_job_whose_environment_fails_says_why(vanilla_cluster: cluster_local.L
     out, err = capfd.readouterr()
     assert code == 1, out + err
     job_id = out.splitlines()[0].strip()
-    block = err.split(f"job {job_id} FAILED:", 1)[1]
-    assert "raytuner-no-such-package" in block and "Traceback" not in err.split(f"job {job_id} FAILED:")[0]
+    block = err.split(f"job {job_id} FAILED:", 1)[1].split(f"job {job_id}: FAILED", 1)[0]
+    assert "No matching distribution found for raytuner-no-such-package==0.0.1" in block
+    assert len(block.strip().splitlines()) <= 2 * 25 + 1  # Ray's message and the log's end, bounded
