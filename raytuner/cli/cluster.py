@@ -77,6 +77,9 @@ def add_cluster_commands(sub: Any, command: Register) -> None:
     local.add_argument("--cpus", type=int, default=1, help="CPUs per worker")
     local.add_argument("--gpus", type=int, default=0, help="GPUs per worker")
     local.add_argument("--head-cpus", type=int, default=0, help="CPUs of the head (0: trials go to workers)")
+    local.add_argument("--python", default=None, metavar="PATH",
+                       help="run the nodes with this interpreter's Ray, e.g. a virtualenv holding only "
+                            "ray[default,tune] (a vanilla cluster; submit with the default --install package)")
     local.add_argument("--json", action="store_true")
     token = cluster_sub.add_parser("token", help="write a fresh random auth token to a 0600 file")
     token.add_argument("action", choices=["new"])
@@ -112,7 +115,11 @@ def _submit(args: argparse.Namespace) -> int:
 
             shutil.rmtree(package.staging_dir, ignore_errors=True)
         return 0
+    from raytuner.cluster import install, preflight
+
+    install.check_mode(args.install)
     cluster = _connect(args)
+    preflight.check_versions(cluster, args.install)  # before anything is built or uploaded
     package = jobs.build_package(args.spec, args.overrides, workdir=args.workdir, excludes=args.exclude,
                                  install=args.install, token=cluster.token, include=args.include)
     secrets = [item for item in package.left_out if item.kind == "secret"]
@@ -132,7 +139,18 @@ def _submit(args: argparse.Namespace) -> int:
 
 
 def _print_failure(jobs: Any, cluster: Any, job_id: str, final: str) -> None:
-    block = jobs.failure_block(cluster, job_id, final)
+    """Why a job did not succeed, one block: raytuner's own error message when the job printed
+    one, else Ray's message and the log's last lines (a job that died before raytuner ran:
+    a runtime env that failed to install...); a plain stop prints nothing."""
+    if final == "SUCCEEDED":
+        return
+    from raytuner.cluster import preflight
+
+    own = jobs.error_lines(jobs.logs(cluster, job_id))
+    if own or final == "STOPPED":
+        block = jobs.failure_block(cluster, job_id, final)
+    else:
+        block = preflight.failure_report(cluster, job_id)
     if block:
         print(block, file=sys.stderr)
 
@@ -200,7 +218,7 @@ def _cluster(args: argparse.Namespace) -> int:
 
     if args.action == "up":
         cluster = cluster_local.up(args.state_dir, workers=args.workers, cpus_per_worker=args.cpus,
-                                   gpus_per_worker=args.gpus, head_cpus=args.head_cpus)
+                                   gpus_per_worker=args.gpus, head_cpus=args.head_cpus, python=args.python)
         if args.json:
             print(json.dumps(cluster.to_data(), indent=2))
             return 0
@@ -219,7 +237,8 @@ def _cluster(args: argparse.Namespace) -> int:
         print(f"  export RAY_AUTH_TOKEN_PATH={cluster.token_path}")
         print("  export RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0   # only for `raytuner run --address "
               f"{cluster.gcs_address}`: Ray then keeps 127.0.0.1")
-        print(f"  raytuner submit experiments/quickstart.yaml --address {cluster.dashboard_url} --install none --wait")
+        install = "" if args.python else " --install none"  # a vanilla cluster gets raytuner with the job
+        print(f"  raytuner submit experiments/quickstart.yaml --address {cluster.dashboard_url}{install} --wait")
         print("  raytuner cluster local down")
         return 0
     if args.action == "down":

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from raytuner.cluster.jobs import TERMINAL, Cluster, _call, info, logs, runtime_env_install, wait
+from raytuner.cluster.jobs import TERMINAL, Cluster, call, info, logs, runtime_env_install, wait
 from raytuner.errors import ClusterError
 
 REWRITTEN = ("summary.json", "model/model.json", "ensemble/model.json")
@@ -96,10 +96,13 @@ def _pack_on_cluster(cluster: Cluster, job: Any, experiment: str, include_all: b
 
     install = (job.metadata or {}).get("raytuner_install", "package")
     argv = ["python", "-m", "raytuner.cluster.remote", "pack", experiment] + (["--all"] if include_all else [])
-    job_id = _call(cluster, cluster.client.submit_job, entrypoint=shlex.join(argv),
-                   runtime_env=runtime_env_install(install) or None,
-                   submission_id=f"raytuner-fetch-{secrets.token_hex(4)}",
-                   metadata={"raytuner_fetch": str(job.submission_id)})
+    runtime_env = runtime_env_install(install, None) if install != "package" else _wheel_env()
+    job_id = call(cluster, cluster.client.submit_job, entrypoint=shlex.join(argv),
+                  runtime_env=runtime_env or None,
+                  submission_id=f"raytuner-fetch-{secrets.token_hex(4)}",
+                  metadata={"raytuner_fetch": str(job.submission_id)})
+    if runtime_env and "working_dir" in runtime_env:  # uploaded now
+        shutil.rmtree(runtime_env["working_dir"], ignore_errors=True)
     try:
         final = wait(cluster, job_id, poll_s=0.3, timeout_s=600)
         text = logs(cluster, job_id)
@@ -112,6 +115,19 @@ def _pack_on_cluster(cluster: Cluster, job: Any, experiment: str, include_all: b
             raise ClusterError(f"fetching {experiment}: {exc}") from None
     finally:
         delete_job(cluster, job_id)
+
+
+def _wheel_env() -> dict[str, Any]:
+    """The fetch job's environment under --install package: the same wheel and base pins as a job
+    without extras (so Ray reuses that environment), in a working dir holding only the wheel."""
+    import tempfile
+
+    from raytuner.cluster import install as inst
+
+    shipment = inst.ship(None)
+    staging = Path(tempfile.mkdtemp(prefix="raytuner-fetch-"))
+    shipment.place(staging)
+    return {"working_dir": str(staging), **runtime_env_install("package", shipment)}
 
 
 def delete_job(cluster: Cluster, job_id: str, *, timeout_s: float = 30.0) -> bool:

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, TextIO
 
+from raytuner.cluster import compat
+from raytuner.cluster.install import INSTALL_MODES, runtime_env_install  # noqa: F401 - re-exported
 from raytuner.runner import auth
 from raytuner.errors import ClusterError, SpecError
 
@@ -32,26 +34,7 @@ TERMINAL = ("SUCCEEDED", "FAILED", "STOPPED")
 # `jobs stop`: Ray's supervisor sends SIGINT (Tune's graceful stop, like Ctrl+C) and waits this long
 STOP_ENV = {"RAY_JOB_STOP_SIGNAL": "SIGINT", "RAY_JOB_STOP_WAIT_TIME_S": "20"}
 EXIT_CODES = {"SUCCEEDED": 0, "FAILED": 1, "STOPPED": 3}
-INSTALL_MODES = {
-    "package": "ship this raytuner package with the job (runtime_env py_modules); the cluster "
-               "provides its dependencies (the configs in cluster/ install them)",
-    "none": "the cluster already has raytuner installed (same environment, e.g. `cluster local`)",
-    "pip:REQ": "pip-install REQ into the job's environment, e.g. pip:raytuner==0.1.0 or "
-               "pip:git+https://github.com/ORG/raytuner@v0.1.0",
-}
-
-
-def runtime_env_install(install: str) -> dict[str, Any]:
-    """The runtime_env fields that make ``python -m raytuner.cluster.remote`` importable on the cluster."""
-    if install == "none":
-        return {}
-    if install == "package":
-        import raytuner
-
-        return {"py_modules": [str(Path(raytuner.__file__).parent)]}
-    if install.startswith("pip:") and install[4:].strip():
-        return {"pip": [install[4:].strip()]}
-    raise ClusterError(f"--install {install!r}: expected one of package, none, pip:REQUIREMENT")
+FAILURE_LINES = 25  # lines of a failed job's log shown on the laptop
 
 
 @dataclass
@@ -67,7 +50,7 @@ class Cluster:
 
 
 def connect(address: str | None, *, token_file: str | None = None, insecure: bool = False,
-            ca_cert: str | None = None) -> Cluster:
+            ca_cert: str | None = None, retry_s: float = compat.RETRY_S) -> Cluster:
     address = address or os.environ.get("RAY_API_SERVER_ADDRESS") or _http_ray_address()
     url = auth.check_address(address or "", insecure=insecure)
     token = auth.resolve_token(token_file)
@@ -77,7 +60,10 @@ def connect(address: str | None, *, token_file: str | None = None, insecure: boo
 
     verify: Any = str(Path(ca_cert).expanduser()) if ca_cert else True
     try:
-        client = JobSubmissionClient(url, headers=auth.headers(token), verify=verify)
+        client = compat.retrying(lambda: JobSubmissionClient(url, headers=auth.headers(token), verify=verify),
+                                 what=f"connecting to {url}", budget_s=retry_s, on_retry=_say_retry)
+    except ClusterError:
+        raise
     except Exception as exc:  # noqa: BLE001 - Ray raises ConnectionError/RuntimeError/ValueError
         raise explain(exc, url, token) from None
     return Cluster(url, token, client)
@@ -114,9 +100,17 @@ def _auth_failure(text: str) -> int | None:
     return None
 
 
-def _call(cluster: Cluster, fn: Any, *args: Any, **kwargs: Any) -> Any:
+def _say_retry(exc: BaseException, wait: float) -> None:
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+    print(f"(cluster not ready: {first}; retrying in {wait:.1f} s)", file=sys.stderr, flush=True)
+
+
+def call(cluster: Cluster, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """fn(*args, **kwargs) on the Jobs API: transient errors retried, the rest one clear ClusterError."""
+    name = getattr(fn, "__name__", "request")
     try:
-        return fn(*args, **kwargs)
+        return compat.retrying(lambda: fn(*args, **kwargs), what=f"{name} on {cluster.address}",
+                               on_retry=_say_retry)
     except ClusterError:
         raise
     except Exception as exc:  # noqa: BLE001
@@ -160,8 +154,11 @@ def build_package(
     root = Path(workdir).resolve()
     if not root.is_dir():
         raise ClusterError(f"--workdir {workdir}: not a directory")
-    install_env = runtime_env_install(install)
+    from raytuner.cluster import install as inst
+
+    inst.check_mode(install)
     spec = load_spec(spec_path, overrides)  # a bad spec or --set fails here, before anything is sent
+    shipment = inst.ship(spec) if install == "package" else None
     spec_file = Path(spec_path).resolve()
     from raytuner.cluster import workdir as wd
 
@@ -183,6 +180,8 @@ def build_package(
         rel_spec = None  # excluded (e.g. git-ignored): shipped on its own below
     _check_data_shipped(spec, root, files)
     staging = wd.stage(root, files, secret=token.value if token else None)
+    if shipment is not None:
+        shipment.place(staging)
     if rel_spec is None:  # the spec lies outside the package: ship it next to the files
         rel_spec = f".raytuner-spec/{spec_file.name}"
         if token and token.value.encode() in spec_file.read_bytes():
@@ -201,7 +200,7 @@ def build_package(
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     from raytuner.results.versions import __version__
 
-    runtime_env = {"working_dir": str(staging), **install_env,
+    runtime_env = {"working_dir": str(staging), **runtime_env_install(install, shipment),
                    "excludes": ["__pycache__/", "*.pyc"], "env_vars": dict(STOP_ENV)}
     return Package(
         submission_id=f"raytuner-{spec.name}-{stamp}-{secrets.token_hex(3)}",
@@ -209,7 +208,8 @@ def build_package(
         runtime_env=runtime_env,
         files=files,
         staging_dir=staging,
-        metadata={"raytuner_spec": spec.name, "raytuner_install": install, "raytuner_version": __version__},
+        metadata={"raytuner_spec": spec.name, "raytuner_install": install, "raytuner_version": __version__,
+                  **({"raytuner_extras": ",".join(shipment.extras)} if shipment else {})},
         left_out=[item for item in selection.left_out if item.path != rel_spec],
     )
 
@@ -230,10 +230,21 @@ def _check_data_shipped(spec: Any, root: Path, files: list[str]) -> None:
 
 
 def submit(cluster: Cluster, package: Package) -> str:
+    attempts: list[int] = []
+
+    def once() -> Any:
+        attempts.append(1)
+        try:
+            return cluster.client.submit_job(entrypoint=package.entrypoint, runtime_env=package.runtime_env,
+                                             submission_id=package.submission_id, metadata=package.metadata)
+        except Exception as exc:  # a retried submit whose first try reached the head
+            if len(attempts) > 1 and "already exists" in str(exc):
+                return package.submission_id
+            raise
+
+    once.__name__ = "submit_job"
     try:
-        return str(_call(cluster, cluster.client.submit_job, entrypoint=package.entrypoint,
-                         runtime_env=package.runtime_env, submission_id=package.submission_id,
-                         metadata=package.metadata))
+        return str(call(cluster, once))
     finally:
         shutil.rmtree(package.staging_dir, ignore_errors=True)
 
@@ -242,20 +253,20 @@ def submit(cluster: Cluster, package: Package) -> str:
 
 
 def list_jobs(cluster: Cluster) -> list[Any]:
-    jobs = _call(cluster, cluster.client.list_jobs)
+    jobs = call(cluster, cluster.client.list_jobs)
     return sorted(jobs, key=lambda j: j.start_time or 0, reverse=True)
 
 
 def info(cluster: Cluster, job_id: str) -> Any:
-    return _call(cluster, cluster.client.get_job_info, job_id)
+    return call(cluster, cluster.client.get_job_info, job_id)
 
 
 def status(cluster: Cluster, job_id: str) -> str:
-    return str(_call(cluster, cluster.client.get_job_status, job_id))
+    return str(call(cluster, cluster.client.get_job_status, job_id))
 
 
 def logs(cluster: Cluster, job_id: str) -> str:
-    return cluster.redact(str(_call(cluster, cluster.client.get_job_logs, job_id)))
+    return cluster.redact(str(call(cluster, cluster.client.get_job_logs, job_id)))
 
 
 def follow(cluster: Cluster, job_id: str, stream: TextIO | None = None) -> str:
@@ -321,4 +332,4 @@ def failure_block(cluster: Cluster, job_id: str, final: str) -> str:
 
 
 def stop(cluster: Cluster, job_id: str) -> bool:
-    return bool(_call(cluster, cluster.client.stop_job, job_id))
+    return bool(call(cluster, cluster.client.stop_job, job_id))

@@ -91,21 +91,24 @@ def free_port() -> int:
 LOOPBACK = "127.0.0.1"  # the one node IP for which Ray binds every port to loopback
 
 
-def _ray_command() -> list[str]:
-    """Ray's `ray` CLI, run so that it keeps --node-ip-address 127.0.0.1 (see ray_node)."""
-    return [sys.executable, "-m", "raytuner.cluster.ray_node"]
+def _ray_command(python: str | None = None) -> list[str]:
+    """Ray's `ray` CLI, run so that it keeps --node-ip-address 127.0.0.1 (see ray_node); with
+    another interpreter (one without raytuner, e.g. only ray[default,tune]) ray_node's code inline."""
+    from raytuner.cluster.ray_node import INLINE
+
+    return [sys.executable, "-m", "raytuner.cluster.ray_node"] if python is None else [python, "-c", INLINE]
 
 
-def _node_env(token_path: Path) -> dict[str, str]:
+def _node_env(token_path: Path, python: str | None = None) -> dict[str, str]:
     env = dict(os.environ)
-    for key in ("RAY_ADDRESS", "RAY_AUTH_TOKEN", "RAY_API_SERVER_ADDRESS"):
-        env.pop(key, None)
+    for key in ("RAY_ADDRESS", "RAY_AUTH_TOKEN", "RAY_API_SERVER_ADDRESS", *(("PYTHONPATH",) if python else ())):
+        env.pop(key, None)  # another interpreter gets nothing of this environment's (PYTHONPATH)
     env.update(
         RAY_AUTH_MODE="token",
         RAY_AUTH_TOKEN_PATH=str(token_path),
         RAY_USAGE_STATS_ENABLED="0",
         # jobs run `python` / `raytuner` from this environment
-        PATH=os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]),
+        PATH=os.pathsep.join([str(Path(python or sys.executable).parent), env.get("PATH", "")]),
     )
     return env
 
@@ -128,8 +131,10 @@ def up(
     head_cpus: int = 0,
     object_store_mb: int = 100,
     timeout_s: float = 90.0,
+    python: str | None = None,
 ) -> LocalCluster:
-    """Start a head and ``workers`` workers; return once every node is registered."""
+    """Start a head and ``workers`` workers (with ``python``'s Ray, default this one's);
+    return once every node is registered."""
     if workers < 0 or cpus_per_worker < 0 or head_cpus < 0:
         raise ClusterError("workers and CPU counts must be >= 0")
     root = state_dir(path)
@@ -154,8 +159,8 @@ def up(
         root_temp_dir=temp_root,
         started_at=time.strftime("%Y-%m-%dT%H:%M:%S"),
     )
-    env = _node_env(token_path)
-    ray = _ray_command()
+    env = _node_env(token_path, python)
+    ray = _ray_command(python)
     common = ["--block", "--disable-usage-stats", "--object-store-memory", str(object_store_mb * 1024 * 1024)]
     try:
         head_cmd = [

@@ -31,6 +31,11 @@ import os
 import sys
 
 KEEP_LOOPBACK_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+# main() for `python -c` in an environment without raytuner (`cluster local up --python`)
+INLINE = ("import os, sys; import ray._private.services as services; "
+          "services.resolve_ip_for_localhost = lambda host: host; "
+          f"os.environ['{KEEP_LOOPBACK_ENV}'] = '0'; "
+          "from ray.scripts.scripts import main; sys.exit(int(main() or 0))")
 
 
 def main() -> int:

@@ -88,7 +88,8 @@ def test_entrypoint_quotes_overrides(project: Path, capsys: pytest.CaptureFixtur
     entry, env, _ = _dry_run(project, capsys, "--set", evil, "--set", "budget.trials=3")
     assert shlex.split(entry) == ["python", "-m", "raytuner.cluster.remote", "run", "spec.yaml",
                                   "--set", evil, "--set", "budget.trials=3"]
-    assert json.loads(env)["py_modules"][0].endswith("raytuner")
+    wheel = json.loads(env)["pip"]["packages"][0]
+    assert wheel.startswith("${RAY_RUNTIME_ENV_CREATE_WORKING_DIR}/.raytuner-wheel/") and wheel.endswith(".whl")
 
 
 def test_a_bad_override_fails_before_anything_is_sent(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -107,8 +108,8 @@ def test_spec_outside_the_workdir_travels_along(project: Path, tmp_path: Path,
 
 
 def test_install_modes() -> None:
-    package = jobs.runtime_env_install("package")["py_modules"][0]
-    assert (Path(package) / "__init__.py").is_file()
+    with pytest.raises(ClusterError, match="no wheel built"):
+        jobs.runtime_env_install("package")
     assert jobs.runtime_env_install("none") == {}
     assert jobs.runtime_env_install("pip:raytuner[torch]==0.1.0") == {"pip": ["raytuner[torch]==0.1.0"]}
     for bad in ("pip:", "conda", ""):
