@@ -16,11 +16,10 @@ import secrets
 import shlex
 import shutil
 import tarfile
-import time
 from pathlib import Path
 from typing import Any
 
-from raytuner.cluster.jobs import TERMINAL, Cluster, call, info, logs, runtime_env_install, wait
+from raytuner.cluster.jobs import TERMINAL, Cluster, call, delete_job, info, logs, runtime_env_install, wait
 from raytuner.errors import ClusterError
 
 REWRITTEN = ("summary.json", "model/model.json", "ensemble/model.json")
@@ -128,27 +127,6 @@ def _wheel_env() -> dict[str, Any]:
     staging = Path(tempfile.mkdtemp(prefix="raytuner-fetch-"))
     shipment.place(staging)
     return {"working_dir": str(staging), **runtime_env_install("package", shipment)}
-
-
-def delete_job(cluster: Cluster, job_id: str, *, timeout_s: float = 30.0) -> bool:
-    """Delete a helper job and check it is gone (a job that has just ended may refuse a delete
-    for a moment; a still running one is stopped first). True once it no longer exists."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            status = str(cluster.client.get_job_status(job_id))
-        except Exception:  # noqa: BLE001 - gone (404) is what we want
-            return True
-        try:
-            if status not in TERMINAL:
-                cluster.client.stop_job(job_id)
-            else:
-                cluster.client.delete_job(job_id)
-        except Exception:  # noqa: BLE001 - retried until the deadline
-            pass
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.3)
 
 
 def _extract(data: bytes, target: Path) -> None:

@@ -331,5 +331,26 @@ def failure_block(cluster: Cluster, job_id: str, final: str) -> str:
     return "\n".join([f"job {job_id} {final}:", *(f"  {line}" for line in lines)])
 
 
+def delete_job(cluster: Cluster, job_id: str, *, timeout_s: float = 30.0) -> bool:
+    """Delete a helper job and check it is gone (a job that has just ended may refuse a delete
+    for a moment; a still running one is stopped first). True once it no longer exists."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            status = str(cluster.client.get_job_status(job_id))
+        except Exception:  # noqa: BLE001 - gone (404) is what we want
+            return True
+        try:
+            if status not in TERMINAL:
+                cluster.client.stop_job(job_id)
+            else:
+                cluster.client.delete_job(job_id)
+        except Exception:  # noqa: BLE001 - retried until the deadline
+            pass
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.3)
+
+
 def stop(cluster: Cluster, job_id: str) -> bool:
     return bool(call(cluster, cluster.client.stop_job, job_id))

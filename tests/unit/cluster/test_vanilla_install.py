@@ -100,6 +100,8 @@ class FakeClient:
     def get_job_status(self, job_id: str) -> str:
         if self.status_errors:
             raise self.status_errors.pop(0)
+        if job_id in self.deleted:  # as Ray: a deleted job is not found
+            raise RuntimeError(f"Job {job_id} does not exist")
         return "SUCCEEDED" if job_id.startswith("raytuner-probe-") else "FAILED"
 
     def get_job_logs(self, job_id: str) -> str:
