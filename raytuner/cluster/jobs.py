@@ -252,8 +252,22 @@ def submit(cluster: Cluster, package: Package) -> str:
 # -- list, status, logs, stop, wait ----------------------------------------------------
 
 
+HELPER_JOBS = ("raytuner-fetch-", "raytuner-probe-")  # raytuner's own short jobs, deleted after use
+
+
 def list_jobs(cluster: Cluster) -> list[Any]:
-    jobs = call(cluster, cluster.client.list_jobs)
+    """The cluster's jobs, newest first. raytuner's helper jobs are deleted after use; one that
+    Ray lists again (a deleted job's supervisor can re-create a FAILED entry a moment later) is
+    deleted here and not listed."""
+    jobs = []
+    for job in call(cluster, cluster.client.list_jobs):
+        if str(getattr(job, "submission_id", None) or "").startswith(HELPER_JOBS):
+            try:
+                cluster.client.delete_job(job.submission_id)
+            except Exception:  # noqa: BLE001 - best effort: hidden either way
+                pass
+            continue
+        jobs.append(job)
     return sorted(jobs, key=lambda j: j.start_time or 0, reverse=True)
 
 

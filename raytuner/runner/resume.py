@@ -106,7 +106,7 @@ def restore_tuner(point: ResumePoint, plan: Any, tuning: Any, callbacks: list[An
     and this run's callbacks (progress, partial summary, trial loggers) and stopper."""
     from ray import tune
 
-    trainable = tune.with_resources(plan.trainable.build(), plan.trainable.trial_resources())
+    trainable = tune.with_resources(plan.trainable.trial_function(plan.objectives), plan.trainable.trial_resources())
     _, param_space = search_setup(plan, tuning.source)
     tuner = tune.Tuner.restore(
         point.tune_path,

@@ -109,3 +109,27 @@ def test_failure_block_groups_the_jobs_error(monkeypatch: Any) -> None:
     monkeypatch.setattr(jobs, "info", lambda c, j: _Info("runtime_env setup failed: No module named 'rich'"))
     block = jobs.failure_block(cluster, "raytuner-x", "FAILED")
     assert "error: runtime_env setup failed: No module named 'rich'" in block
+
+
+def test_jobs_list_hides_and_deletes_raytuner_helper_jobs() -> None:
+    """A deleted helper job that Ray lists again (a ghost FAILED entry) is deleted and not shown."""
+    from types import SimpleNamespace
+
+    from raytuner.cluster import jobs
+
+    class Client:
+        def __init__(self) -> None:
+            self.deleted: list[str] = []
+
+        def list_jobs(self) -> list[SimpleNamespace]:
+            return [SimpleNamespace(submission_id=name, start_time=t) for t, name in
+                    enumerate(["raytuner-quick-1", "raytuner-fetch-ab12", "raytuner-probe-cd34", None])]
+
+        def delete_job(self, job_id: str) -> bool:
+            self.deleted.append(job_id)
+            return True
+
+    client = Client()
+    listed = jobs.list_jobs(jobs.Cluster("http://127.0.0.1:8265", None, client))
+    assert [j.submission_id for j in listed] == [None, "raytuner-quick-1"]
+    assert client.deleted == ["raytuner-fetch-ab12", "raytuner-probe-cd34"]
