@@ -78,18 +78,9 @@ def quiet_ray(verbose: bool = False) -> Iterator[None]:
 def ray_session(address: str | None = None, *, num_cpus: int | None = None, verbose: bool = False) -> Iterator[None]:
     """Use the Ray already initialised in this process, or start/join one for the block;
     quiet (``quiet_ray``) for the block."""
-    with quiet_ray(verbose), scoped_environ(loopback_environ(address)), _session(address, num_cpus, verbose):
+    with quiet_ray(verbose), _session(address, num_cpus, verbose):
         yield
 
-
-def loopback_environ(address: str | None) -> dict[str, str | None]:
-    """Joining a cluster on 127.0.0.1 (``raytuner cluster local``): Ray 2.60 replaces a driver's
-    loopback node address by the machine's unless RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 (see
-    cluster/ray_node), and the cluster then cannot reach the driver."""
-    target = _host_port(address) if address else None
-    if target is not None and target[0].startswith("127."):
-        return {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
-    return {}
 
 
 @contextlib.contextmanager

@@ -48,7 +48,8 @@ def test_a_lost_worker_node_is_survived_and_recorded(tmp_path: Path) -> None:
     cluster = cluster_local.up(tmp_path / "cluster", workers=2, cpus_per_worker=1, head_cpus=0)
     try:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("RAY_AUTH", "RAY_ADDRESS"))}
-        env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=cluster.token_path, HOME=str(tmp_path))
+        env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=cluster.token_path, HOME=str(tmp_path),
+                   RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0")  # a driver keeps 127.0.0.1 (see cluster/ray_node)
         out, err = open(tmp_path / "out.txt", "w+"), open(tmp_path / "err.txt", "w+")
         driver = subprocess.Popen(
             [sys.executable, "-m", "raytuner.cli.main", "run", str(tmp_path / "spec.yaml"),
