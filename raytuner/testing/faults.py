@@ -24,7 +24,7 @@ def slow_resumable(config: dict[str, Any], state: Any = None) -> Iterator[tuple[
     marker = os.path.join(config["marker_dir"], f"{tune.get_context().get_trial_id()}.json")
     for step in range(done + 1, steps + 1):
         with open(marker + ".tmp", "w") as f:
-            json.dump({"node": ray.util.get_node_ip_address(), "done": step - 1}, f)
+            json.dump({"node": ray.util.get_node_ip_address(), "pid": os.getpid(), "done": step - 1}, f)
         os.replace(marker + ".tmp", marker)
         time.sleep(float(config.get("sleep", 0.5)))
         yield {"loss": (float(config["x"]) - 3.0) ** 2 + 10.0 / step, "restored_step": done}, {"done": step}
