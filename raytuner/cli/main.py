@@ -184,6 +184,9 @@ def _validate(args: argparse.Namespace) -> int:
     note = unchecked_note(plan.trainable.spec)  # s3:// data and no credentials here: not read
     with blamed(args):
         fit = None if note else rehearse(plan)  # loads the data and fits one fold of a sample, as a trial would
+        from raytuner.runner.warm_start import warm_start
+
+        plan, _ = warm_start(plan)  # warm_start.from: an experiment directory that is one, the store reachable
     tuned = [".".join(path) for path, p in iter_params(spec.space) if p.type != "fixed"]
     print(
         f"ok: {spec.name}: {spec.trainable.type} trainable, {plan.metric} ({plan.mode}), "

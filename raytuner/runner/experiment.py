@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as _dt
 import sys
 import time
@@ -13,7 +14,7 @@ import yaml
 
 from raytuner.errors import ExperimentFailed, Interrupted
 from raytuner.runner.finish import finish_experiment
-from raytuner.runner.history import record_history
+from raytuner.runner.history import plan_task_key, record_history
 from raytuner.runner.warm_start import warm_start
 from raytuner.runner.plan import Plan, make_plan
 from raytuner.runner.preflight import start_preflight
@@ -157,9 +158,10 @@ def run_experiment(
             try:
                 grid = tuner.fit()
             except KeyboardInterrupt:  # a second Ctrl+C: Tune's last state save was skipped
-                partial.write(partial.trials, INTERRUPTED)
+                _record_interrupted(spec, plan, partial.write(partial.trials, INTERRUPTED), progress_stream)
                 raise Interrupted(info.experiment_path) from None
         if partial.interrupted:  # Ctrl+C once: Tune stopped the trials, saved its state, and
+            _record_interrupted(spec, plan, partial.write(partial.trials, INTERRUPTED), progress_stream)
             raise Interrupted(info.experiment_path)  # the partial summary says "interrupted"
         experiment_path = experiment_uri(spec.storage, grid.experiment_path)
         trials = [_record(result, plan.metric) for result in grid]
@@ -181,6 +183,7 @@ def run_experiment(
         final=final,
         scheduling=scheduling_report(plan, trials, stop_reasons(stopper, spec, wall)),
         warm_start=warm,
+        task_key=plan_task_key(plan),
         **multi_objective(plan, trials),
     )
     _write_outputs(summary, spec)
@@ -190,6 +193,11 @@ def run_experiment(
 
         raise ExperimentFailed(all_failed_message(trials, summary.experiment_path), summary)
     return summary
+
+
+def _record_interrupted(spec: ExperimentSpec, plan: Plan, summary: Summary, stream: Any) -> None:
+    """An interrupted run goes in the history store too (state "interrupted", its trials so far)."""
+    record_history(spec, plan, dataclasses.replace(summary, task_key=plan_task_key(plan)), stream)
 
 
 def resume_experiment(directory: str, *, retry_failed: bool = False, endpoint: str | None = None,

@@ -11,7 +11,7 @@ import weakref
 from typing import Any, Callable, TextIO
 
 from raytuner.results.history.records import HistoryExperiment, HistoryTrial
-from raytuner.results.summary import Summary
+from raytuner.results.summary import INTERRUPTED, Summary
 from raytuner.runner.plan import Plan
 from raytuner.spec.models import ExperimentSpec
 
@@ -34,6 +34,7 @@ FAMILIES: dict[str, Callable[[Any], str]] = {  # trainable.type -> the model fam
 }
 
 _FINGERPRINTS: "weakref.WeakKeyDictionary[Any, dict[str, Any]]" = weakref.WeakKeyDictionary()
+_TASK_KEYS: "weakref.WeakKeyDictionary[Any, str | None]" = weakref.WeakKeyDictionary()
 
 
 def model_family(spec: ExperimentSpec) -> str:
@@ -49,25 +50,63 @@ def task_fingerprint(plan: Plan) -> dict[str, Any]:
     if cached is not None:
         return cached
     meta: dict[str, Any] = {}
+    key = None
     try:
         dataset = plan.trainable.check_data()  # the search rows, as the trials load them (None: no table)
         if dataset is not None and getattr(dataset, "X", None) is not None:
             meta = dataset_meta(dataset.X, dataset.y, getattr(dataset, "task", None), plan.search.seed)
+            key = _TASK_KEYS[plan.trainable] = task_key(plan, dataset)
     except Exception:  # noqa: BLE001 - data the meta-features cannot read: the space and family still count
         meta = {}
     fp = fingerprint(model_family(plan.spec), meta, plan.spec.space)
     fp["metric"], fp["mode"] = plan.metric, plan.mode
+    if key is not None:
+        fp["task_key"] = key
     _FINGERPRINTS[plan.trainable] = fp
     return fp
+
+
+def plan_task_key(plan: Plan) -> str | None:
+    """The plan's ``task_key`` (None: no table of rows to key it by); computed once per trainable."""
+    if plan.trainable in _TASK_KEYS:
+        return _TASK_KEYS[plan.trainable]
+    key = None
+    try:
+        dataset = plan.trainable.check_data()
+        if dataset is not None and getattr(dataset, "X", None) is not None:
+            key = task_key(plan, dataset)
+    except Exception:  # noqa: BLE001 - no key: past results are seeded, never reused
+        key = None
+    _TASK_KEYS[plan.trainable] = key
+    return key
+
+
+def task_key(plan: Plan, dataset: Any) -> str:
+    """Equal for two runs whose trials score a config the same way: the same rows (content,
+    wherever the file lives), trainable settings (estimator, fixed params, folds, fidelity),
+    fixed space values, metric, mode and seed. A warm start on the same task reuses past
+    scores instead of re-running their configs (``raytuner.runner.warm_start``)."""
+    import joblib
+
+    from raytuner.spec.params import iter_params
+
+    trainable = plan.spec.to_data()["trainable"]
+    if isinstance(trainable.get("data"), dict):
+        trainable["data"] = {k: v for k, v in trainable["data"].items() if k not in ("source", "endpoint")}
+    fixed = {".".join(path): getattr(param, "value", None) for path, param in iter_params(plan.spec.space)
+             if getattr(param, "type", None) == "fixed"}
+    rows = joblib.hash((dataset.X, dataset.y))
+    return str(joblib.hash((rows, trainable, fixed, plan.metric, plan.mode, plan.search.seed)))
 
 
 def history_experiment(spec: ExperimentSpec, plan: Plan, summary: Summary) -> HistoryExperiment:
     trials = tuple(HistoryTrial(t.trial_id, t.config, t.score, t.status, t.steps) for t in summary.trials)
     failed = bool(summary.trials) and all(t.status != "ok" for t in summary.trials)
+    state = "interrupted" if summary.state == INTERRUPTED else "failed" if failed else "finished"
     return HistoryExperiment(
         name=summary.name, path=summary.experiment_path, spec=spec.to_data(), metric=summary.metric,
         mode=summary.mode, strategy=summary.strategy, scheduler=summary.scheduler, started_at=summary.started_at,
-        wall_time_s=summary.wall_time_s, state="failed" if failed else "finished", family=model_family(spec),
+        wall_time_s=summary.wall_time_s, state=state, family=model_family(spec),
         fingerprint=task_fingerprint(plan), best_score=summary.best.score if summary.best else None,
         best_config=summary.best.config if summary.best else None, trials=trials,
     )

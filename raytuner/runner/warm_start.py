@@ -8,6 +8,14 @@ Configs are fitted to the new space: range values clipped (integers snapped to t
 configs with a choice value the new space lacks or without a value for a tuned parameter
 dropped, parameters the new space lacks ignored. They reach the strategy as
 ``points_to_evaluate`` (tried first); what was seeded is in the summary and on the console.
+
+On the *same task* (equal ``task_key``: same rows, trainable settings, fixed values, metric,
+mode and seed; see ``raytuner.runner.history.task_key``) past results are reused without
+re-running them where the strategy's searcher learns from results (``tells_past_results``:
+Optuna's samplers, hyperopt's TPE, skopt, bayesopt, nevergrad): every scored past trial whose
+config lies in the new space unchanged is told to the searcher with its score
+(``SearchContext.evaluated``) and none of them runs again. ``warm_start.reuse: false`` turns
+that off; other strategies get the configs as points_to_evaluate.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ from raytuner.runner.plan import Plan
 from raytuner.spec.params import ChoiceParam, FloatParam, GridParam, IntParam, Space, iter_params
 
 HISTORY = "history"
+MAX_REUSED = 500  # past results told to a searcher at most (GP-based searchers refit on each)
 
 
 def warm_start(plan: Plan) -> tuple[Plan, WarmStart | None]:
@@ -31,10 +40,16 @@ def warm_start(plan: Plan) -> tuple[Plan, WarmStart | None]:
     if ws is None:
         return plan, None
     if ws.source == HISTORY:
-        report, configs = _from_history(plan, ws.k, ws.max_distance)
+        report, configs, past = _from_history(plan, ws.k, ws.max_distance)
     else:
-        report, configs = _from_directory(plan, ws.source, ws.k)
+        report, configs, past = _from_directory(plan, ws.source, ws.k)
+    evaluated = reusable(plan, past) if getattr(ws, "reuse", True) else []
+    if evaluated:
+        plan = dataclasses.replace(plan, search=dataclasses.replace(plan.search, evaluated=evaluated))
+        report.reused = len(evaluated)
     points = fit_to_space(configs, plan.spec.space, report)
+    told = {_key(c) for c, _ in evaluated}
+    points = [p for p in points if _key(p) not in told]  # known already: not re-run
     existing = list(plan.search.points_to_evaluate)
     if plan.search.trials is not None:
         points = points[: max(0, plan.search.trials - len(existing))]
@@ -46,14 +61,17 @@ def warm_start(plan: Plan) -> tuple[Plan, WarmStart | None]:
             report.note = f"the '{plan.strategy.name}' strategy takes no seeded configs ({exc.problems[0].expected})"
             points, search = [], plan.search
     report.configs = len(points)
-    if not points and report.note is None:
+    if not points and report.note is None and not evaluated:
         report.note = "no config fits the new space" if configs else report.note
     return dataclasses.replace(plan, search=search, notes=plan.notes + (report.describe(),)), report
 
 
-def _from_history(plan: Plan, k: int, max_distance: float = math.inf) -> tuple[WarmStart, list[dict[str, Any]]]:
+Past = list[tuple[dict[str, Any], float]]  # (config, score) of scored trials on the same task
+
+
+def _from_history(plan: Plan, k: int, max_distance: float = math.inf) -> tuple[WarmStart, list[dict[str, Any]], Past]:
     from raytuner.results.history.store import HistoryStore
-    from raytuner.runner.history import task_fingerprint
+    from raytuner.runner.history import plan_task_key, task_fingerprint
 
     report = WarmStart(source=HISTORY)
     try:
@@ -65,7 +83,7 @@ def _from_history(plan: Plan, k: int, max_distance: float = math.inf) -> tuple[W
             store.close()
     except RaytunerError as exc:
         report.note = str(exc)
-        return report, []
+        return report, [], []
     far = [s for s in found if s.distance > max_distance]
     found = [s for s in found if s.distance <= max_distance]
     report.experiments = [{"id": s.experiment.id, "name": s.experiment.name, "path": s.experiment.path,
@@ -75,10 +93,14 @@ def _from_history(plan: Plan, k: int, max_distance: float = math.inf) -> tuple[W
                        f"{far[0].distance:.3g} > warm_start.max_distance {max_distance:g}")
     elif not found:
         report.note = "no past experiment of this model family, metric and mode in the history store"
-    return report, round_robin([s.experiment.ranked_configs() for s in found], k)
+    key = plan_task_key(plan)
+    same = [s.experiment for s in found if key is not None and s.experiment.fingerprint.get("task_key") == key]
+    past = [(t.config, float(t.score)) for e in same for t in e.trials
+            if t.status == "ok" and t.score is not None and math.isfinite(t.score)]
+    return report, round_robin([s.experiment.ranked_configs() for s in found], k), past
 
 
-def _from_directory(plan: Plan, directory: str, k: int) -> tuple[WarmStart, list[dict[str, Any]]]:
+def _from_directory(plan: Plan, directory: str, k: int) -> tuple[WarmStart, list[dict[str, Any]], Past]:
     from raytuner.results.summary import read_summary
 
     try:
@@ -90,10 +112,40 @@ def _from_directory(plan: Plan, directory: str, k: int) -> tuple[WarmStart, list
                            f"an experiment with metric {plan.metric} ({plan.mode}); it has {summary.metric} ({summary.mode})")
     report = WarmStart(source=directory, experiments=[{"name": summary.name, "path": summary.experiment_path,
                                                        "best_score": summary.best.score if summary.best else None}])
-    ranked = [t.config for t in summary.ranked() if t.status == "ok" and t.score is not None]
-    if not ranked:
+    scored = [t for t in summary.ranked() if t.status == "ok" and t.score is not None and math.isfinite(t.score)]
+    if not scored:
         report.note = "the experiment has no scored trial"
-    return report, ranked[:k]
+    past: Past = []
+    if summary.task_key is not None:
+        from raytuner.runner.history import plan_task_key
+
+        if plan_task_key(plan) == summary.task_key:
+            past = [(t.config, float(t.score)) for t in scored]  # type: ignore[arg-type]
+    return report, [t.config for t in scored][:k], past
+
+
+def reusable(plan: Plan, past: Past) -> Past:
+    """The past results the plan's searcher is told instead of re-running them: configs in
+    the new space unchanged (nothing clipped or dropped), once each (the best score of a
+    config seen twice), best first, at most MAX_REUSED."""
+    if not past or not getattr(plan.strategy, "tells_past_results", False) or plan.multi_objective:
+        return []
+    best: dict[str, tuple[dict[str, Any], float]] = {}
+    sign = -1.0 if plan.mode == "max" else 1.0
+    for config, score in past:
+        probe = WarmStart(source="")
+        fitted = fit_to_space([config], plan.spec.space, probe)
+        if not fitted or probe.clipped or probe.dropped:
+            continue
+        key = _key(fitted[0])
+        if key not in best or sign * score < sign * best[key][1]:
+            best[key] = (fitted[0], score)
+    ranked = sorted(best.values(), key=lambda cs: sign * cs[1])
+    return ranked[:MAX_REUSED]
+
+
+def _key(config: dict[str, Any]) -> str:
+    return json.dumps(config, sort_keys=True, default=str)
 
 
 def round_robin(ranked: list[list[dict[str, Any]]], k: int) -> list[dict[str, Any]]:

@@ -227,6 +227,11 @@ class WarmStartSpec(_Model):
         0.5, gt=0, description="from history: only experiments at most this far (task fingerprint distance; "
         "`raytuner history similar SPEC` shows them) seed the search; an unrelated task runs unseeded",
     )
+    reuse: bool = Field(
+        True, description="on the same task (same data, trainable settings, metric and seed), tell the searcher "
+        "the past trials' scores instead of re-running them, where it learns from results (optuna-*, tpe, "
+        "skopt, bayesopt, nevergrad)",
+    )
 
 
 class ExperimentSpec(_Model):

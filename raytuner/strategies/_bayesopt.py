@@ -94,6 +94,7 @@ class BayesOptSearcher(AskTellSearcher):
 
 
 class BayesOptStrategy(SearcherStrategy):
+    tells_past_results = True  # a warm start on the same task tells it past scores
     name = "bayesopt"
     Options = BayesOptOptions
     requires = (("bayes_opt", "search"),)

@@ -21,6 +21,7 @@ class TpeOptions(BaseModel):
 
 
 class TpeStrategy(SearcherStrategy):
+    tells_past_results = True  # a warm start on the same task tells it past scores
     name = "tpe"
     Options = TpeOptions
     requires = (("hyperopt", "search"),)

@@ -63,6 +63,7 @@ class PopulationOptions(BaseModel):
 
 
 class NevergradStrategy(SearcherStrategy):
+    tells_past_results = True  # a warm start on the same task tells it past scores
     Options = PopulationOptions
     requires = (("nevergrad", "search"),)
 

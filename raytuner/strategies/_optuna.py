@@ -36,6 +36,8 @@ class OptunaStrategy(SearcherStrategy):
     """Base of the Optuna strategies: one sampler each. A space with choices of sub-spaces
     is searched define-by-run (``DefineByRun``)."""
 
+    tells_past_results = True  # a warm start on the same task tells it past scores
+
     requires: ClassVar[tuple[tuple[str, str], ...]] = (("optuna", "search"),)
     supports = frozenset({"float", "int", "choice", "fixed", "conditional"})
 

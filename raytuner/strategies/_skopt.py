@@ -79,6 +79,7 @@ def _plain(values: list[Any]) -> list[Any]:
 
 
 class SkoptStrategy(SearcherStrategy):
+    tells_past_results = True  # a warm start on the same task tells it past scores
     name = "skopt"
     Options = SkoptOptions
     requires = (("skopt", "search"),)

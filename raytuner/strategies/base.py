@@ -38,6 +38,9 @@ class SearchContext:
     reports_per_trial: int | None = None
     objectives: tuple[Objective, ...] = ()  # every objective (the plan gives at least metric's)
     iterative: bool | None = None  # whether a trial reports once per step (None: unknown)
+    # past results on the same task (warm start): (config, score) told to a searcher that
+    # learns from results (``tells_past_results``) without re-running them
+    evaluated: list[tuple[dict[str, Any], float]] = field(default_factory=list)
 
     @property
     def metrics(self) -> list[str]:
@@ -179,6 +182,9 @@ class SearcherStrategy(Strategy):
 
     supports = frozenset({"float", "int", "choice", "fixed"})
     inner_limits_concurrency: ClassVar[bool] = False
+    # the searcher models past results: a warm start on the same task tells it the past
+    # trials' scores (``SearchContext.evaluated``) instead of re-running their configs
+    tells_past_results: ClassVar[bool] = False
 
     def build(self, ctx: SearchContext, codec: Any, points: list[dict[str, Any]]) -> Any:
         raise NotImplementedError
@@ -194,8 +200,10 @@ class SearcherStrategy(Strategy):
 
         codec = Codec(ctx.space)
         points = [codec.encode(p) for p in ctx.points_to_evaluate]
+        told = [(codec.encode(c), score) for c, score in self.past_results(ctx)]
         if codec.dims:
-            inner = self.build(ctx, codec, points)
+            inner = self.build(ctx, codec, [p for p, _ in told] + points)
+            replay(inner, told, ctx.metric)
         else:  # nothing to tune: every trial runs the fixed config
             from raytuner.strategies._asktell import RandomSearcher
 
@@ -209,10 +217,29 @@ class SearcherStrategy(Strategy):
             inner_limits_concurrency=self.inner_limits_concurrency,
         )
 
+    def past_results(self, ctx: SearchContext) -> list[tuple[dict[str, Any], float]]:
+        """The past results this strategy's searcher is told (none where it cannot use them)."""
+        if not self.tells_past_results or len(ctx.metrics) > 1:
+            return []
+        return list(ctx.evaluated)
+
     def searcher(self, ctx: SearchContext) -> Any:
         from raytuner.strategies.guard import search_generator
 
         return search_generator(self.guarded(ctx))
+
+
+def replay(searcher: Any, told: list[tuple[dict[str, Any], float]], metric: str) -> None:
+    """Tell ``searcher`` the past results through its own protocol: each config was handed
+    to it first among its points_to_evaluate, so ``suggest`` returns it and
+    ``on_trial_complete`` reports its score, as if the trial had just run (Optuna adds a
+    complete trial, hyperopt a done job, the ask/tell optimisers a ``tell``)."""
+    for number, (point, score) in enumerate(told):
+        trial_id = f"warm-start-past-{number}"
+        suggested = searcher.suggest(trial_id)
+        if not isinstance(suggested, dict):
+            raise RuntimeError(f"the searcher suggested {suggested!r} for a past result")
+        searcher.on_trial_complete(trial_id, {metric: float(score)})
 
 
 def reports_per_step(trainable: Any) -> bool | None:

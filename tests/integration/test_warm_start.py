@@ -69,3 +69,13 @@ def test_record_then_warm_start_from_history_and_directory(ray_local, storage: P
     out = capsys.readouterr().out
     assert f"warm start from {first.experiment_path}: 1 config(s) of ws-tree" in out
     assert len(HistoryStore().experiments()) == 2  # --no-history
+
+    # the same task again with a searcher that learns from results: the past trials are told, not re-run
+    assert first.task_key is not None and second.task_key == first.task_key
+    third = run_experiment(tree_spec(storage, strategy={"name": "optuna-tpe", "seed": 0},  # the seed is part of the task
+                                     warm_start={"from": "history", "k": 2}), show_progress=False)
+    past = {json.dumps(c, sort_keys=True) for c in ranked}
+    assert third.warm_start is not None and third.warm_start.reused >= len(past) >= 1
+    assert third.warm_start.configs == 0  # nothing to re-run: every seeded config's score is known
+    assert len(third.trials) == 3  # (TPE may still sample a known config of this small space by itself)
+    assert "past result(s) of the same task told to the searcher" in third.warm_start.describe()

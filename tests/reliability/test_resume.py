@@ -187,6 +187,11 @@ def test_sigint_then_resume(tmp_path: Path) -> None:
     assert f"interrupted; resume with: raytuner resume {exp}" in out
     assert "Traceback" not in out
     assert json.loads((exp / "summary.json").read_text())["state"] == "interrupted"
+    from raytuner.results.history.store import HistoryStore
+
+    recorded = [e for e in HistoryStore().experiments(trials=True) if e.path == str(exp)]
+    assert [e.state for e in recorded] == ["interrupted"]  # in the history store with its trials so far
+    assert any(t.status == "ok" for t in recorded[0].trials)
     _resume_and_check(tmp_path, exp, before)
 
 

@@ -69,6 +69,7 @@ class WarmStart:
     dropped: list[str] = field(default_factory=list)  # "config 2: criterion='log_loss' not in [...]"
     ignored: list[str] = field(default_factory=list)  # parameters of the old space not in the new one
     note: str | None = None  # why nothing was seeded, when so
+    reused: int = 0  # past results on the same task told to the searcher, not re-run
 
     def to_data(self) -> dict[str, Any]:
         return asdict(self)
@@ -79,10 +80,16 @@ class WarmStart:
 
     def describe(self) -> str:
         """One line for the console."""
-        if not self.configs:
-            return f"warm start from {self.source}: nothing seeded ({self.note or 'no usable config'})"
         names = ", ".join(str(e.get("name")) for e in self.experiments)
+        reused = (f"{self.reused} past result(s) of the same task told to the searcher, not re-run"
+                  if self.reused else "")
+        if not self.configs:
+            if reused:
+                return f"warm start from {self.source}: {reused} ({names})"
+            return f"warm start from {self.source}: nothing seeded ({self.note or 'no usable config'})"
         line = f"warm start from {self.source}: {self.configs} config(s) of {names}"
+        if reused:
+            line += f"; {reused}"
         if self.clipped:
             line += f"; clipped {'; '.join(self.clipped)}"
         if self.dropped:

@@ -138,3 +138,74 @@ def test_a_far_task_is_not_seeded() -> None:
     seeded, report = warm_start(plan)
     assert seeded.search.points_to_evaluate == [] and report is not None and report.configs == 0
     assert "the nearest past experiment (far) is at distance" in report.describe()
+
+
+def sk_spec(source: str = "sklearn:iris", strategy: str = "optuna-tpe", **extra):  # type: ignore[no-untyped-def]
+    data = {"name": "sk", "trainable": {"type": "sklearn", "estimator": "sklearn.linear_model.LogisticRegression",
+                                         "data": {"source": source}, "cv": {"folds": 3}},
+            "space": {"C": {"type": "float", "low": 0.01, "high": 10.0, "log": True}},
+            "metric": {"name": "accuracy", "mode": "max"}, "strategy": {"name": strategy, "seed": 0},
+            "budget": {"trials": 6}}
+    data.update(extra)
+    return validate_spec(data)
+
+
+def record_sk(store: HistoryStore, plan, scored: list[tuple[dict, float]], name: str = "past") -> int:  # type: ignore[no-untyped-def]
+    trials = tuple(HistoryTrial(f"t{i}", c, s, "ok", 3) for i, (c, s) in enumerate(scored))
+    return store.record(HistoryExperiment(
+        name=name, path=f"/r/{name}", spec={}, metric="accuracy", mode="max", strategy="random", scheduler="fifo",
+        started_at="2026", wall_time_s=1.0, state="finished", family=model_family(plan.spec),
+        fingerprint=task_fingerprint(plan), best_score=max(s for _, s in scored), best_config=scored[0][0],
+        trials=trials))
+
+
+PAST_SK = [({"C": 1.0}, 0.95), ({"C": 0.1}, 0.9), ({"C": 50.0}, 0.96), ({"C": 1.0}, 0.94)]
+
+
+def test_same_task_results_are_told_not_rerun() -> None:
+    plan = make_plan(sk_spec(warm_start={"from": "history", "k": 3}))
+    store = HistoryStore()
+    record_sk(store, plan, PAST_SK)
+    seeded, report = warm_start(plan)
+    # C=50 lies outside the new space (it would be clipped: its score is not C=10's); C=1.0 once, its best score
+    assert seeded.search.evaluated == [({"C": 1.0}, 0.95), ({"C": 0.1}, 0.9)]
+    assert seeded.search.points_to_evaluate == [{"C": 10.0}]  # only the clipped one is re-run
+    assert report.reused == 2 and "2 past result(s) of the same task told to the searcher" in report.describe()
+
+
+def test_other_data_or_a_strategy_that_does_not_learn_is_seeded_only() -> None:
+    store = HistoryStore()
+    record_sk(store, make_plan(sk_spec()), PAST_SK)
+    for other in (sk_spec(warm_start={"from": "history", "k": 3}, strategy="random"),
+                  sk_spec(warm_start={"from": "history", "k": 3, "reuse": False})):
+        seeded, report = warm_start(make_plan(other))
+        assert seeded.search.evaluated == [] and report.reused == 0
+        assert {p["C"] for p in seeded.search.points_to_evaluate} == {1.0, 10.0}  # the 3 best, once each
+    changed = make_plan(sk_spec(warm_start={"from": "history", "k": 3}, trainable={
+        "type": "sklearn", "estimator": "sklearn.linear_model.LogisticRegression",
+        "data": {"source": "sklearn:iris"}, "cv": {"folds": 5}}))  # other folds: other scores
+    assert warm_start(changed)[0].search.evaluated == []
+
+
+def test_same_task_results_from_a_directory(tmp_path: Path) -> None:
+    plan = make_plan(sk_spec(warm_start={"from": str(tmp_path), "k": 2}))
+    from raytuner.runner.history import plan_task_key
+
+    trials = [TrialRecord(f"t{i}", "ok", c, s, 3, 0.1) for i, (c, s) in enumerate(PAST_SK[:2])]
+    write_summary(Summary(name="sk", experiment_path=str(tmp_path), metric="accuracy", mode="max", strategy="random",
+                          scheduler="fifo", started_at="2026", wall_time_s=1.0, trials=trials,
+                          best=best_of(trials, "max"), task_key=plan_task_key(plan)), str(tmp_path))
+    seeded, report = warm_start(plan)
+    assert seeded.search.evaluated == [({"C": 1.0}, 0.95), ({"C": 0.1}, 0.9)]
+    assert seeded.search.points_to_evaluate == [] and report.reused == 2
+
+
+def test_validate_checks_warm_start_from(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec_file = tmp_path / "ws.yaml"
+    spec_file.write_text(json.dumps(spec().to_data()))
+    missing = tmp_path / "no-such-experiment"
+    assert main(["validate", str(spec_file), "--set", f"warm_start={{from: {missing}}}"]) == 2
+    err = capsys.readouterr().err
+    assert "warm_start.from" in err and str(missing) in err and "Traceback" not in err
+    assert main(["validate", str(spec_file), "--set", "warm_start={from: history}"]) == 0
+    assert "warm start from history: nothing seeded" in capsys.readouterr().out
