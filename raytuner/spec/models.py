@@ -229,6 +229,18 @@ class WarmStartSpec(_Model):
     )
 
 
+class ExecutionSpec(_Model):
+    """How trials are executed: one Ray Tune trial each, or batches on a warm actor pool."""
+
+    batch: Literal["off", "auto"] | Annotated[int, Field(ge=1, le=100_000)] = Field(
+        "off",
+        description="off: every trial is a Ray Tune trial; N: cheap function trials run N per "
+        "call on a pool of warm Ray actors (one per CPU slot, spread over the nodes), the same "
+        "searcher asking and the same experiment directory written; auto: batches when the "
+        "function's first evaluations take under 100 ms, else off",
+    )
+
+
 class ExperimentSpec(_Model):
     """One tuning experiment: what to train, over which space, how, with what budget."""
 
@@ -254,6 +266,7 @@ class ExperimentSpec(_Model):
     ensemble: EnsembleSpec | None = None
     history: HistorySpec = HistorySpec()
     warm_start: WarmStartSpec | None = None
+    execution: ExecutionSpec = ExecutionSpec()
 
     @field_validator("refit", mode="before", json_schema_input_type=bool | RefitSpec)
     @classmethod
