@@ -91,7 +91,7 @@ def _probe(spec: Any, trainable: Any, search: Any) -> float | None:
     rest, axes = split_grid(spec.space)
     codec = Codec(rest)
     rng = np.random.default_rng(search.seed)
-    job = trainable.batch_job(search.objectives, 1, None)
+    job = trainable.batch_job(search.objectives, search.reports_per_trial, spec.stop.target)  # whole trials
     times: list[float] = []
     try:
         for i in range(_PROBES):
@@ -200,6 +200,7 @@ def _searcher(plan: Any) -> Any:
 # -- the warm pool -------------------------------------------------------------
 
 _pool_cache: dict[tuple[Any, ...], list[Any]] = {}
+_release_timer: Any = None  # a threading.Timer while a pool is kept warm (execution.warm_s)
 
 
 def _pool(spec: Any, total: int) -> list[Any]:
@@ -214,6 +215,7 @@ def _pool(spec: Any, total: int) -> list[Any]:
     if gpu:
         slots = min(slots, int(resources.get("GPU", 0) // gpu))
     wanted = max(1, min(slots, spec.budget.max_concurrent or slots, total))
+    _cancel_timer()
     key = (ray.get_runtime_context().get_job_id(), cpu, gpu)
     for other in [k for k in _pool_cache if k != key]:
         release_pool(other)
@@ -232,8 +234,31 @@ def _new_actor(spec: Any) -> Any:
     return worker.remote()
 
 
+def keep_warm(seconds: float) -> None:
+    """Stop the pool in ``seconds`` unless another batched run takes it first (0: now)."""
+    global _release_timer
+    _cancel_timer()
+    if seconds <= 0:
+        release_pool()
+        return
+    import threading
+
+    _release_timer = threading.Timer(seconds, release_pool)
+    _release_timer.daemon = True
+    _release_timer.start()
+
+
+def _cancel_timer() -> None:
+    global _release_timer
+    if _release_timer is not None:
+        _release_timer.cancel()
+        _release_timer = None
+
+
 def release_pool(key: tuple[Any, ...] | None = None) -> None:
     """Stop the warm actors (all, or one pool's): their CPUs go back to Ray Tune trials."""
+    if not _pool_cache:
+        return
     import ray
 
     for k in [key] if key is not None else list(_pool_cache):

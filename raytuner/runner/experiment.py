@@ -150,6 +150,9 @@ def run_experiment(
         if plan.batch and resume is None:  # cheap trials in batches on warm actors (runner.batched)
             experiment_path, trials = _run_batched(plan, info, partial, callbacks[0] if show_progress else None)
         else:
+            from raytuner.runner.batched import release_pool
+
+            release_pool()  # a batched run's warm actors give their CPUs back to the trials
             with tuner_environ(tuning, verbose):
                 if resume is not None:
                     tuner = restore_tuner(resume, plan, tuning, callbacks, stopper)
@@ -204,7 +207,7 @@ def resume_experiment(directory: str, *, retry_failed: bool = False, endpoint: s
 
 def _run_batched(plan: Plan, info: RunInfo, partial: PartialSummary, view: Any) -> tuple[str, list[TrialRecord]]:
     """The batched path (runner.batched): its trial records; Ctrl+C writes what ended and stops."""
-    from raytuner.runner.batched import release_pool, run_batched
+    from raytuner.runner.batched import keep_warm, run_batched
     from raytuner.runner.partial import write_partial
 
     write_spec(plan.spec, info.experiment_path)
@@ -218,7 +221,7 @@ def _run_batched(plan: Plan, info: RunInfo, partial: PartialSummary, view: Any) 
         write_partial(info.summary(records, INTERRUPTED, time.monotonic() - start), info.storage)
         raise Interrupted(info.experiment_path) from None
     finally:
-        release_pool()
+        keep_warm(plan.spec.execution.warm_s)  # stopped now, or kept for the next batched run
     return info.experiment_path, records
 
 

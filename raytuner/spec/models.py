@@ -239,6 +239,12 @@ class ExecutionSpec(_Model):
         "searcher asking and the same experiment directory written; auto: batches when the "
         "function's first evaluations take under 100 ms, else off",
     )
+    warm_s: float = Field(
+        0.0, ge=0, le=3600,
+        description="batched runs: seconds the actor pool stays up after the run, for the next "
+        "batched run of this process to reuse (0: stopped when the run ends; a Ray Tune run "
+        "stops it at once)",
+    )
 
 
 class ExperimentSpec(_Model):
