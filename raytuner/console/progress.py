@@ -120,6 +120,15 @@ class ProgressView(Callback):
         self.progress.failed += 1
         self._render(force=True)
 
+    def record(self, trial_id: str, metrics: dict[str, Any], ok: bool) -> None:
+        """A trial that ran outside Ray Tune (a batched run) ended: ``ok``, or failed/diverged."""
+        if ok:
+            self.progress.observe(trial_id, metrics.get(self.progress.metric))
+            self.progress.done += 1
+        else:
+            self.progress.failed += 1
+        self._render()
+
     def on_experiment_end(self, trials: list, **info: Any) -> None:
         if self.live:
             self.stream.write("\n")

@@ -148,24 +148,30 @@ def run_experiment(
     with ray_session(address, verbose=verbose):  # quiet, and restored on exit
         preflight.result()  # its SpecError: Ray shut down, nothing written
         require_feasible(plan.trainable.trial_resources(), spec.resources.wait_for_nodes_s, progress_stream)
-        with tuner_environ(tuning, verbose):
-            if resume is not None:
-                tuner = restore_tuner(resume, plan, tuning, callbacks, stopper)
-            else:
-                tuner = build_tuner(plan, tuning, name, callbacks, stopper)
-                write_spec(spec, info.experiment_path)  # what resume needs, from the start
-                partial.write([])
-            try:
-                grid = tuner.fit()
-            except KeyboardInterrupt:  # a second Ctrl+C: Tune's last state save was skipped
+        if plan.batch and resume is None:  # cheap trials in batches on warm actors (runner.batched)
+            experiment_path, trials = _run_batched(plan, info, partial, callbacks[0] if show_progress else None)
+        else:
+            from raytuner.runner.batched import release_pool
+
+            release_pool()  # a batched run's warm actors give their CPUs back to the trials
+            with tuner_environ(tuning, verbose):
+                if resume is not None:
+                    tuner = restore_tuner(resume, plan, tuning, callbacks, stopper)
+                else:
+                    tuner = build_tuner(plan, tuning, name, callbacks, stopper)
+                    write_spec(spec, info.experiment_path)  # what resume needs, from the start
+                    partial.write([])
+                try:
+                    grid = tuner.fit()
+                except KeyboardInterrupt:  # a second Ctrl+C: Tune's last state save was skipped
+                    _record_interrupted(spec, plan, partial.write(partial.trials, INTERRUPTED), progress_stream)
+                    raise Interrupted(info.experiment_path) from None
+            if partial.interrupted:  # Ctrl+C once: Tune stopped the trials, saved its state, and
                 _record_interrupted(spec, plan, partial.write(partial.trials, INTERRUPTED), progress_stream)
-                raise Interrupted(info.experiment_path) from None
-        if partial.interrupted:  # Ctrl+C once: Tune stopped the trials, saved its state, and
-            _record_interrupted(spec, plan, partial.write(partial.trials, INTERRUPTED), progress_stream)
-            raise Interrupted(info.experiment_path)  # the partial summary says "interrupted"
-        experiment_path = experiment_uri(spec.storage, grid.experiment_path)
-        trials = [_record(result, plan.metric) for result in grid]
-        fault_log.annotate(trials)
+                raise Interrupted(info.experiment_path)  # the partial summary says "interrupted"
+            experiment_path = experiment_uri(spec.storage, grid.experiment_path)
+            trials = [_record(result, plan.metric) for result in grid]
+            fault_log.annotate(trials)
         final = finish_experiment(plan, trials, experiment_path)  # refit, export, ensemble, holdout
     wall = time.perf_counter() - start
     summary = Summary(
@@ -205,6 +211,26 @@ def resume_experiment(directory: str, *, retry_failed: bool = False, endpoint: s
     """Finish an interrupted experiment (runner.resume); ``options`` as for run_experiment."""
     point = find_resume_point(directory, retry_failed=retry_failed, endpoint=endpoint)
     return run_experiment(point.spec, resume=point, **options)
+
+
+def _run_batched(plan: Plan, info: RunInfo, partial: PartialSummary, view: Any) -> tuple[str, list[TrialRecord]]:
+    """The batched path (runner.batched): its trial records; Ctrl+C writes what ended and stops."""
+    from raytuner.runner.batched import keep_warm, run_batched
+    from raytuner.runner.partial import write_partial
+
+    write_spec(plan.spec, info.experiment_path)
+    partial.write([])
+    records: list[TrialRecord] = []
+    limit = plan.spec.budget.time_limit_s
+    start = time.monotonic()
+    try:
+        run_batched(plan, info.experiment_path, view, records, start + limit if limit else None)
+    except KeyboardInterrupt:
+        write_partial(info.summary(records, INTERRUPTED, time.monotonic() - start), info.storage)
+        raise Interrupted(info.experiment_path) from None
+    finally:
+        keep_warm(plan.spec.execution.warm_s)  # stopped now, or kept for the next batched run
+    return info.experiment_path, records
 
 
 def _run_info(plan: Plan, name: str, resume: ResumePoint | None) -> RunInfo:

@@ -32,6 +32,7 @@ class Plan:
     search: SearchContext
     schedule: ScheduleContext
     notes: tuple[str, ...] = ()  # e.g. what the auto strategy chose and why
+    batch: int = 0  # trials per batch on the warm actor pool (runner.batched); 0: Ray Tune trials
 
     @property
     def objectives(self) -> tuple[Objective, ...]:
@@ -126,4 +127,8 @@ def make_plan(spec: ExperimentSpec, inputs: Any = None) -> Plan:
             "paused trials count toward the limit, so a bracket is halved among the trials that "
             "have started; leave max_concurrent unset to let whole brackets be halved together",
         )
-    return Plan(spec, mode, trainable, strategy, scheduler, search, schedule, notes)
+    from raytuner.runner.batched import choose_batch
+
+    batch = choose_batch(spec, trainable, scheduler, search)  # execution.batch (auto probes the function)
+    notes += (batch.note,) if batch.note else ()
+    return Plan(spec, mode, trainable, strategy, scheduler, search, schedule, notes, batch.size)

@@ -9,6 +9,7 @@ from raytuner.schedulers.base import ScheduleContext, Scheduler
 
 class FifoScheduler(Scheduler):
     name = "fifo"
+    decides_per_step = False  # trials run to their end: batched execution allows it
 
     def build(self, ctx: ScheduleContext) -> Any:
         from ray.tune.schedulers import FIFOScheduler

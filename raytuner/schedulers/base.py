@@ -51,6 +51,9 @@ class Scheduler:
     # gives it Ray's own generator for those (model-based searchers keep theirs)
     synchronous: ClassVar[bool] = False
     stops_early: ClassVar[bool] = False  # may end a trial before its last step
+    # it decides on every report (stop, pause, clone): a trial must be a Ray Tune trial;
+    # only a scheduler that lets every trial run to its end allows batched execution
+    decides_per_step: ClassVar[bool] = True
     # (importable module, raytuner extra) it needs: cluster images install these (#17)
     requires: ClassVar[tuple[tuple[str, str], ...]] = ()
 

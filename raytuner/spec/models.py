@@ -234,6 +234,24 @@ class WarmStartSpec(_Model):
     )
 
 
+class ExecutionSpec(_Model):
+    """How trials are executed: one Ray Tune trial each, or batches on a warm actor pool."""
+
+    batch: Literal["off", "auto"] | Annotated[int, Field(ge=1, le=100_000)] = Field(
+        "off",
+        description="off: every trial is a Ray Tune trial; N: cheap function trials run N per "
+        "call on a pool of warm Ray actors (one per CPU slot, spread over the nodes), the same "
+        "searcher asking and the same experiment directory written; auto: batches when the "
+        "function's first evaluations take under 100 ms, else off",
+    )
+    warm_s: float = Field(
+        0.0, ge=0, le=3600,
+        description="batched runs: seconds the actor pool stays up after the run, for the next "
+        "batched run of this process to reuse (0: stopped when the run ends; a Ray Tune run "
+        "stops it at once)",
+    )
+
+
 class ExperimentSpec(_Model):
     """One tuning experiment: what to train, over which space, how, with what budget."""
 
@@ -259,6 +277,7 @@ class ExperimentSpec(_Model):
     ensemble: EnsembleSpec | None = None
     history: HistorySpec = HistorySpec()
     warm_start: WarmStartSpec | None = None
+    execution: ExecutionSpec = ExecutionSpec()
 
     @field_validator("refit", mode="before", json_schema_input_type=bool | RefitSpec)
     @classmethod

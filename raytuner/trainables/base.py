@@ -32,6 +32,8 @@ class Trainable:
     sklearn_model: ClassVar[bool] = False
     # (importable module, raytuner extra) it needs: cluster images install these (#17)
     requires: ClassVar[tuple[tuple[str, str], ...]] = ()
+    # its trials can run many per call on a warm actor pool (execution.batch): see batch_job
+    batchable: ClassVar[bool] = False
 
     def __init__(
         self, spec: Any, *, metric: MetricSpec, seed: int | None, resources: ResourcesSpec
@@ -89,6 +91,11 @@ class Trainable:
     def build(self) -> Callable[[dict[str, Any]], None]:
         """The Tune function trainable (may close over data put in the object store)."""
         raise NotImplementedError
+
+    def batch_job(self, objectives: Iterable[tuple[str, str]], max_steps: int | None, target: float | None) -> Any:
+        """What a batched run sends with every batch (a ``trainables.batch.BatchJob``); only
+        where ``batchable``."""
+        raise NotImplementedError(f"trainable '{self.kind}' does not run batched")
 
     def trial_function(self, objectives: Iterable[tuple[str, str]]) -> Callable[[dict[str, Any]], Any]:
         """What the Tuner runs: ``build()``, its reports checked against the run's

@@ -33,6 +33,13 @@ from raytuner.trainables.base import Trainable
 class FunctionTrainable(Trainable):
     kind = "function"
     spec: FunctionTrainableSpec
+    batchable = True  # a plain function of its config: many trials per call on a warm actor
+
+    def batch_job(self, objectives: Any, max_steps: int | None, target: float | None) -> Any:
+        from raytuner.trainables.batch import BatchJob
+
+        return BatchJob(self.spec.function, dict(self.spec.params), tuple((str(n), str(m)) for n, m in objectives),
+                        max_steps, target)
 
     def check(self, space: Space) -> str:
         metric = self.metric
