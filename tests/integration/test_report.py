@@ -42,7 +42,8 @@ def runs(ray_local: None, tmp_path_factory: pytest.TempPathFactory) -> dict[str,
         "fifo": spec(storage, "fifo", "curve", {"x": {"type": "float", "low": 0.0, "high": 6.0},
                                                 "y": {"type": "choice", "values": [0.0, 1.0]}},
                      trainable={**curve, "params": {"steps": 4}}, strategy={"name": "random", "seed": 0},
-                     budget={"trials": 6, "max_concurrent": 2}, stop={"max_steps": 4}),
+                     budget={"trials": 6, "max_concurrent": 2}, stop={"max_steps": 4},
+                     tracking={"mlflow": {"experiment": "fifo-tracked", "tags": {"team": "tests"}}}),
         "failed": spec(storage, "failed", "fail_when_negative", {"x": {"type": "grid", "values": [-1.0, 2.0, 4.0]}},
                        failure={"max_retries": 0}),
         "asha": spec(storage, "asha", "curve", {"x": {"type": "grid", "values": [3.0, 3.5, 8.0, 9.0, 10.0]}},
@@ -205,3 +206,27 @@ def test_compare_and_experiments_on_the_runs(runs: dict[str, Summary], tmp_path:
         assert entry.state == "finished" and entry.trials == len(summary.trials)
         assert entry.best_score == (summary.best.score if summary.best else None)
     assert [e.started for e in entries] == sorted((e.started for e in entries), reverse=True)
+
+
+def test_mlflow_store_holds_one_run_per_trial_with_its_config_and_curve(runs: dict[str, Summary]) -> None:
+    """tracking.mlflow on the fifo run: MLflow's own client reads the default local store back."""
+    from mlflow.tracking import MlflowClient
+
+    summary = runs["fifo"]
+    storage = Path(summary.experiment_path).parent
+    client = MlflowClient(f"sqlite:///{storage}/mlruns/mlflow.db")  # the default store: under storage.path
+    experiment = client.get_experiment_by_name("fifo-tracked")
+    assert experiment is not None
+    tracked = client.search_runs([experiment.experiment_id])
+    assert len(tracked) == len(summary.trials) == 6
+    by_x = {float(run.data.params["x"]): run for run in tracked}
+    for trial in summary.trials:
+        run = by_x[trial.config["x"]]
+        assert run.data.params == {key: str(value) for key, value in trial.config.items()}
+        assert run.info.status == "FINISHED"
+        assert run.data.tags["team"] == "tests"
+        assert run.data.tags["raytuner.experiment"] == Path(summary.experiment_path).name
+        rows = pd.read_csv(Path(trial.path, "progress.csv"))
+        history = sorted(client.get_metric_history(run.info.run_id, "loss"), key=lambda m: m.step)
+        assert [m.step for m in history] == list(rows["training_iteration"])
+        assert [m.value for m in history] == pytest.approx(list(rows["loss"]))
