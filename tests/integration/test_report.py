@@ -251,8 +251,8 @@ def test_reports_open_in_headless_chromium_without_errors(runs: dict[str, Summar
         pytest.skip(f"no headless Chromium for the browser test: {exc}")
     shots = tmp_path_factory.mktemp("screenshots")
     # each page parses ~4.8 MB of inlined plotly.js (1-2 s quiet, 8-10 s on a loaded 2-core box):
-    # two reports by default (the most figure kinds), every one with RAYTUNER_BROWSER_REPORTS=all
-    kinds = list(runs) if os.environ.get("RAYTUNER_BROWSER_REPORTS") == "all" else ["fifo", "pbt"]
+    # one report by default (fifo: the most figures), every one with RAYTUNER_BROWSER_REPORTS=all
+    kinds = list(runs) if os.environ.get("RAYTUNER_BROWSER_REPORTS") == "all" else ["fifo"]
     pages = check_pages([reports[kind] for kind in kinds], shots, chromium)
     for kind, page in zip(kinds, pages):
         html = reports[kind].read_text()
