@@ -73,6 +73,9 @@ def _refusal(spec: Any, trainable: Any, scheduler: Any) -> str | None:
                 "clone), which needs Ray Tune trials; use scheduler fifo to run batched")
     if spec.stop.plateau is not None or spec.stop.experiment_plateau is not None:
         return "with stop.plateau / stop.experiment_plateau (they need Ray Tune trials)"
+    tracking = getattr(spec, "tracking", None)
+    if tracking is not None and (tracking.mlflow or tracking.wandb or tracking.tensorboard or spec.storage.tensorboard):
+        return "with tracking (MLflow, W&B and TensorBoard log through Ray Tune's callbacks)"
     if "://" in spec.storage.path:
         return f"with remote storage ({spec.storage.path}): batched runs write local trial directories"
     return None

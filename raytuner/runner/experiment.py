@@ -71,7 +71,7 @@ def build_tuner(plan: Plan, tuning: TunerPlan, name: str, callbacks: list[Any], 
         stop=stopper if stopper is not None else build_stopper(tuning),
         failure_config=tune.FailureConfig(max_failures=tuning.max_failures),
         checkpoint_config=tune.CheckpointConfig(num_to_keep=tuning.checkpoints_to_keep),
-        callbacks=[*callbacks, *trial_loggers(tuning.tensorboard)],
+        callbacks=[*callbacks, *trial_loggers(tuning.tracking, name)],
         verbose=0,
     )
     return tune.Tuner(

@@ -16,6 +16,7 @@ from raytuner.schedulers import SCHEDULERS, ScheduleContext, Scheduler
 from raytuner.spec.models import ExperimentSpec
 from raytuner.spec.objectives import Objective, resolve_objectives
 from raytuner.results.storage import check as check_storage
+from raytuner.runner.tracking import Tracking, tracking_plan
 from raytuner.strategies import STRATEGIES, SearchContext, Strategy
 from raytuner.strategies.base import reports_per_step
 from raytuner.trainables import TRAINABLES, Trainable
@@ -33,6 +34,7 @@ class Plan:
     schedule: ScheduleContext
     notes: tuple[str, ...] = ()  # e.g. what the auto strategy chose and why
     batch: int = 0  # trials per batch on the warm actor pool (runner.batched); 0: Ray Tune trials
+    tracking: Tracking = Tracking()  # TensorBoard, MLflow, W&B (checked: libraries installed)
 
     @property
     def objectives(self) -> tuple[Objective, ...]:
@@ -117,10 +119,11 @@ def make_plan(spec: ExperimentSpec, inputs: Any = None) -> Plan:
             "and mutating trials itself, and Ray allows no search algorithm beside it",
         )
     check_storage(spec.storage)
+    tracking = tracking_plan(spec)
     from raytuner.runner.finish import check_finish
 
     check_finish(spec, inputs)  # refit / ensemble / holdout fields, before Ray starts
-    notes = (choice.reason,) if choice.reason else ()
+    notes = ((choice.reason,) if choice.reason else ()) + tracking.notes
     if scheduler.synchronous and spec.budget.max_concurrent:
         notes += (
             f"scheduler '{scheduler.name}' with budget.max_concurrent={spec.budget.max_concurrent}: "
@@ -131,4 +134,4 @@ def make_plan(spec: ExperimentSpec, inputs: Any = None) -> Plan:
 
     batch = choose_batch(spec, trainable, scheduler, search)  # execution.batch (auto probes the function)
     notes += (batch.note,) if batch.note else ()
-    return Plan(spec, mode, trainable, strategy, scheduler, search, schedule, notes, batch.size)
+    return Plan(spec, mode, trainable, strategy, scheduler, search, schedule, notes, batch.size, tracking)

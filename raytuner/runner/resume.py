@@ -122,6 +122,6 @@ def restore_tuner(point: ResumePoint, plan: Any, tuning: Any, callbacks: list[An
     local = getattr(tuner, "_local_tuner", None)
     if local is not None:
         run_config = local.get_run_config()
-        run_config.callbacks = [*callbacks, *trial_loggers(tuning.tensorboard)]
+        run_config.callbacks = [*callbacks, *trial_loggers(tuning.tracking, point.name)]
         run_config.stop = stopper if stopper is not None else build_stopper(tuning)
     return tuner

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from raytuner.runner.plan import Plan
+from raytuner.runner.tracking import Tracking, tracking_callbacks
 from raytuner.spec.models import StopSpec
 from raytuner.spec.objectives import Objective
 
@@ -66,7 +67,7 @@ class TunerPlan:
     storage_filesystem: Any  # a pyarrow filesystem, or None for local storage
     max_failures: int
     checkpoints_to_keep: int | None  # per trial on storage (None: all)
-    tensorboard: bool
+    tracking: Tracking  # TensorBoard, MLflow, W&B
     stop: StopSpec
     progress_total: int | None  # None: unknown up front (a grid's trials)
 
@@ -118,7 +119,7 @@ def tuner_plan(plan: Plan) -> TunerPlan:
         # two suffice for retries, HyperBand pauses and fold/epoch resumption; PBT and PB2
         # keep enough that a donor's checkpoint still exists when a trial clones it
         checkpoints_to_keep=plan.scheduler.checkpoints_to_keep(plan.schedule),
-        tensorboard=spec.storage.tensorboard,
+        tracking=plan.tracking,
         stop=spec.stop,
         progress_total=None if plan.strategy.grid_sized else plan.num_samples,
     )
@@ -177,8 +178,9 @@ def search_setup(plan: Plan, source: TrialSource) -> tuple[Any, dict[str, Any]]:
     return BasicVariantGenerator(points_to_evaluate=points, random_state=source.seed, max_concurrent=source.limit), space
 
 
-def trial_loggers(tensorboard: bool) -> list[Any]:
-    """The per-trial files: result.json and progress.csv, plus TensorBoard events on request.
+def trial_loggers(tracking: Tracking, experiment_name: str) -> list[Any]:
+    """The per-trial files: result.json and progress.csv, plus the spec's tracking (TensorBoard
+    events, MLflow and W&B runs: ``runner.tracking``) on request.
 
     Ray adds all three when none is given, and its TensorBoard logger imports
     tensorboardX, which imports torch when torch is installed: about 1.5 s in the
@@ -187,12 +189,7 @@ def trial_loggers(tensorboard: bool) -> list[Any]:
     """
     from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 
-    loggers: list[Any] = [JsonLoggerCallback(), CSVLoggerCallback()]
-    if tensorboard:
-        from ray.tune.logger import TBXLoggerCallback
-
-        loggers.append(TBXLoggerCallback())
-    return loggers
+    return [JsonLoggerCallback(), CSVLoggerCallback(), *tracking_callbacks(tracking, experiment_name)]
 
 
 def build_stopper(tuning: TunerPlan) -> Any:

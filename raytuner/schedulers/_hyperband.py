@@ -6,6 +6,7 @@ then keeps the top 1/reduction_factor. Paused trials resume from their checkpoin
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from pydantic import Field
@@ -31,6 +32,25 @@ class HyperBandScheduler(Scheduler):
         resolve_max_t(self.options.max_t, self.options.time_attr, ctx, self.name)
         metric_kwargs(self.options, ctx, self.name)
         self.require_checkpoints(ctx)
+
+    def rungs(self, max_steps: float | None = None) -> list[float]:
+        """The milestones below max_t where a bracket is halved, for every bracket (Ray's
+        HyperBandScheduler: bracket s starts at int(max_t * eta^-s) and halves s times, its
+        milestone growing by eta up to max_t)."""
+        o = self.options
+        max_t = o.max_t or max_steps
+        if not max_t or max_t < 1:
+            return []
+        eta = o.reduction_factor
+        out: set[float] = set()
+        for s in range(int(round(math.log(max_t) / math.log(eta))) + 1):
+            milestone = int(max_t * eta ** (-s))
+            if milestone == 0:
+                continue  # Ray skips a bracket this small
+            for _ in range(s):
+                out.add(float(milestone))
+                milestone = int(min(milestone * eta, max_t))
+        return sorted(level for level in out if level < max_t)
 
     def ray_class(self) -> Any:
         from ray.tune.schedulers import HyperBandScheduler as RayHyperBand

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import json
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, get_args
 
 import yaml
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -127,7 +127,7 @@ def validate_spec(raw: Mapping[str, Any] | ExperimentSpec, source: str | None = 
     except SpecError as exc:
         raise SpecError(exc.problems, source) from None
     except ValidationError as exc:
-        raise SpecError(problems_from(exc, raw), source) from None
+        raise SpecError(problems_from(exc), source) from None
 
 
 _TAGS = {"sklearn", "function", "torch"}
@@ -175,8 +175,9 @@ def _valid_fields(loc: list[str], model: Any) -> str:
         if field is None:
             return "see `raytuner schema`"
         ann = field.annotation
-        if hasattr(ann, "model_fields"):
-            model = ann
+        models = [a for a in get_args(ann) if hasattr(a, "model_fields")]  # an optional section
+        if hasattr(ann, "model_fields") or len(models) == 1:
+            model = ann if hasattr(ann, "model_fields") else models[0]
         else:
             return "see `raytuner schema`"
     return ", ".join(getattr(model, "model_fields", {})) or "(none: this takes no options)"

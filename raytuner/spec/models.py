@@ -21,6 +21,7 @@ from pydantic import AliasChoices, Field, field_validator, model_validator
 from raytuner.spec.params import Space, parse_space
 from raytuner.spec.sklearn import SklearnTrainableSpec, _Model
 from raytuner.spec.torch import TorchTrainableSpec
+from raytuner.spec.tracking import TrackingSpec
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
 
@@ -142,11 +143,8 @@ class StorageSpec(_Model):
         "emulator, e.g. http://127.0.0.1:9000; credentials come from the environment",
     )
     region: str | None = Field(None, description="S3 region, e.g. us-west-2")
-    tensorboard: bool = Field(
-        False,
-        description="also write TensorBoard event files per trial (Ray's TBXLoggerCallback; "
-        "importing tensorboardX pulls in torch, about 1.5 s at start-up); result.json "
-        "and progress.csv are always written",
+    tensorboard: bool | None = Field(
+        None, description="deprecated: moved to tracking.tensorboard (still read, with a note)"
     )
 
     @model_validator(mode="after")
@@ -271,6 +269,7 @@ class ExperimentSpec(_Model):
     resources: ResourcesSpec = ResourcesSpec()
     stop: StopSpec = StopSpec()
     storage: StorageSpec = StorageSpec()
+    tracking: TrackingSpec = TrackingSpec()
     failure: FailureSpec = FailureSpec()
     checkpoints: CheckpointsSpec = CheckpointsSpec()
     refit: RefitSpec = RefitSpec()
@@ -332,6 +331,26 @@ class ExperimentSpec(_Model):
                 "space; keep each in one place"
             )
         return self
+
+    @model_validator(mode="before")
+    @classmethod
+    def _tensorboard_moved(cls, raw: Any) -> Any:
+        """``storage.tensorboard`` (the old place) is read into ``tracking.tensorboard`` (the
+        plan notes the move); the two disagreeing is refused."""
+        if not isinstance(raw, dict) or not isinstance(raw.get("storage"), dict):
+            return raw
+        old = raw["storage"].get("tensorboard")
+        if old is None:
+            return raw
+        tracking = raw.get("tracking")
+        if tracking is None:
+            tracking = {}
+        if not isinstance(tracking, dict):
+            return raw  # the tracking field reports its own type error
+        if "tensorboard" in tracking and tracking["tensorboard"] != old:
+            raise ValueError(f"storage.tensorboard ({old}) and tracking.tensorboard "
+                             f"({tracking['tensorboard']}) disagree; keep tracking.tensorboard only")
+        return {**raw, "tracking": {**tracking, "tensorboard": old}}
 
     def to_data(self) -> dict[str, Any]:
         """A plain, JSON-able dict that loads back into an equal spec."""

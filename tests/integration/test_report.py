@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from pathlib import Path
@@ -42,7 +43,8 @@ def runs(ray_local: None, tmp_path_factory: pytest.TempPathFactory) -> dict[str,
         "fifo": spec(storage, "fifo", "curve", {"x": {"type": "float", "low": 0.0, "high": 6.0},
                                                 "y": {"type": "choice", "values": [0.0, 1.0]}},
                      trainable={**curve, "params": {"steps": 4}}, strategy={"name": "random", "seed": 0},
-                     budget={"trials": 6, "max_concurrent": 2}, stop={"max_steps": 4}),
+                     budget={"trials": 6, "max_concurrent": 2}, stop={"max_steps": 4},
+                     tracking={"mlflow": {"experiment": "fifo-tracked", "tags": {"team": "tests"}}}),
         "failed": spec(storage, "failed", "fail_when_negative", {"x": {"type": "grid", "values": [-1.0, 2.0, 4.0]}},
                        failure={"max_retries": 0}),
         "asha": spec(storage, "asha", "curve", {"x": {"type": "grid", "values": [3.0, 3.5, 8.0, 9.0, 10.0]}},
@@ -69,12 +71,18 @@ def offline(html: str) -> str:
     return html.replace(get_plotlyjs(), "")
 
 
+@pytest.fixture(scope="module")
+def reports(runs: dict[str, Summary], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The report of each run, written once for the content and browser tests."""
+    out = tmp_path_factory.mktemp("reports")
+    return {kind: raytuner.report(summary.experiment_path, out / f"{kind}.html") for kind, summary in runs.items()}
+
+
 @pytest.mark.parametrize("kind", ["fifo", "failed", "asha", "pbt", "nsga2"])
 def test_report_holds_every_trial_and_loads_nothing_from_the_network(runs: dict[str, Summary], kind: str,
-                                                                     tmp_path: Path) -> None:
+                                                                     reports: dict[str, Path]) -> None:
     summary = runs[kind]
-    out = raytuner.report(summary.experiment_path, tmp_path / f"{kind}.html")
-    html = out.read_text()
+    html = reports[kind].read_text()
     rest = offline(html)
     assert not re.search(r"<script[^>]*\bsrc=", html)
     assert not re.search(r"https?://", rest) and "cdn.plot.ly" not in rest
@@ -205,3 +213,50 @@ def test_compare_and_experiments_on_the_runs(runs: dict[str, Summary], tmp_path:
         assert entry.state == "finished" and entry.trials == len(summary.trials)
         assert entry.best_score == (summary.best.score if summary.best else None)
     assert [e.started for e in entries] == sorted((e.started for e in entries), reverse=True)
+
+
+def test_mlflow_store_holds_one_run_per_trial_with_its_config_and_curve(runs: dict[str, Summary]) -> None:
+    """tracking.mlflow on the fifo run: MLflow's own client reads the default local store back."""
+    from mlflow.tracking import MlflowClient
+
+    summary = runs["fifo"]
+    storage = Path(summary.experiment_path).parent
+    client = MlflowClient(f"sqlite:///{storage}/mlruns/mlflow.db")  # the default store: under storage.path
+    experiment = client.get_experiment_by_name("fifo-tracked")
+    assert experiment is not None
+    tracked = client.search_runs([experiment.experiment_id])
+    assert len(tracked) == len(summary.trials) == 6
+    by_x = {float(run.data.params["x"]): run for run in tracked}
+    for trial in summary.trials:
+        run = by_x[trial.config["x"]]
+        assert run.data.params == {key: str(value) for key, value in trial.config.items()}
+        assert run.info.status == "FINISHED"
+        assert run.data.tags["team"] == "tests"
+        assert run.data.tags["raytuner.experiment"] == Path(summary.experiment_path).name
+        rows = pd.read_csv(Path(trial.path, "progress.csv"))
+        history = sorted(client.get_metric_history(run.info.run_id, "loss"), key=lambda m: m.step)
+        assert [m.step for m in history] == list(rows["training_iteration"])
+        assert [m.value for m in history] == pytest.approx(list(rows["loss"]))
+
+
+def test_reports_open_in_headless_chromium_without_errors(runs: dict[str, Summary], reports: dict[str, Path],
+                                                          tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Reports in a real browser (Debian's chromium, installed here where allowed): no console
+    error, no request beyond the file, every figure drawn, a screenshot."""
+    from raytuner.testing.browser import BrowserUnavailable, check_pages, find_chromium
+
+    try:
+        chromium = find_chromium()
+    except BrowserUnavailable as exc:
+        pytest.skip(f"no headless Chromium for the browser test: {exc}")
+    shots = tmp_path_factory.mktemp("screenshots")
+    # each page parses ~4.8 MB of inlined plotly.js (1-2 s quiet, 8-10 s on a loaded 2-core box):
+    # one report by default (fifo: the most figures), every one with RAYTUNER_BROWSER_REPORTS=all
+    kinds = list(runs) if os.environ.get("RAYTUNER_BROWSER_REPORTS") == "all" else ["fifo"]
+    pages = check_pages([reports[kind] for kind in kinds], shots, chromium)
+    for kind, page in zip(kinds, pages):
+        html = reports[kind].read_text()
+        assert page.errors == (), (kind, page.errors)
+        assert page.requests == (), (kind, page.requests)
+        assert page.plots == html.count('class="plotly-graph-div"') > 0, kind
+        assert page.screenshot.read_bytes().startswith(b"\x89PNG") and page.screenshot.stat().st_size > 20_000

@@ -220,7 +220,7 @@ def test_max_concurrent_caps_trials_running_at_once(ray_local, storage: Path, tm
 @pytest.mark.parametrize("tensorboard", [False, True])
 def test_trial_files_and_tensorboard_on_request(ray_local, storage: Path, tensorboard: bool) -> None:
     spec = fn_spec(storage, "quadratic", {"x": {"type": "float", "low": -5, "high": 5}}, budget={"trials": 1})
-    spec["storage"]["tensorboard"] = tensorboard
+    spec["tracking"] = {"tensorboard": tensorboard}
     summary = raytuner.run(spec, show_progress=False)
     trial = Path(summary.trials[0].path)
     assert json.loads((trial / "result.json").read_text().splitlines()[-1])["loss"] == summary.best.score

@@ -73,6 +73,30 @@ def test_asha_rungs_are_rays_own(options: dict) -> None:
     assert AshaScheduler(AshaOptions(**options)).rungs(10) == expected
 
 
+@pytest.mark.parametrize("max_t, eta", [(9, 3), (16, 2), (10, 3), (20, 4), (6, 3)])
+def test_hyperband_and_bohb_rungs_are_rays_own_brackets(max_t: int, eta: float) -> None:
+    """Ray's brackets: their first milestone (r0) and the halvings a bracket makes on its way."""
+    from ray.tune.schedulers import HyperBandScheduler as RayHyperBand
+
+    from raytuner.schedulers._bohb import BohbScheduler
+    from raytuner.schedulers._hyperband import HyperBandOptions, HyperBandScheduler
+
+    ray = RayHyperBand(metric="loss", mode="min", max_t=max_t, reduction_factor=eta)
+    expected: set[float] = set()
+    for s in range(ray._s_max_1):
+        if ray._get_r0(s) == 0:
+            continue
+        bracket = ray._create_bracket(s)
+        for _ in range(bracket._halves):
+            expected.add(float(bracket._cumul_r))
+            bracket._r = int(min(bracket._r * eta, max_t))  # what successive_halving does to the milestone
+            bracket._cumul_r = bracket._r
+    levels = sorted(level for level in expected if level < max_t)
+    assert HyperBandScheduler(HyperBandOptions(reduction_factor=eta)).rungs(max_t) == levels
+    assert BohbScheduler(HyperBandOptions(reduction_factor=eta, max_t=max_t)).rungs() == levels
+    assert levels  # every case above halves somewhere
+
+
 def test_rungs_come_from_the_spec_and_name_the_rung_of_an_early_stop() -> None:
     exp = experiment(6)
     exp = with_(exp, spec={**exp.spec, "scheduler": {"name": "asha", "options": {"grace_period": 1}},
