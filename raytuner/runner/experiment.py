@@ -69,7 +69,7 @@ def build_tuner(plan: Plan, tuning: TunerPlan, name: str, callbacks: list[Any], 
         storage_filesystem=tuning.storage_filesystem,
         stop=stopper if stopper is not None else build_stopper(tuning),
         failure_config=tune.FailureConfig(max_failures=tuning.max_failures),
-        checkpoint_config=tune.CheckpointConfig(num_to_keep=tuning.checkpoints_to_keep),
+        checkpoint_config=tune.CheckpointConfig(num_to_keep=tuning.checkpoints_to_keep, **_kept_by_score(plan)),
         callbacks=[*callbacks, *trial_loggers(tuning.tensorboard)],
         verbose=0,
     )
@@ -79,6 +79,14 @@ def build_tuner(plan: Plan, tuning: TunerPlan, name: str, callbacks: list[Any], 
         tune_config=tune_config,
         run_config=run_config,
     )
+
+
+def _kept_by_score(plan: Plan) -> dict[str, Any]:
+    """``metric.scope: best``: Ray keeps each trial's best checkpoints by the metric (and always its
+    latest, for restores), so the best step's weights are there to export."""
+    if plan.scope != "best":
+        return {}
+    return {"checkpoint_score_attribute": plan.metric, "checkpoint_score_order": plan.mode}
 
 
 @contextlib.contextmanager
@@ -162,9 +170,10 @@ def run_experiment(
         if partial.interrupted:  # Ctrl+C once: Tune stopped the trials, saved its state, and
             raise Interrupted(info.experiment_path)  # the partial summary says "interrupted"
         experiment_path = experiment_uri(spec.storage, grid.experiment_path)
-        trials = [_record(result, plan.metric) for result in grid]
+        trials = [trial_record(result, plan.metric, plan.mode, plan.scope) for result in grid]
         fault_log.annotate(trials)
-        final = finish_experiment(plan, trials, experiment_path)  # refit, export, ensemble, holdout
+        checkpoints = {t.trial_id: list(r.best_checkpoints or []) for t, r in zip(trials, grid)}
+        final = finish_experiment(plan, trials, experiment_path, checkpoints)  # refit, export, ensemble, holdout
     wall = time.perf_counter() - start
     summary = Summary(
         name=spec.name,
@@ -181,6 +190,7 @@ def run_experiment(
         final=final,
         scheduling=scheduling_report(plan, trials, stop_reasons(stopper, spec, wall)),
         warm_start=warm,
+        scope=plan.scope,
         **multi_objective(plan, trials),
     )
     _write_outputs(summary, spec)
@@ -208,6 +218,7 @@ def _run_info(plan: Plan, name: str, resume: ResumePoint | None) -> RunInfo:
         started_at=(resume and resume.started_at) or _dt.datetime.now().isoformat(timespec="seconds"),
         storage=spec.storage,
         prior_wall_s=resume.prior_wall_s if resume else 0.0,
+        scope=plan.scope,
     )
 
 
@@ -219,7 +230,3 @@ def _write_outputs(summary: Summary, spec: ExperimentSpec) -> None:
     Path(path).mkdir(parents=True, exist_ok=True)
     (Path(path) / SPEC_FILE).write_text(yaml.safe_dump(spec.to_data(), sort_keys=False))
     write_summary(summary, path)
-
-
-def _record(result: Any, metric: str) -> TrialRecord:
-    return trial_record(result, metric)  # raytuner.runner.records: status, score, error type and message

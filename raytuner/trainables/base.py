@@ -32,6 +32,8 @@ class Trainable:
     sklearn_model: ClassVar[bool] = False
     # (importable module, raytuner extra) it needs: cluster images install these (#17)
     requires: ClassVar[tuple[tuple[str, str], ...]] = ()
+    # a trial checkpoint can be exported as the experiment's model (``export_checkpoint``: torch)
+    exports_checkpoints: ClassVar[bool] = False
 
     def __init__(
         self, spec: Any, *, metric: MetricSpec, seed: int | None, resources: ResourcesSpec
@@ -89,6 +91,11 @@ class Trainable:
     def build(self) -> Callable[[dict[str, Any]], None]:
         """The Tune function trainable (may close over data put in the object store)."""
         raise NotImplementedError
+
+    def export_checkpoint(self, checkpoint_dir: Any, config: dict[str, Any], out: Any) -> dict[str, Any]:
+        """Write a trial checkpoint as model files into ``out``; returns their part of model.json.
+        Only trainables with ``exports_checkpoints`` (the finish step asks no other)."""
+        raise NotImplementedError(f"the {self.kind} trainable does not export checkpoints")
 
     def trial_function(self, objectives: Iterable[tuple[str, str]]) -> Callable[[dict[str, Any]], Any]:
         """What the Tuner runs: ``build()``, its reports checked against the run's
