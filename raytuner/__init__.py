@@ -46,8 +46,10 @@ def __getattr__(name: str):  # type: ignore[no-untyped-def]
 
 def load_model(path: str, fmt: str | None = None, *, ensemble: bool = False, endpoint: str | None = None):  # type: ignore[no-untyped-def]
     """A saved model (``SavedModel``: model, meta, path) from an experiment, model directory or
-    model file, local or ``s3://...`` (``endpoint`` for S3-compatible stores)."""
-    from raytuner.results.export import load_model as _load
+    model file, local or ``s3://...`` (``endpoint`` for S3-compatible stores). ``.model`` has
+    ``predict`` (and ``predict_proba`` for classifiers): the refit scikit-learn model, or a torch
+    run's exported best checkpoint (``TorchModel``; its ``module`` is the plain ``nn.Module``)."""
+    from raytuner.runner.predict import load_model as _load
 
     return _load(path, fmt, ensemble=ensemble, endpoint=endpoint)
 

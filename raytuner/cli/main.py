@@ -245,31 +245,34 @@ def _results(args: argparse.Namespace) -> int:
             return _show(read_summary(uri, endpoint=args.endpoint), args)
         except SpecError as exc:
             raise ResultsError(f"cannot open {args.path}: {exc.problems[0].expected}") from None
-    path = Path(args.path)
-    if path.is_dir() and not (path / SUMMARY_FILE).exists():
-        from raytuner.results.experiment import read_experiment
+    from raytuner.results.experiment import read_experiment
 
+    path = Path(args.path)
+    if path.is_file() and path.name == SUMMARY_FILE:
+        path = path.parent
+    if path.is_dir() and not (path / SUMMARY_FILE).exists():
         if (path / SPEC_FILE).is_file():  # running or interrupted: read from its trial directories
             print(f"{path}: not finished (no {SUMMARY_FILE}); read from its trial directories", file=sys.stderr)
-            return _show(read_experiment(path).to_summary(), args)
-        path = latest_experiment(path)
-    return _show(read_summary(path), args)
+        else:
+            path = latest_experiment(path)
+    experiment = read_experiment(path)  # the leaderboard ranks its trials table
+    summary = read_summary(path) if (path / SUMMARY_FILE).is_file() else experiment.to_summary()
+    return _show(summary, args, experiment.trials)
 
 
-def _show(summary: Any, args: argparse.Namespace) -> int:
+def _show(summary: Any, args: argparse.Namespace, trials: Any = None) -> int:
     from raytuner.console.summary import print_summary
 
     if args.json:
         print(json.dumps(summary.to_data(), indent=2))
     else:
-        print_summary(summary, top=args.top, verbose=args.verbose)
+        print_summary(summary, top=args.top, verbose=args.verbose, trials=trials)
     return 0
 
 
 @command("predict")
 def _predict(args: argparse.Namespace) -> int:
-    from raytuner.results.export import load_model
-    from raytuner.runner.predict import predict_table
+    from raytuner.runner.predict import load_model, predict_table
     from raytuner.trainables.holdout import read_table
 
     saved = load_model(args.model, args.format, ensemble=args.ensemble, endpoint=args.endpoint)

@@ -32,4 +32,9 @@ def describe_final(final: FinalResults, metric: str) -> list[str]:
         where = f", saved to {ensemble.saved.path}" if ensemble.saved and ensemble.saved.path else ""
         lines.append(f"ensemble: {ensemble.method} of top {len(ensemble.member_trials)}{weights}, "
                      f"OOF {metric} {fmt(ensemble.oof_score)}" + where)
+    export = final.export
+    if export is not None and not isinstance(export, (StepFailure, StepSkipped)):
+        where = f" to {export.saved.path}" if export.saved and export.saved.path else ""
+        lines.append(f"model: trial {export.trial_id}'s checkpoint at step {export.exported_step} "
+                     f"({metric} {fmt(export.score)}, scope {export.scope}) exported{where}; raytuner.load_model(DIR)")
     return lines

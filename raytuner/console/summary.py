@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any, TextIO
+
+import pandas as pd
 
 from rich.console import Console
 from rich.table import Table
@@ -28,29 +31,46 @@ def _console(stream: TextIO | None) -> Console:
     return console
 
 
-def leaderboard(summary: Summary, top: int = 10) -> Table:
-    ranked = summary.ranked()[:top]
-    params = sorted({k for t in ranked for k in flatten(t.config)})
-    table = Table(title=f"{summary.name}: top {len(ranked)} of {len(summary.trials)} trials by {summary.metric} ({summary.mode})")
+def _cell(value: Any) -> str:
+    """A table cell: numpy scalars unwrapped, a missing value (NaN/None) empty."""
+    if hasattr(value, "item") and callable(value.item):
+        value = value.item()
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return _fmt(value)
+
+
+def leaderboard(summary: Summary, top: int = 10, trials: pd.DataFrame | None = None) -> Table:
+    """The top trials, ranked from the results table (``results.experiment``: ``read_experiment(DIR).trials``,
+    or the same table built from ``summary``); the score column says ``metric.scope``."""
+    from raytuner.results.experiment import ranked as rank, trials_table
+
+    frame = trials if trials is not None else trials_table(summary)
+    rows = rank(frame, summary.mode).head(top)
+    params = [c for c in frame.columns if c.startswith("config.") and rows[c].notna().any()]
+    scope = " (best step)" if summary.scope == "best" else ""
+    table = Table(title=f"{summary.name}: top {len(rows)} of {len(frame)} trials by {summary.metric} ({summary.mode}){scope}")
     table.add_column("#", justify="right", no_wrap=True)
-    table.add_column("trial", no_wrap=True, min_width=len(ranked[0].trial_id) if ranked else 5)
+    table.add_column("trial", no_wrap=True, min_width=max((len(str(t)) for t in rows["trial_id"]), default=5))
     table.add_column(summary.metric, justify="right", no_wrap=True, min_width=8)
     table.add_column("steps", justify="right", no_wrap=True)
     table.add_column("time s", justify="right", no_wrap=True)
     for name in params:
-        table.add_column(name, justify="right", overflow="ellipsis")
-    for rank, trial in enumerate(ranked, start=1):
-        flat = flatten(trial.config)
-        score = _fmt(trial.score, 6) if trial.score is not None and trial.status == "ok" else f"[red]{trial.status}[/red]"
-        table.add_row(str(rank), trial.trial_id, score, str(trial.steps), f"{trial.time_s:.2f}",
-                      *(_fmt(flat.get(name, "")) for name in params))
+        table.add_column(name.removeprefix("config."), justify="right", overflow="ellipsis")
+    for rank_no, row in enumerate(rows.to_dict("records"), start=1):
+        ok = row["status"] == "ok" and _cell(row["score"]) != ""
+        score = _fmt(float(row["score"]), 6) if ok else f"[red]{row['status']}[/red]"
+        table.add_row(str(rank_no), str(row["trial_id"]), score, str(int(row["steps"])), f"{float(row['time_s'] or 0):.2f}",
+                      *(_cell(row[name]) for name in params))
     return table
 
 
-def print_summary(summary: Summary, stream: TextIO | None = None, top: int = 10, verbose: bool = False) -> None:
-    """The leaderboard, counts, failures grouped (tracebacks only with ``verbose``), best, results path."""
+def print_summary(summary: Summary, stream: TextIO | None = None, top: int = 10, verbose: bool = False,
+                  trials: pd.DataFrame | None = None) -> None:
+    """The leaderboard, counts, failures grouped (tracebacks only with ``verbose``), best, results path.
+    ``trials``: the results table when it was read already (``read_experiment(DIR).trials``)."""
     console = _console(stream)
-    console.print(leaderboard(summary, top))
+    console.print(leaderboard(summary, top, trials))
     counts = summary.counts
     diverged = f", {counts['diverged']} diverged" if counts.get("diverged") else ""
     console.print(

@@ -5,9 +5,14 @@ error) and on a running or interrupted one (trial directories only; ``spec.yaml`
 present gives the metric and the space)::
 
     exp = raytuner.read_experiment("results/quickstart-20260101-120000")
-    exp.trials    # one row per trial: trial_id, status, score, steps, time_s, error, node,
-                  # start, end, path, config.<name> ...
+    exp.trials    # one row per trial: trial_id, status, score, score_step, steps, time_s, error,
+                  # node, start, end, path, config.<name> ... (nested config keys dotted: config.model.width)
     exp.history   # one row per report: trial_id plus the progress.csv / result.json columns
+                  # (training_iteration is the step; every reported metric is a column)
+
+``score`` follows ``metric.scope`` (``results.scope``): the last step's value, or the best
+step's; ``score_step`` is that step. The console's leaderboard ranks this same table
+(:func:`trials_table` builds it from an in-memory Summary at the end of a run).
 """
 
 from __future__ import annotations
@@ -24,10 +29,11 @@ import pandas as pd
 
 from raytuner.errors import ResultsError, SpecError
 from raytuner.results.metric_rule import STATUS_KEY, WORST
+from raytuner.results.scope import LAST, scored_step
 from raytuner.results.summary import (FINISHED, SPEC_FILE, SUMMARY_FILE, Summary, TrialRecord, best_of, read_summary,
                                       run_state)
 
-TRIAL_COLUMNS = ["trial_id", "status", "score", "steps", "time_s", "error", "node", "start", "end", "path"]
+TRIAL_COLUMNS = ["trial_id", "status", "score", "score_step", "steps", "time_s", "error", "node", "start", "end", "path"]
 STEP = "training_iteration"
 
 
@@ -44,6 +50,7 @@ class Experiment:
     summary: Summary | None = None
     spec: dict[str, Any] = field(default_factory=dict)  # spec.yaml's data ({} when absent)
     state: str = FINISHED  # "running" | "interrupted" | "finished" | "unknown" (no summary.json: an older run)
+    scope: str = LAST  # metric.scope: which step gives each trial's score
 
     @property
     def finished(self) -> bool:
@@ -76,8 +83,10 @@ class Experiment:
         records = []
         for _, row in self.trials.iterrows():
             config = {c.removeprefix("config."): _plain(row[c]) for c in self.config_columns}
+            step = row["score_step"]
             records.append(TrialRecord(trial_id=str(row["trial_id"]), status=str(row["status"]), config=config,
                                        score=row["score"] if finite_number(row["score"]) else None,
+                                       score_step=int(step) if finite_number(step) else None,
                                        steps=int(row["steps"]), time_s=float(row["time_s"] or 0.0),
                                        error=row["error"] or None, path=row["path"],
                                        metrics={"node_ip": row["node"]} if isinstance(row["node"], str) else {}))
@@ -88,7 +97,28 @@ class Experiment:
                        strategy=str((self.spec.get("strategy") or {}).get("name") or ""),
                        scheduler=str((self.spec.get("scheduler") or {}).get("name") or ""), started_at="",
                        wall_time_s=max(ends) - min(starts) if starts and ends else 0.0, trials=records,
-                       best=best_of(records, mode))
+                       best=best_of(records, mode), scope=self.scope)
+
+    def ranked(self) -> pd.DataFrame:
+        """The trials table, best first (the leaderboard's order): see :func:`ranked`."""
+        return ranked(self.trials, self.mode or "max")
+
+
+def ranked(trials: pd.DataFrame, mode: str) -> pd.DataFrame:
+    """Trials with a finite score (not diverged), best first; then the rest in their order."""
+    scores = pd.to_numeric(trials["score"], errors="coerce")
+    rankable = scores.notna() & scores.map(lambda v: finite_number(v)) & (trials["status"] != "diverged")
+    top = trials[rankable].assign(_s=scores[rankable]).sort_values("_s", ascending=mode != "max", kind="stable")
+    return pd.concat([top.drop(columns="_s"), trials[~rankable]])
+
+
+def trials_table(summary: Summary, dirs: dict[str, Path] | None = None,
+                 curves: dict[str, pd.DataFrame] | None = None) -> pd.DataFrame:
+    """The trials table of a Summary (``read_experiment``'s ``trials``): one row per trial, its
+    config flattened into ``config.<name>`` columns; trial directories (``dirs``, their reports in
+    ``curves``) add start and end times and the trials the summary does not hold."""
+    records = _records(summary, dirs or {}, curves or {}, summary.metric, summary.mode, summary.scope)
+    return pd.DataFrame(records, columns=_columns(records))
 
 
 def read_experiment(directory: str | Path, *, endpoint: str | None = None) -> Experiment:
@@ -107,16 +137,16 @@ def read_experiment(directory: str | Path, *, endpoint: str | None = None) -> Ex
     if summary is None and not dirs and not spec:
         raise ResultsError(f"{directory} is not a raytuner experiment directory (no {SUMMARY_FILE}, "
                            f"no {SPEC_FILE}, no trial directories)")
-    metric, mode = _metric(summary, spec)
+    metric, mode, scope = _metric(summary, spec)
     curves = {tid: _read_rows(d) for tid, d in dirs.items()}
-    records = _records(root, summary, dirs, curves, metric)
+    records = _records(summary, dirs, curves, metric, mode, scope)
     trials = pd.DataFrame(records, columns=_columns(records))
     frames = [frame.assign(trial_id=tid) for tid, frame in curves.items() if not frame.empty]
     history = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["trial_id", STEP])
     history = history[["trial_id"] + [c for c in history.columns if c != "trial_id"]]
     name = summary.name if summary else str(spec.get("name") or root.name)
     return Experiment(path=str(root.resolve()), name=name, metric=metric, mode=mode, trials=trials,
-                      history=history, summary=summary, spec=spec, state=state)
+                      history=history, summary=summary, spec=spec, state=state, scope=scope)
 
 
 def _read_remote(uri: str, endpoint: str | None) -> Experiment:
@@ -150,17 +180,18 @@ def _read_spec(root: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def _metric(summary: Summary | None, spec: dict[str, Any]) -> tuple[str | None, str | None]:
+def _metric(summary: Summary | None, spec: dict[str, Any]) -> tuple[str | None, str | None, str]:
+    """(metric, mode, scope) from the summary, else spec.yaml."""
     if summary is not None:
-        return summary.metric, summary.mode
+        return summary.metric, summary.mode, summary.scope
     metric = spec.get("metric")
     if isinstance(metric, list) and metric:
         metric = metric[0]
     if isinstance(metric, dict):
-        return metric.get("name"), metric.get("mode", "max")
+        return metric.get("name"), metric.get("mode") or "max", str(metric.get("scope") or LAST)
     if isinstance(metric, str):
-        return metric, "max"
-    return None, None
+        return metric, "max", LAST
+    return None, None, LAST
 
 
 def _trial_dirs(root: Path) -> dict[str, Path]:
@@ -220,8 +251,8 @@ def _read_reports(directory: Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _records(root: Path, summary: Summary | None, dirs: dict[str, Path], curves: dict[str, pd.DataFrame],
-             metric: str | None) -> list[dict[str, Any]]:
+def _records(summary: Summary | None, dirs: dict[str, Path], curves: dict[str, pd.DataFrame],
+             metric: str | None, mode: str | None, scope: str) -> list[dict[str, Any]]:
     from raytuner.spec.space import flatten
 
     records = []
@@ -232,18 +263,20 @@ def _records(root: Path, summary: Summary | None, dirs: dict[str, Path], curves:
         start, end = _times(rows, directory)
         last = rows.iloc[-1].to_dict() if not rows.empty else {}
         record: dict[str, Any] = {"trial_id": tid, "start": start, "end": end,
-                                  "path": str(directory) if directory else None}
+                                  "path": str(directory) if directory else (known[tid].path if tid in known else None)}
         trial = known.get(tid)
         if trial is not None:
-            record.update(status=trial.status, score=trial.score, steps=trial.steps, time_s=trial.time_s,
+            record.update(status=trial.status, score=trial.score, score_step=trial.score_step, steps=trial.steps,
+                          time_s=trial.time_s,
                           error=trial.error, node=trial.metrics.get("node_ip") or last.get("node_ip"))
             config = trial.config
         else:
             error = _error(directory)
-            score = last.get(metric) if metric else None
+            scored = scored_step(rows.to_dict("records"), metric, mode or "max", scope) if metric else None
             ruled = last.get(STATUS_KEY) if isinstance(last.get(STATUS_KEY), str) else None  # diverged, error
             record.update(status="error" if error else (ruled or ("ok" if _done(rows) else "unfinished")),
-                          score=float(score) if finite_number(score) else None, steps=len(rows),
+                          score=scored.score if scored else None, score_step=scored.step if scored else None,
+                          steps=len(rows),
                           time_s=float(last.get("time_total_s") or 0.0), error=error, node=last.get("node_ip"))
             config = _params(directory)
         record.update({f"config.{k}": v for k, v in flatten(config).items()})

@@ -13,7 +13,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Mapping
 
 import yaml
 
@@ -58,7 +58,13 @@ def save_model(directory: str | Path, model: Any, meta: dict[str, Any], formats:
                 skipped["skops"] = f"{type(exc).__name__}: {exc}"
                 continue
         files.append(target.name)
-    meta = {**meta, "files": files, "skipped": skipped, "created_at": _dt.datetime.now().isoformat(timespec="seconds")}
+    return write_meta(path, {**meta, "files": files, "skipped": skipped}, spec_data)
+
+
+def write_meta(directory: str | Path, meta: dict[str, Any], spec_data: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Write ``model.json`` (atomically; ``created_at`` added) and ``spec.yaml`` into a model directory."""
+    path = Path(directory)
+    meta = {**meta, "created_at": _dt.datetime.now().isoformat(timespec="seconds")}
     if spec_data is not None:
         (path / "spec.yaml").write_text(yaml.safe_dump(spec_data, sort_keys=False))
     tmp = path / (META_FILE + ".tmp")
@@ -104,7 +110,7 @@ def resolve_remote_model_dir(uri: str, ensemble: bool = False, endpoint: str | N
         location = resolve(uri, endpoint=endpoint)
     except SpecError as exc:  # it names storage.path: here it is the model's path
         raise ResultsError(f"cannot open {uri}: expected {exc.problems[0].expected}") from None
-    if location.path.endswith((".joblib", ".skops")):
+    if location.path.endswith((".joblib", ".skops", ".pt")):
         location = resolve(uri.rsplit("/", 1)[0], endpoint=endpoint)
     if not ensemble and is_file(location.child(META_FILE)):
         return location
@@ -116,9 +122,15 @@ def resolve_remote_model_dir(uri: str, ensemble: bool = False, endpoint: str | N
     raise ResultsError(f"{uri} holds no {what}: not a raytuner model or experiment directory{hint}")
 
 
+ModelLoader = Callable[[Path, dict[str, Any]], Any]  # (model directory, model.json) -> the model
+
+
 def load_model(path: str | Path, fmt: str | None = None, ensemble: bool = False, *,
-               endpoint: str | None = None) -> SavedModel:
+               endpoint: str | None = None, loaders: Mapping[str, ModelLoader] | None = None) -> SavedModel:
     """Load a saved model (joblib by default; skops loads only scikit-learn/numpy/raytuner types).
+
+    ``loaders``: by model.json's ``framework`` (e.g. ``torch``), the function that loads that kind
+    of model directory (``raytuner.runner.predict.MODEL_LOADERS``); scikit-learn models need none.
 
     ``path``: an experiment directory, model directory or model file, local or a URI
     (``s3://bucket/exp/name-...``; ``endpoint`` for S3-compatible stores): a remote model
@@ -134,10 +146,16 @@ def load_model(path: str | Path, fmt: str | None = None, ensemble: bool = False,
             fmt = "skops"
         with tempfile.TemporaryDirectory(prefix="raytuner-load-") as tmp:
             copy_tree(remote, Path(tmp))
-            saved = load_model(tmp, fmt, ensemble=False)
+            saved = load_model(tmp, fmt, ensemble=False, loaders=loaders)
         return SavedModel(saved.model, saved.meta, remote.uri)
     directory = resolve_model_dir(path, ensemble)
     meta = json.loads((directory / META_FILE).read_text())
+    framework = meta.get("framework", "sklearn")
+    if framework != "sklearn":
+        loader = (loaders or {}).get(framework)
+        if loader is None:
+            raise ResultsError(f"{directory} holds a {framework} model: load it with raytuner.load_model")
+        return SavedModel(loader(directory, meta), meta, directory)
     if fmt is None:
         fmt = "skops" if Path(path).suffix == ".skops" else ("joblib" if "model.joblib" in meta.get("files", []) else "skops")
     target = directory / f"model.{fmt}"

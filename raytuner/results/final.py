@@ -8,6 +8,7 @@ holds them by step name. ``to_data``/``from_data`` keep summary.json's shape::
     final.ensemble  {method, options, members, weights, oof_score, <method details>, top_k,
                      member_trials, holdout_score, best_single_holdout_score, search_rows,
                      holdout_rows[, path, files, skipped][, time_s]}
+    final.export    {trial_id, config, score, score_step, exported_step, scope[, path, files, skipped], time_s}
     a skipped step  {"skipped": why, "time_s": ...}
     a failed step   {"error": "Type: message", "traceback": ...}
 """
@@ -145,9 +146,40 @@ class EnsembleResult:
         return replace(self, time_s=seconds)
 
 
+@dataclass(frozen=True)
+class ExportResult:
+    """The best trial's checkpoint exported as a model (torch: ``model.pt``, see ``raytuner.load_model``)."""
+
+    trial_id: str
+    config: dict[str, Any]
+    score: float | None  # the trial's score (metric.scope)
+    score_step: int | None  # the step it comes from
+    exported_step: int  # the step of the exported checkpoint (the score's, unless none was kept there)
+    scope: str
+    saved: SavedFiles | None = None
+    time_s: float | None = None
+
+    def model_data(self) -> dict[str, Any]:
+        return {"trial_id": self.trial_id, "config": self.config, "score": self.score, "score_step": self.score_step,
+                "exported_step": self.exported_step, "scope": self.scope}
+
+    def to_data(self) -> dict[str, Any]:
+        return _timed({**self.model_data(), **(self.saved.to_data() if self.saved else {})}, self.time_s)
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> ExportResult:
+        data = dict(data)
+        saved = SavedFiles.pop_from(data)
+        return cls(**data, saved=saved)
+
+    def timed(self, seconds: float) -> ExportResult:
+        return replace(self, time_s=seconds)
+
+
 RefitOutcome = Union[RefitResult, StepSkipped, StepFailure]
+ExportOutcome = Union[ExportResult, StepSkipped, StepFailure]
 EnsembleOutcome = Union[EnsembleResult, StepSkipped, StepFailure]
-StepOutcome = Union[RefitResult, EnsembleResult, StepSkipped, StepFailure]
+StepOutcome = Union[RefitResult, EnsembleResult, ExportResult, StepSkipped, StepFailure]
 
 
 @dataclass(frozen=True)
@@ -156,6 +188,7 @@ class FinalResults:
 
     refit: RefitOutcome | None = None
     ensemble: EnsembleOutcome | None = None
+    export: ExportOutcome | None = None
 
     def steps(self) -> list[tuple[str, StepOutcome]]:
         """(name, outcome) of the steps that ran, in order."""
@@ -179,7 +212,8 @@ class FinalResults:
 
     @classmethod
     def from_data(cls, data: dict[str, Any] | None) -> FinalResults:
-        parsers = {"refit": RefitResult.from_data, "ensemble": EnsembleResult.from_data}
+        parsers = {"refit": RefitResult.from_data, "ensemble": EnsembleResult.from_data,
+                   "export": ExportResult.from_data}
         out: dict[str, Any] = {}
         for name, value in (data or {}).items():
             if name not in parsers:

@@ -38,7 +38,7 @@ class TrialRecord:
     trial_id: str
     status: str  # "ok" | "error" | "diverged" (NaN/inf: see results.metric_rule); in a partial summary also "running" | "pending" | "paused"
     config: dict[str, Any]
-    score: float | None  # last reported value of the metric
+    score: float | None  # the metric at the step metric.scope picks: the last (default) or the best
     steps: int  # reports made
     time_s: float
     error: str | None = None  # "Type: message", one line ("diverged: loss is nan at step 2")
@@ -49,6 +49,7 @@ class TrialRecord:
     restores: list[Restore] = field(default_factory=list)  # the failures it was restored after
     error_type: str | None = None  # the original exception's class name (ValueError, SpecError...)
     error_log: str | None = None  # the trial's error.txt (Ray's tracebacks)
+    score_step: int | None = None  # the step (training_iteration) the score comes from
 
 
 @dataclass
@@ -73,6 +74,7 @@ class Summary:
     driver: dict[str, Any] = field(default_factory=dict)  # partial summaries: {host, pid} of the driver writing it
     warm_start: WarmStart | None = None  # the configs seeded from past experiments (raytuner.runner.warm_start)
     task_key: str | None = None  # equal for runs that score configs the same way (raytuner.runner.history.task_key)
+    scope: str = "last"  # metric.scope: a trial's score is its last step's ("last") or its best step's ("best")
 
     def front(self) -> list[TrialRecord]:
         """The Pareto-optimal trials (multi-objective experiments)."""

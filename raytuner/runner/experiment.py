@@ -70,7 +70,7 @@ def build_tuner(plan: Plan, tuning: TunerPlan, name: str, callbacks: list[Any], 
         storage_filesystem=tuning.storage_filesystem,
         stop=stopper if stopper is not None else build_stopper(tuning),
         failure_config=tune.FailureConfig(max_failures=tuning.max_failures),
-        checkpoint_config=tune.CheckpointConfig(num_to_keep=tuning.checkpoints_to_keep),
+        checkpoint_config=tune.CheckpointConfig(num_to_keep=tuning.checkpoints_to_keep, **_kept_by_score(plan)),
         callbacks=[*callbacks, *trial_loggers(tuning.tracking, name)],
         verbose=0,
     )
@@ -80,6 +80,14 @@ def build_tuner(plan: Plan, tuning: TunerPlan, name: str, callbacks: list[Any], 
         tune_config=tune_config,
         run_config=run_config,
     )
+
+
+def _kept_by_score(plan: Plan) -> dict[str, Any]:
+    """``metric.scope: best``: Ray keeps each trial's best checkpoints by the metric (and always its
+    latest, for restores), so the best step's weights are there to export."""
+    if plan.scope != "best":
+        return {}
+    return {"checkpoint_score_attribute": plan.metric, "checkpoint_score_order": plan.mode}
 
 
 @contextlib.contextmanager
@@ -150,6 +158,7 @@ def run_experiment(
         require_feasible(plan.trainable.trial_resources(), spec.resources.wait_for_nodes_s, progress_stream)
         if plan.batch and resume is None:  # cheap trials in batches on warm actors (runner.batched)
             experiment_path, trials = _run_batched(plan, info, partial, callbacks[0] if show_progress else None)
+            checkpoints: dict[str, list] = {}  # batched trials keep no checkpoints
         else:
             from raytuner.runner.batched import release_pool
 
@@ -170,9 +179,10 @@ def run_experiment(
                 _record_interrupted(spec, plan, partial.write(partial.trials, INTERRUPTED), progress_stream)
                 raise Interrupted(info.experiment_path)  # the partial summary says "interrupted"
             experiment_path = experiment_uri(spec.storage, grid.experiment_path)
-            trials = [_record(result, plan.metric) for result in grid]
+            trials = [trial_record(result, plan.metric, plan.mode, plan.scope) for result in grid]
             fault_log.annotate(trials)
-        final = finish_experiment(plan, trials, experiment_path)  # refit, export, ensemble, holdout
+            checkpoints = {t.trial_id: list(r.best_checkpoints or []) for t, r in zip(trials, grid)}
+        final = finish_experiment(plan, trials, experiment_path, checkpoints)  # refit, export, ensemble, holdout
     wall = time.perf_counter() - start
     summary = Summary(
         name=spec.name,
@@ -190,6 +200,7 @@ def run_experiment(
         scheduling=scheduling_report(plan, trials, stop_reasons(stopper, spec, wall)),
         warm_start=warm,
         task_key=plan_task_key(plan),
+        scope=plan.scope,
         **multi_objective(plan, trials),
     )
     _write_outputs(summary, spec)
@@ -242,6 +253,7 @@ def _run_info(plan: Plan, name: str, resume: ResumePoint | None) -> RunInfo:
         started_at=(resume and resume.started_at) or _dt.datetime.now().isoformat(timespec="seconds"),
         storage=spec.storage,
         prior_wall_s=resume.prior_wall_s if resume else 0.0,
+        scope=plan.scope,
     )
 
 
@@ -253,7 +265,3 @@ def _write_outputs(summary: Summary, spec: ExperimentSpec) -> None:
     Path(path).mkdir(parents=True, exist_ok=True)
     (Path(path) / SPEC_FILE).write_text(yaml.safe_dump(spec.to_data(), sort_keys=False))
     write_summary(summary, path)
-
-
-def _record(result: Any, metric: str) -> TrialRecord:
-    return trial_record(result, metric)  # raytuner.runner.records: status, score, error type and message

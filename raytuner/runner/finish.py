@@ -30,6 +30,7 @@ from raytuner.results.summary import TrialRecord
 FINISH_STEPS: list[tuple[str, str]] = [
     ("refit", "raytuner.runner.refit:RefitStep"),
     ("ensemble", "raytuner.runner.ensemble_step:EnsembleStep"),
+    ("export", "raytuner.runner.export_step:CheckpointExportStep"),
 ]
 
 
@@ -51,6 +52,8 @@ class FinishContext:
     experiment_path: str
     results: FinalResults = field(default_factory=FinalResults)  # earlier steps' outcomes
     cache: dict[str, Any] = field(default_factory=dict)  # shared objects (data, models)
+    # trial id -> the checkpoints Ray kept, with their reports: [(ray.tune.Checkpoint, metrics), ...]
+    checkpoints: dict[str, list[tuple[Any, dict[str, Any]]]] = field(default_factory=dict)
 
     @property
     def spec(self) -> Any:
@@ -74,6 +77,22 @@ class FinishContext:
             upload_tree(Path(tmp), target)
         return SavedFiles(path=target.uri, files=saved["files"], skipped=saved["skipped"])
 
+    def save_directory(self, name: str, source: Path) -> SavedFiles:
+        """Put a directory of files written by a step at ``<experiment>/<name>`` (uploaded for s3://...)."""
+        import shutil
+
+        files = sorted(p.name for p in source.iterdir() if p.is_file())
+        if "://" not in self.experiment_path:
+            target = Path(self.experiment_path) / name
+            shutil.copytree(source, target, dirs_exist_ok=True)
+            return SavedFiles(path=str(target), files=files)
+        from raytuner.results.storage import resolve, upload_tree
+
+        spec = self.spec
+        remote = resolve(self.experiment_path, endpoint=spec.storage.endpoint, region=spec.storage.region).child(name)
+        upload_tree(source, remote)
+        return SavedFiles(path=remote.uri, files=files)
+
     def ranked(self) -> list[TrialRecord]:
         """Scored trials, best first; trials that ran every step rank before early-stopped ones."""
         scored = [t for t in self.trials if t.status == "ok" and isinstance(t.score, (int, float)) and math.isfinite(t.score)]
@@ -82,9 +101,10 @@ class FinishContext:
         return sorted(scored, key=lambda t: (full is not None and t.steps < full, sign * float(t.score)))  # type: ignore[arg-type]
 
 
-def finish_experiment(plan: Any, trials: list[TrialRecord], experiment_path: str) -> FinalResults:
+def finish_experiment(plan: Any, trials: list[TrialRecord], experiment_path: str,
+                      checkpoints: dict[str, list[tuple[Any, dict[str, Any]]]] | None = None) -> FinalResults:
     """Run every step the spec asks for; returns every step's outcome for the summary."""
-    ctx = FinishContext(plan, trials, experiment_path)
+    ctx = FinishContext(plan, trials, experiment_path, checkpoints=dict(checkpoints or {}))
     for name, target in FINISH_STEPS:
         step = _step(target)
         if not step.applies(plan):

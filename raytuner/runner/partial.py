@@ -49,6 +49,7 @@ class RunInfo:
     started_at: str
     storage: Any  # the spec's StorageSpec (endpoint, region for remote paths)
     prior_wall_s: float = 0.0  # wall time of the runs before a resume
+    scope: str = "last"  # metric.scope (results.scope)
 
     def summary(self, trials: list[TrialRecord], state: str, wall_s: float) -> Summary:
         """A partial summary (no finish steps) in ``state``."""
@@ -58,6 +59,7 @@ class RunInfo:
             strategy=self.strategy, scheduler=self.scheduler, started_at=self.started_at,
             wall_time_s=round(self.prior_wall_s + wall_s, 3), trials=trials, best=best_of(ranked, self.mode),
             versions=versions(), state=state, driver={"host": socket.gethostname(), "pid": os.getpid()},
+            scope=self.scope,
         )
 
 
@@ -92,11 +94,17 @@ def write_spec(spec: Any, experiment_path: str) -> None:
     storage.write_text(location, SPEC_FILE, text)
 
 
-def trial_record(trial: Any, metric: str) -> TrialRecord:
-    """A Tune Trial (in the driver, at any point of its life) as a TrialRecord."""
+def trial_record(trial: Any, metric: str, mode: str = "max", scope: str = "last") -> TrialRecord:
+    """A Tune Trial (in the driver, at any point of its life) as a TrialRecord; with ``scope``
+    "best", the score is the best so far (Tune's per-trial ``metric_analysis``; no step)."""
     result = dict(trial.last_result or {})
     status = _STATUS.get(str(trial.status), str(trial.status).lower())
     score = result.get(metric)
+    step = int(result.get("training_iteration") or 0) or None
+    if scope == "best" and status != "error":
+        seen = (getattr(trial, "metric_analysis", None) or {}).get(metric) or {}
+        if isinstance(seen.get(mode), (int, float)) and math.isfinite(seen[mode]):
+            score, step = seen[mode], None
     metrics = {k: v for k, v in result.items() if isinstance(v, _SMALL) and k not in ("trial_id", "date", "pid")}
     return TrialRecord(
         trial_id=str(trial.trial_id),
@@ -108,6 +116,7 @@ def trial_record(trial: Any, metric: str) -> TrialRecord:
         error="failed (error.txt in its trial directory)" if status == "error" else None,
         path=str(trial.path) if trial.path else None,
         metrics={**metrics, "node_ip": result.get("node_ip")},
+        score_step=step,
     )
 
 
@@ -129,7 +138,7 @@ class PartialSummary(Callback):
 
     def write(self, trials: list[Any], state: str = RUNNING) -> Summary:
         self.trials = list(trials)
-        records = [trial_record(t, self.info.metric) for t in trials]
+        records = [trial_record(t, self.info.metric, self.info.mode, self.info.scope) for t in trials]
         if state == INTERRUPTED:  # Tune marks the trials it stopped "terminated": say what they were
             records = [replace(r, status=self.ended.get(r.trial_id) or self._unended(r.trial_id)) for r in records]
         summary = self.info.summary(records, state, time.time() - self._start)

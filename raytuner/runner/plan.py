@@ -50,6 +50,11 @@ class Plan:
         return self.spec.metric.name
 
     @property
+    def scope(self) -> str:
+        """"last" or "best": which step of a trial gives its score (``metric.scope``)."""
+        return self.spec.metric.scope
+
+    @property
     def strategy_label(self) -> str:
         """The spec's strategy name, with what it resolved to (``auto:tpe``)."""
         name = self.spec.strategy.name

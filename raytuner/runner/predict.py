@@ -1,4 +1,5 @@
-"""Predictions from a saved model for a table of new rows (``raytuner predict``)."""
+"""Saved models back (``raytuner.load_model``) and their predictions for a table of new rows
+(``raytuner predict``): scikit-learn models (refit, ensemble) and exported torch checkpoints."""
 
 from __future__ import annotations
 
@@ -7,7 +8,28 @@ from typing import Any
 import numpy as np
 
 from raytuner.errors import RaytunerError
-from raytuner.results.export import SavedModel
+from pathlib import Path
+
+from raytuner.results.export import SavedModel, load_model as _load_saved
+
+
+def _torch_model(directory: Path, meta: dict[str, Any]) -> Any:
+    from raytuner.trainables.torch.adapter import require_torch
+
+    require_torch()  # DependencyError naming the extra
+    from raytuner.trainables.torch.export import load_torch_model
+
+    return load_torch_model(directory, meta)
+
+
+# model.json's "framework" -> its loader (scikit-learn models are joblib/skops files: no entry)
+MODEL_LOADERS = {"torch": _torch_model}
+
+
+def load_model(path: str | Path, fmt: str | None = None, *, ensemble: bool = False,
+               endpoint: str | None = None) -> SavedModel:
+    """A saved model of any trainable (``SavedModel``: model, meta, path): see results.export.load_model."""
+    return _load_saved(path, fmt, ensemble, endpoint=endpoint, loaders=MODEL_LOADERS)
 
 
 def predict_table(saved: SavedModel, frame: Any, proba: bool = False) -> tuple[Any, float | None]:
@@ -27,7 +49,10 @@ def predict_table(saved: SavedModel, frame: Any, proba: bool = False) -> tuple[A
         for j, label in enumerate(getattr(saved.model, "classes_", range(probs.shape[1]))):
             out[f"proba_{label}"] = probs[:, j]
     score = None
-    if target is not None and target in frame.columns and meta.get("metric"):
+    own = getattr(saved.model, "score_table", None)  # a model scoring the trials' own metrics (torch)
+    if target is not None and target in frame.columns and meta.get("metric") and own is not None:
+        score = own(X, np.asarray(frame[target]), meta["metric"])
+    elif target is not None and target in frame.columns and meta.get("metric"):
         from sklearn.metrics import get_scorer, get_scorer_names
 
         if meta["metric"] in get_scorer_names():

@@ -17,6 +17,7 @@ from typing import Any
 
 from raytuner.errors import causes
 from raytuner.results.metric_rule import DIVERGED, REASON_KEY, STATUS_KEY, flagged, restore_raw
+from raytuner.results.scope import BEST, LAST, scored_step
 from raytuner.results.summary import TrialRecord
 
 _SMALL_KEYS = ("trial_id", "training_iteration", "time_total_s", "config", "date", "timestamp",
@@ -49,8 +50,9 @@ def one_line(text: str, name: str = "") -> str:
     return line if len(line) <= _MESSAGE_LIMIT else line[: _MESSAGE_LIMIT - 3] + "..."
 
 
-def trial_record(result: Any, metric: str) -> TrialRecord:
-    """The record of one ``ray.tune.Result`` (its ``metrics`` are the trial's last report)."""
+def trial_record(result: Any, metric: str, mode: str = "max", scope: str = LAST) -> TrialRecord:
+    """The record of one ``ray.tune.Result`` (its ``metrics`` are the trial's last report; with
+    ``scope`` "best", the score is the best of its reports, ``result.metrics_dataframe``)."""
     raw = dict(result.metrics or {})
     metrics = restore_raw(raw)
     status, error, error_type = "ok", None, None
@@ -63,6 +65,11 @@ def trial_record(result: Any, metric: str) -> TrialRecord:
         error_type = None if status == DIVERGED else METRIC_ERROR
         error = f"diverged: {reason}" if status == DIVERGED else f"{METRIC_ERROR}: {reason}"
     score = metrics.get(metric)
+    step = int(raw.get("training_iteration") or 0) or None
+    if scope == BEST and status == "ok":
+        best = scored_step(_history(result), metric, mode, BEST)
+        if best.score is not None:
+            score, step = best.score, best.step
     small = {k: v for k, v in metrics.items() if k not in _SMALL_KEYS and isinstance(v, (int, float, str, bool))}
     small["node_ip"] = raw.get("node_ip")
     path = str(result.path)
@@ -80,7 +87,17 @@ def trial_record(result: Any, metric: str) -> TrialRecord:
         metrics=small,
         error_type=error_type,
         error_log=log,
+        score_step=step if isinstance(score, (int, float)) and not isinstance(score, bool) else None,
     )
+
+
+def _history(result: Any) -> list[dict[str, Any]]:
+    """The trial's reports, in order (Ray reads its progress.csv); [] when there are none."""
+    try:
+        frame = result.metrics_dataframe
+    except Exception:  # noqa: BLE001 - no progress file (a trial that never reported)
+        return []
+    return [] if frame is None else frame.to_dict("records")
 
 
 def original_error(record: TrialRecord) -> BaseException | None:

@@ -48,6 +48,10 @@ class MetricSpec(_Model):
     mode: Literal["max", "min"] | None = Field(
         None, description="default: the trainable's (max for scikit-learn scorers)"
     )
+    scope: Literal["last", "best"] = Field(
+        "last", description="a trial's score: its last step's value (last) or its best step's (best), as "
+        "Ray Tune's scope; the leaderboard, the best trial and the exported checkpoint follow it"
+    )
 
 
 class StrategySpec(_Model):

@@ -34,6 +34,8 @@ class Trainable:
     requires: ClassVar[tuple[tuple[str, str], ...]] = ()
     # its trials can run many per call on a warm actor pool (execution.batch): see batch_job
     batchable: ClassVar[bool] = False
+    # a trial checkpoint can be exported as the experiment's model (``export_checkpoint``: torch)
+    exports_checkpoints: ClassVar[bool] = False
 
     def __init__(
         self, spec: Any, *, metric: MetricSpec, seed: int | None, resources: ResourcesSpec
@@ -96,6 +98,10 @@ class Trainable:
         """What a batched run sends with every batch (a ``trainables.batch.BatchJob``); only
         where ``batchable``."""
         raise NotImplementedError(f"trainable '{self.kind}' does not run batched")
+    def export_checkpoint(self, checkpoint_dir: Any, config: dict[str, Any], out: Any) -> dict[str, Any]:
+        """Write a trial checkpoint as model files into ``out``; returns their part of model.json.
+        Only trainables with ``exports_checkpoints`` (the finish step asks no other)."""
+        raise NotImplementedError(f"the {self.kind} trainable does not export checkpoints")
 
     def trial_function(self, objectives: Iterable[tuple[str, str]]) -> Callable[[dict[str, Any]], Any]:
         """What the Tuner runs: ``build()``, its reports checked against the run's

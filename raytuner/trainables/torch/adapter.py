@@ -61,6 +61,7 @@ def _check_args(cls: type, fixed: dict[str, Any], tuned: Any) -> None:
 class TorchTrainable(Trainable):
     kind = "torch"
     requires = (("torch", "torch"),)
+    exports_checkpoints = True
     spec: TorchTrainableSpec
 
     def task(self) -> str | None:
@@ -178,7 +179,16 @@ class TorchTrainable(Trainable):
             cpus=self.resources.cpu,
             gpus=self.resources.gpu,
             task=self.task(),
+            scope=self.metric.scope,
         )
+
+    def export_checkpoint(self, checkpoint_dir: Any, config: dict[str, Any], out: Any) -> dict[str, Any]:
+        """``model.pt`` (a plain state_dict, pruning made permanent), ``preprocess.pt`` and model.json's
+        part (raytuner.trainables.torch.export)."""
+        require_torch()
+        from raytuner.trainables.torch.export import export_checkpoint
+
+        return export_checkpoint(self.setup(), config, checkpoint_dir, out)
 
     def build(self) -> Callable[[dict[str, Any]], None]:
         require_torch()

@@ -38,6 +38,17 @@ class TensorData:
     in_shape: tuple[int, ...]
     out_dim: int
     task: str | None
+    preprocess: "Preprocess | None" = None  # tables only: what an exported model needs to predict
+
+
+@dataclass(frozen=True)
+class Preprocess:
+    """How a table's rows became the model's inputs (saved beside an exported model)."""
+
+    feature_names: list[str]
+    mean: list[float] | None  # data.standardize: the training split's mean and std per feature
+    std: list[float] | None
+    classes: list[Any] | None  # classification: the label of each output (the targets' sorted values)
 
 
 def cache_key(spec: TorchDataSpec, seed: int | None, params: Mapping[str, Any]) -> str:
@@ -60,7 +71,22 @@ def clear_cache() -> None:
     _CACHE.clear()
 
 
-def _load_table(spec: TorchDataSpec, seed: int | None, task: str | None) -> TensorData:
+@dataclass(frozen=True)
+class Split:
+    """A table's rows as the trials split them, before standardisation (labels as class indices)."""
+
+    X_train: np.ndarray
+    X_val: np.ndarray
+    y_train: np.ndarray
+    y_val: np.ndarray
+    feature_names: list[str]
+    classes: list[Any] | None
+    task: str | None
+
+
+def split_table(spec: TorchDataSpec, seed: int | None, task: str | None) -> Split:
+    """Load the table and split it as every trial does: ``subset`` rows, then ``val_fraction`` held
+    out (stratified for classification), both at ``seed``."""
     from sklearn.model_selection import train_test_split
 
     if spec.source is None:  # pragma: no cover - TorchDataSpec requires source or load
@@ -70,8 +96,10 @@ def _load_table(spec: TorchDataSpec, seed: int | None, task: str | None) -> Tens
     X = np.asarray(table.X, dtype=np.float32)
     y = np.asarray(table.y)
     classify = task == "classification"
+    classes = None
     if classify:
-        _, y = np.unique(y, return_inverse=True)
+        labels, y = np.unique(y, return_inverse=True)
+        classes = labels.tolist()
     stratify = y if classify else None
     if spec.subset is not None and spec.subset < len(X):
         X, _, y, _ = train_test_split(X, y, train_size=spec.subset, random_state=seed, stratify=stratify)
@@ -79,20 +107,31 @@ def _load_table(spec: TorchDataSpec, seed: int | None, task: str | None) -> Tens
     X_train, X_val, y_train, y_val = train_test_split(
         X, y, test_size=spec.val_fraction, random_state=seed, stratify=stratify
     )
+    return Split(X_train, X_val, y_train, y_val, list(table.feature_names), classes, task)
+
+
+def _load_table(spec: TorchDataSpec, seed: int | None, task: str | None) -> TensorData:
+    split = split_table(spec, seed, task)
+    X_train, X_val, y_train, y_val, task = split.X_train, split.X_val, split.y_train, split.y_val, split.task
+    classify = task == "classification"
+    mean = std = None
     if spec.standardize:
         mean = X_train.mean(axis=0)
         std = X_train.std(axis=0)
         std[std == 0] = 1.0
         X_train, X_val = (X_train - mean) / std, (X_val - mean) / std
-    shape = _sample_shape(spec, X.shape[1])
+    shape = _sample_shape(spec, X_train.shape[1])
     if classify:
-        out_dim = int(y.max()) + 1
+        out_dim = int(max(y_train.max(), y_val.max())) + 1
         targets = [torch.as_tensor(t, dtype=torch.long) for t in (y_train, y_val)]
     else:
         out_dim = 1
         targets = [torch.as_tensor(t, dtype=torch.float32).reshape(-1, 1) for t in (y_train, y_val)]
     inputs = [torch.as_tensor(np.ascontiguousarray(x), dtype=torch.float32).reshape(-1, *shape) for x in (X_train, X_val)]
-    return TensorData(TensorDataset(inputs[0], targets[0]), TensorDataset(inputs[1], targets[1]), shape, out_dim, task)
+    preprocess = Preprocess(split.feature_names, None if mean is None else mean.tolist(),
+                            None if std is None else std.tolist(), split.classes)
+    return TensorData(TensorDataset(inputs[0], targets[0]), TensorDataset(inputs[1], targets[1]), shape, out_dim, task,
+                      preprocess)
 
 
 def _sample_shape(spec: TorchDataSpec, n_features: int) -> tuple[int, ...]:

@@ -57,6 +57,7 @@ class TrialSetup:
     cpus: float
     gpus: float
     task: str | None
+    scope: str = "last"  # metric.scope: "best" also checkpoints every epoch that improves the metric
 
 
 @dataclass
@@ -298,6 +299,21 @@ def _shuffle_seed(run: Run, epoch: int) -> None:
         run.generator.manual_seed(run.setup.seed * 1_000_003 + epoch)
 
 
+class _BestSoFar:
+    """The metric's best value so far in this run of the loop (``metric.scope: best``)."""
+
+    def __init__(self, setup: TrialSetup) -> None:
+        self.mode, self.value = setup.mode, None
+
+    def improved(self, value: Any) -> bool:
+        if not isinstance(value, (int, float)) or not math.isfinite(value):
+            return False
+        if self.value is None or (value > self.value if self.mode == "max" else value < self.value):
+            self.value = value
+            return True
+        return False
+
+
 def train(run: Run, session: Session) -> list[dict[str, Any]]:
     """Train every epoch left, reporting each; returns the reported metrics."""
     spec = run.spec
@@ -310,6 +326,7 @@ def train(run: Run, session: Session) -> list[dict[str, Any]]:
     pruning = spec.pruning
     reports: list[dict[str, Any]] = []
     size: tuple[int, int, float] | None = None
+    best = _BestSoFar(run.setup) if run.setup.scope == "best" and spec.checkpoint_every > 1 else None
     for epoch in range(start, total_epochs + 1):
         began = time.perf_counter()
         _shuffle_seed(run, epoch)
@@ -352,6 +369,8 @@ def train(run: Run, session: Session) -> list[dict[str, Any]]:
         metrics["stopped_early"] = bool(stop and epoch < total_epochs)
         last = stop or epoch == total_epochs
         save = last or epoch % spec.checkpoint_every == 0
+        if best is not None:  # the best step's weights are kept for the export
+            save = best.improved(metrics.get(run.setup.metric)) or save
         session.report(metrics, capture(run, epoch, early) if save else None)
         reports.append(metrics)
         if stop:
