@@ -22,7 +22,17 @@ if TYPE_CHECKING:
     from raytuner.results.summary import TrialRecord
 
 
-EXPERIMENT_STATE_PERIOD_S = "1"  # TUNE_GLOBAL_CHECKPOINT_S, unless the user set it
+EXPERIMENT_STATE_PERIOD_S = "1"  # TUNE_GLOBAL_CHECKPOINT_S, unless the user set it (up to 1,000 trials)
+TRIALS_PER_STATE_SECOND = 1000  # beyond that, one more second between saves per 1,000 trials
+
+
+def experiment_state_period(num_samples: int) -> str:
+    """Seconds between Tune's experiment-state saves: 1, and 1 more per 1,000 trials beyond.
+
+    Each save serialises every trial (O(trials) time and a transient string of about 8 KB
+    per trial): at 10,000 trivial trials a save every second costs more than the trials.
+    """
+    return str(max(float(EXPERIMENT_STATE_PERIOD_S), num_samples / TRIALS_PER_STATE_SECOND)).removesuffix(".0")
 
 
 class PendingTrials(enum.Enum):
@@ -82,7 +92,8 @@ class TunerPlan:
             "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1",
             # the experiment state `raytuner resume` restores from, saved every second
             # (Ray's "auto" waits 10 s or more): a killed driver loses at most that much
-            "TUNE_GLOBAL_CHECKPOINT_S": EXPERIMENT_STATE_PERIOD_S,
+            # (longer for very many trials: experiment_state_period)
+            "TUNE_GLOBAL_CHECKPOINT_S": experiment_state_period(self.num_samples),
         }
         pending = self.pending_trials
         if pending is PendingTrials.PER_CPU:
@@ -183,11 +194,14 @@ def trial_loggers(tensorboard: bool) -> list[Any]:
     Ray adds all three when none is given, and its TensorBoard logger imports
     tensorboardX, which imports torch when torch is installed: about 1.5 s in the
     driver before the first trial starts, on every run. So raytuner names the loggers
-    itself and turns Ray's automatic ones off (TunerPlan.environ).
+    itself and turns Ray's automatic ones off (TunerPlan.environ). result.json,
+    progress.csv and params.json/.pkl come from ``runner.trial_files.TrialFiles``, which
+    keeps nothing for a trial once it ended (Ray's JSON/CSV loggers keep an entry per
+    trial for the whole run: ray#64231).
     """
-    from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
+    from raytuner.runner.trial_files import TrialFiles
 
-    loggers: list[Any] = [JsonLoggerCallback(), CSVLoggerCallback()]
+    loggers: list[Any] = [TrialFiles()]
     if tensorboard:
         from ray.tune.logger import TBXLoggerCallback
 
