@@ -70,3 +70,27 @@ def test_progress_keeps_values_only_for_running_trials() -> None:
     progress.observe("t4", 1.2)  # a running trial beats the finished best
     assert (progress.best_trial, progress.best) == ("t4", 1.2)
     assert "best score 1.2 (t4)" in progress.line()
+
+
+def test_a_finished_trial_keeps_only_its_objectives_statistics() -> None:
+    from ray.tune.trainable.metadata import _TrainingRunMetadata
+
+    from raytuner.runner.lean_trials import ReleaseFinished
+
+    meta = _TrainingRunMetadata()
+    for step in (1, 2, 3):
+        for name in ("score", "time_this_iter_s", "timestamp", "loss"):
+            meta.update_metric(name, float(step), step=step)
+    before = len(meta.get_json_state())
+    trial = SimpleNamespace(run_metadata=meta)
+    ReleaseFinished(["score", "loss"]).on_trial_complete(0, [], trial)
+    assert sorted(meta.metric_analysis) == ["loss", "score"] and sorted(meta.metric_n_steps) == ["loss", "score"]
+    assert meta.metric_analysis["score"]["max"] == 3.0  # the objectives' statistics are kept whole
+    assert len(meta.get_json_state()) < before  # the cached JSON was rebuilt without the rest
+    meta.update_metric("time_this_iter_s", 1.0, step=4)  # a retried trial reports again: no KeyError
+
+
+def test_experiment_state_saves_back_off_with_many_trials() -> None:
+    from raytuner.runner.tuning import experiment_state_period
+
+    assert [experiment_state_period(n) for n in (8, 1000, 2500, 10_000)] == ["1", "1", "2.5", "10"]
