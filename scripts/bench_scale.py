@@ -197,7 +197,7 @@ def sections(quick: bool) -> list[benchlib.Section]:
                       f"goal 5 memory: driver growth {ours['growth_mb']:.1f} MB from trial 100 to {trials} "
                       f"(≤ {allowed:.1f} MB allowed at this size, 50 MB at 10,000; raw Ray Tune "
                       f"{figures[CONTENDERS[0]]['growth_mb']:.1f} MB). raytuner's own per-trial state is released "
-                      "(TrialFiles, ReleaseFinished, Progress); tracemalloc sees ~12 KB/trial of Python objects left, "
+                      "(TrialFiles, ReleaseFinished, Progress); tracemalloc shows the Python objects left are "
                       "Tune's Trial objects and their cached JSON (kept for the ResultGrid and the experiment state); "
                       "the rest of the RSS growth is native (Ray core worker) and allocator high water. Closing it: "
                       "run very long experiments as chained Tuner.fit() segments, or Tune keeping finished trials "
