@@ -120,7 +120,7 @@ def summary_rows(outcomes: list[Outcome]) -> list[list[str]]:
                 mark = _MARK.match(note.strip())
                 if mark:
                     rows.append(_goal_row(section, mark.group(1), mark.group(2)))
-    return rows
+    return rows or [["(no module reported a goal)", "—", "—", "—"]]
 
 
 def _goal_row(section: benchlib.Section, mark: str, text: str) -> list[str]:
@@ -148,7 +148,7 @@ def render(outcomes: list[Outcome], quick: bool, info: dict[str, str], revision:
         benchlib.md_table(["goal", "figure", "met / missed", "what would close the gap"], summary_rows(outcomes)), "",
         "## Modules", "",
         benchlib.md_table(["module", "command", "seconds", "outcome"],
-                          [[o.name, f"`{o.command}`", f"{o.seconds:.0f}", o.problem or f"{len(o.sections)} table(s)"]
+                          [[o.name, f"`{o.command}`", f"{o.seconds:.0f}", o.problem or f"ok: {len(o.sections)} table(s)"]
                            for o in outcomes]), "",
         "## Tables", "",
     ]
