@@ -93,4 +93,4 @@ def test_a_finished_trial_keeps_only_its_objectives_statistics() -> None:
 def test_experiment_state_saves_back_off_with_many_trials() -> None:
     from raytuner.runner.tuning import experiment_state_period
 
-    assert [experiment_state_period(n) for n in (8, 1000, 2500, 10_000)] == ["1", "1", "2.5", "10"]
+    assert [experiment_state_period(n) for n in (8, 200, 1000, 10_000)] == ["1", "1", "5", "50"]
