@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.raytuner-installed
 PYTEST_ARGS ?=
 
-.PHONY: run test test-fast lint-imports install clean bench
+.PHONY: run test test-fast lint-imports install clean bench bench-quick
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,8 +30,14 @@ test: $(STAMP) lint-imports
 test-fast: $(STAMP) lint-imports
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
+# The benchmark suite: every scripts/bench_*.py, each in a fresh process -> BENCHMARKS.md
+# (bench: under 30 minutes; bench-quick: small settings, under 5). BENCH_ARGS="--only scale".
+BENCH_ARGS ?=
 bench: $(STAMP)
-	$(PY) scripts/bench_overhead.py
+	$(PY) scripts/bench.py $(BENCH_ARGS)
+
+bench-quick: $(STAMP)
+	$(PY) scripts/bench.py --quick $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) results .pytest_cache

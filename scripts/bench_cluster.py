@@ -1,9 +1,10 @@
 """Cluster path timings: local multi-node cluster up/down, submit -> finished, fetch, S3 storage.
 
-    .venv/bin/python scripts/bench_cluster.py [--workers 2] [--trials 4]
+    .venv/bin/python scripts/bench_cluster.py [--workers 2] [--trials 4] [--quick] [--json OUT]
 
 Starts its own local cluster (own ports, temp dirs, token; stopped by PID at the end) and its
-own moto S3 server on loopback; prints a markdown table. Never runs `ray stop`.
+own moto S3 server on loopback; prints a markdown table (`sections(quick)`, the contract of
+scripts/benchlib.py; --quick: 2 trials). Never runs `ray stop`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import benchlib  # noqa: E402
 
 SPEC = """
 name: bench
@@ -48,11 +54,8 @@ def quiet_main(args: list[str]) -> tuple[int, str]:
     return code, out.getvalue()
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--trials", type=int, default=4)
-    opts = parser.parse_args()
+def measure(workers: int, trials: int) -> benchlib.Section:
+    opts = argparse.Namespace(workers=workers, trials=trials)
     rows: list[tuple[str, float, str]] = []
     work = Path(tempfile.mkdtemp(prefix="rtbench"))
     (work / "spec.yaml").write_text(SPEC.replace("TRIALS", str(opts.trials)))
@@ -73,12 +76,12 @@ def main() -> int:
                 code, out = quiet_main(["submit", str(work / "spec.yaml"), "--address", url, "--workdir", str(work),
                                         "--install", install, "--wait", "--set", f"storage.path={work / 'res'}"])
             if code != 0:
-                print(out, file=sys.stderr)
-                return 1
+                raise RuntimeError(f"submit --install {install} failed (exit {code}): {out.strip()[-300:]}")
             job = out.splitlines()[0]
         with timed(rows, "fetch (local storage on the head: pack job)", "summary.json + spec.yaml"):
             code, _ = quiet_main(["fetch", job, "--address", url, "--to", str(work / "fetched")])
-        assert code == 0
+        if code != 0:
+            raise RuntimeError(f"fetch {job} failed (exit {code})")
         with timed(rows, "jobs list", ""):
             quiet_main(["jobs", "list", "--address", url])
         _bench_s3(rows, work, opts.trials)
@@ -89,10 +92,26 @@ def main() -> int:
         import shutil
 
         shutil.rmtree(work, ignore_errors=True)
-    print("| step | seconds | note |\n|---|---:|---|")
-    for name, seconds, note in rows:
-        print(f"| {name} | {seconds:.2f} | {note} |")
-    return 0
+    return benchlib.Section(
+        key="cluster",
+        title=f"Cluster path: local cluster (head + {workers} workers), submit, fetch, S3 storage",
+        command=f"python scripts/bench_cluster.py --workers {workers} --trials {trials}",
+        headers=["step", "seconds", "note"],
+        rows=[[name, f"{seconds:.2f}", note] for name, seconds, note in rows],
+        notes=["one run of each step (a cluster start per suite run); no goal of issue #15 is measured here."],
+    )
+
+
+def sections(quick: bool, workers: int = 2, trials: int = 4) -> list[benchlib.Section]:
+    return [measure(workers, 2 if quick else trials)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--trials", type=int, default=4)
+    opts, rest = parser.parse_known_args(argv)
+    return benchlib.main(lambda quick: sections(quick, opts.workers, opts.trials), rest)
 
 
 def _bench_s3(rows: list[tuple[str, float, str]], work: Path, trials: int) -> None:
@@ -123,7 +142,8 @@ def _bench_s3(rows: list[tuple[str, float, str]], work: Path, trials: int) -> No
         with timed(rows, f"run {trials} trials, s3:// storage (moto)", "same, through pyarrow S3"):
             code, _ = quiet_main(["run", spec, "--quiet", "--set", "storage.path=s3://bench/exp",
                                   "--set", f"storage.endpoint={endpoint}"])
-        assert code == 0
+        if code != 0:
+            raise RuntimeError(f"run on s3:// storage failed (exit {code})")
         with timed(rows, "results s3://bench/exp", "newest experiment, read back"):
             quiet_main(["results", "s3://bench/exp", "--endpoint", endpoint])
     finally:

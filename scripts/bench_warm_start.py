@@ -1,7 +1,7 @@
 """Warm starts from the experiment history: trials needed to reach a target score, with and
 without `warm_start: {from: history}`, on a family of related tasks and one unrelated task.
 
-    .venv/bin/python scripts/bench_warm_start.py [--seeds 3] [--budget 30] [--k 3]
+    .venv/bin/python scripts/bench_warm_start.py [--seeds 3] [--budget 30] [--k 3] [--quick] [--json OUT]
 
 Tasks (SVC, C and gamma log-uniform over wide ranges, 3-fold accuracy): digits (the source,
 tuned first and recorded), then related ones (digits + Gaussian noise, two row subsamples),
@@ -10,7 +10,8 @@ every run in a fresh history store (SQLite in a temp dir) and seeds each task wi
 raytuner's own warm-start code (task fingerprints, `HistoryStore.similar`, `fit_to_space`);
 the cold arm is plain seeded random search. The search loop is sequential and in-process
 (no Ray: the figure is about which configs are tried, not about scheduling).
-Target per task: 99% of the best score any run reached on it. Prints a markdown table.
+Target per task: 99% of the best score any run reached on it. Prints a markdown table
+(`sections(quick)`, the contract of scripts/benchlib.py; --quick: 1 seed, budget 10).
 """
 
 from __future__ import annotations
@@ -25,7 +26,10 @@ from typing import Any
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import benchlib  # noqa: E402
 
 from raytuner.results.history.fingerprint import dataset_meta, fingerprint  # noqa: E402
 from raytuner.results.history.records import HistoryExperiment, HistoryTrial, WarmStart  # noqa: E402
@@ -99,38 +103,54 @@ def trials_to(scores: list[float], target: float) -> int | None:
     return None
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--budget", type=int, default=30)
-    parser.add_argument("--k", type=int, default=3)
-    args = parser.parse_args()
+def measure(seeds: int, budget: int, k: int) -> benchlib.Section:
     all_tasks = tasks()
     fps = {name: fingerprint(FAMILY, dataset_meta(X, y), SPACE) for name, X, y, _ in all_tasks}
     cold: dict[str, list[list[float]]] = {name: [] for name, *_ in all_tasks}
     warm: dict[str, list[list[float]]] = {name: [] for name, *_ in all_tasks}
-    for seed in range(args.seeds):
+    for seed in range(seeds):
         with tempfile.TemporaryDirectory() as home:
             store = HistoryStore(f"sqlite:///{os.path.join(home, 'history.db')}")
             for name, X, y, _ in all_tasks:
-                cold_runs = search(X, y, 1000 + seed, args.budget, [])
-                points = seeds_from(store, fps[name], args.k)
-                warm_runs = search(X, y, 1000 + seed, args.budget, points)
+                cold_runs = search(X, y, 1000 + seed, budget, [])
+                points = seeds_from(store, fps[name], k)
+                warm_runs = search(X, y, 1000 + seed, budget, points)
                 record(store, f"{name}-{seed}", fps[name], warm_runs)
                 cold[name].append([s for _, s in cold_runs])
                 warm[name].append([s for _, s in warm_runs])
                 print(f"seed {seed} {name}: {len(points)} seeded", file=sys.stderr)
-    print(f"| task | target (99% of best) | cold: trials to target (median, per seed) | warm: trials to target (median, per seed) | ratio |")
-    print("|---|---|---|---|---|")
+    rows = []
     for name, *_ in all_tasks:
         target = 0.99 * max(max(s) for s in cold[name] + warm[name])
         c = [trials_to(s, target) for s in cold[name]]
         w = [trials_to(s, target) for s in warm[name]]
-        miss = args.budget + 1  # not reached within the budget: counted as budget + 1
+        miss = budget + 1  # not reached within the budget: counted as budget + 1
         cm, wm = float(np.median([x or miss for x in c])), float(np.median([x or miss for x in w]))
-        fmt = lambda xs: ", ".join(str(x) if x else f">{args.budget}" for x in xs)  # noqa: E731
-        print(f"| {name} | {target:.4f} | {cm:g} ({fmt(c)}) | {wm:g} ({fmt(w)}) | {cm / wm:.1f}x |")
+        fmt = lambda xs: ", ".join(str(x) if x else f">{budget}" for x in xs)  # noqa: E731
+        rows.append([name, f"{target:.4f}", f"{cm:g} ({fmt(c)})", f"{wm:g} ({fmt(w)})", f"{cm / wm:.1f}x"])
+    return benchlib.Section(
+        key="warm-start",
+        title=f"Warm starts from the history: trials to target ({seeds} seed(s), budget {budget}, k {k})",
+        command=f"python scripts/bench_warm_start.py --seeds {seeds} --budget {budget} --k {k}",
+        headers=["task", "target (99% of best)", "cold: trials to target (median, per seed)",
+                 "warm: trials to target (median, per seed)", "ratio"],
+        rows=rows,
+        notes=["ratio > 1: the warm start reaches the target in fewer trials; the unrelated task should stay near 1."],
+    )
+
+
+def sections(quick: bool, seeds: int = 3, budget: int = 30, k: int = 3) -> list[benchlib.Section]:
+    return [measure(1, 10, k) if quick else measure(seeds, budget, k)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], add_help=False)
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--budget", type=int, default=30)
+    parser.add_argument("--k", type=int, default=3)
+    args, rest = parser.parse_known_args(argv)
+    return benchlib.main(lambda quick: sections(quick, args.seeds, args.budget, args.k), rest)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

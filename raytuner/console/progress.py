@@ -15,6 +15,10 @@ from raytuner.results.metric_rule import flagged
 
 @dataclass
 class Progress:
+    """Counts and the best value so far. Per-trial state (``latest``, ``bad``) is held only
+    while a trial runs: ``finish`` folds a trial's last value into the best of the finished
+    ones and drops it, so thousands of trials cost the driver no memory here."""
+
     metric: str
     mode: str
     total: int | None
@@ -23,28 +27,49 @@ class Progress:
     done: int = 0
     failed: int = 0
     retried: int = 0
-    latest: dict[str, float] = field(default_factory=dict)  # last finite value per trial
-    bad: set[str] = field(default_factory=set)  # trials the metrics rule ended (diverged, no metric)
+    latest: dict[str, float] = field(default_factory=dict)  # last finite value per running trial
+    bad: set[str] = field(default_factory=set)  # running trials the metrics rule ended (diverged, no metric)
+    finished_best: tuple[str, float] | None = None  # the best (trial, value) of the finished trials
 
     def observe(self, trial_id: str, value: Any) -> None:
         if isinstance(value, (int, float)) and math.isfinite(value):
             self.latest[trial_id] = float(value)
 
-    @property
-    def best_trial(self) -> str | None:
-        if not self.latest:
+    def finish(self, trial_id: str) -> bool:
+        """The trial ended: keep its value only if it is the best; True if the metrics rule had ended it."""
+        self.running.discard(trial_id)
+        value = self.latest.pop(trial_id, None)
+        if value is not None and (self.finished_best is None or self._better(value, self.finished_best[1])):
+            self.finished_best = (trial_id, value)
+        if trial_id in self.bad:
+            self.bad.discard(trial_id)
+            return True
+        return False
+
+    def _better(self, a: float, b: float) -> bool:
+        return a > b if self.mode == "max" else a < b
+
+    def _best_pair(self) -> tuple[str, float] | None:
+        pairs = list(self.latest.items()) + ([self.finished_best] if self.finished_best else [])
+        if not pairs:
             return None
         pick = max if self.mode == "max" else min
-        return pick(self.latest, key=self.latest.__getitem__)
+        return pick(pairs, key=lambda pair: pair[1])
+
+    @property
+    def best_trial(self) -> str | None:
+        pair = self._best_pair()
+        return None if pair is None else pair[0]
 
     @property
     def best(self) -> float | None:
-        trial = self.best_trial
-        return None if trial is None else self.latest[trial]
+        pair = self._best_pair()
+        return None if pair is None else pair[1]
 
     def line(self) -> str:
         total = f"/{self.total}" if self.total else ""
-        best = f"{self.best:.6g} ({self.best_trial})" if self.best is not None else "-"
+        pair = self._best_pair()
+        best = f"{pair[1]:.6g} ({pair[0]})" if pair is not None else "-"
         elapsed = time.monotonic() - self.started
         return (
             f"trials {self.done + self.failed}{total} | running {len(self.running)} | "
@@ -91,6 +116,7 @@ class ProgressView(Callback):
             for trial in trials:
                 if str(trial.status) == "TERMINATED":
                     self.progress.observe(trial.trial_id, (trial.last_result or {}).get(self.progress.metric))
+                    self.progress.finish(trial.trial_id)
 
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self.progress.running.add(trial.trial_id)
@@ -105,8 +131,7 @@ class ProgressView(Callback):
         self._render()
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        self.progress.running.discard(trial.trial_id)
-        if trial.trial_id in self.progress.bad:
+        if self.progress.finish(trial.trial_id):
             self.progress.failed += 1
         else:
             self.progress.done += 1
@@ -116,7 +141,8 @@ class ProgressView(Callback):
         self.progress.retried += 1
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        self.progress.running.discard(trial.trial_id)
+        self.progress.latest.pop(trial.trial_id, None)  # a failed trial is never the best
+        self.progress.finish(trial.trial_id)
         self.progress.failed += 1
         self._render(force=True)
 

@@ -5,7 +5,9 @@ experiment.
 :class:`PartialSummary` is a Ray Tune callback in the driver: it rewrites summary.json
 (atomically on local disk: temp file, then ``os.replace``) with ``"state": "running"``
 within ``gap_s`` of a trial completing or failing and ``interval_s`` of a report (never
-more often: a write is O(trials), and thousands of fast trials must not pay O(n^2)).
+more often: a write is O(trials), and thousands of fast trials must not pay O(n^2)); and
+once a write takes over 50 ms (thousands of trials), never sooner after it than 20 times
+what it took (at most 5% of the driver's time goes to it, however many trials there are).
 The runner writes the last one: ``"interrupted"`` after Ctrl+C, ``"finished"`` (the
 full summary) at the end. A driver killed outright leaves ``"running"`` with its host
 and pid, which ``results.summary.run_state`` reads as interrupted once the pid is gone.
@@ -130,6 +132,7 @@ class PartialSummary(Callback):
         self._start = time.time()
         self._last = 0.0
         self._due = math.inf  # when the next write is due (monotonic)
+        self._cost = 0.0  # seconds the last write took
         self.trials: list[Any] = []  # Tune's Trial objects, as last seen
         self.ended: dict[str, str] = {}  # trial id -> "ok" | "error", as Tune told us
         self.started: set[str] = set()
@@ -137,6 +140,7 @@ class PartialSummary(Callback):
         self._tune_sigint: Any = None  # the SIGINT handler Tune installed for the run
 
     def write(self, trials: list[Any], state: str = RUNNING) -> Summary:
+        began = time.monotonic()
         self.trials = list(trials)
         records = [trial_record(t, self.info.metric, self.info.mode, self.info.scope) for t in trials]
         if state == INTERRUPTED:  # Tune marks the trials it stopped "terminated": say what they were
@@ -144,13 +148,15 @@ class PartialSummary(Callback):
         summary = self.info.summary(records, state, time.time() - self._start)
         write_partial(summary, self.info.storage)
         self._last, self._due = time.monotonic(), math.inf
+        self._cost = self._last - began
         return summary
 
     def _unended(self, trial_id: str) -> str:
         return "running" if trial_id in self.started else "pending"
 
     def _soon(self, within_s: float) -> None:
-        self._due = min(self._due, self._last + within_s)
+        floor = 20 * self._cost if self._cost > 0.05 else 0.0
+        self._due = min(self._due, self._last + max(within_s, floor))
 
     def on_step_end(self, iteration: int, trials: list, **info: Any) -> None:
         if time.monotonic() >= self._due:

@@ -23,7 +23,19 @@ if TYPE_CHECKING:
     from raytuner.results.summary import TrialRecord
 
 
-EXPERIMENT_STATE_PERIOD_S = "1"  # TUNE_GLOBAL_CHECKPOINT_S, unless the user set it
+EXPERIMENT_STATE_PERIOD_S = "1"  # TUNE_GLOBAL_CHECKPOINT_S, unless the user set it (up to 200 trials)
+TRIALS_PER_STATE_SECOND = 200  # beyond that, one more second between saves per 200 trials
+
+
+def experiment_state_period(num_samples: int) -> str:
+    """Seconds between Tune's experiment-state saves: 1, and 1 more per 200 trials beyond.
+
+    Each save serialises every trial (O(trials) time and transient strings of about 8 KB
+    per trial): saved every second, 1,000 trivial trials raised the driver's RSS growth
+    from ~35 MB to ~75 MB (scripts/bench_scale.py), and at 10,000 a save costs more than
+    a second. Growing the period with the trial count keeps the share of time constant.
+    """
+    return str(max(float(EXPERIMENT_STATE_PERIOD_S), num_samples / TRIALS_PER_STATE_SECOND)).removesuffix(".0")
 
 
 class PendingTrials(enum.Enum):
@@ -83,7 +95,8 @@ class TunerPlan:
             "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1",
             # the experiment state `raytuner resume` restores from, saved every second
             # (Ray's "auto" waits 10 s or more): a killed driver loses at most that much
-            "TUNE_GLOBAL_CHECKPOINT_S": EXPERIMENT_STATE_PERIOD_S,
+            # (longer for very many trials: experiment_state_period)
+            "TUNE_GLOBAL_CHECKPOINT_S": experiment_state_period(self.num_samples),
         }
         pending = self.pending_trials
         if pending is PendingTrials.PER_CPU:
@@ -185,11 +198,14 @@ def trial_loggers(tracking: Tracking, experiment_name: str) -> list[Any]:
     Ray adds all three when none is given, and its TensorBoard logger imports
     tensorboardX, which imports torch when torch is installed: about 1.5 s in the
     driver before the first trial starts, on every run. So raytuner names the loggers
-    itself and turns Ray's automatic ones off (TunerPlan.environ).
+    itself and turns Ray's automatic ones off (TunerPlan.environ). result.json,
+    progress.csv and params.json/.pkl come from ``runner.trial_files.TrialFiles``, which
+    keeps nothing for a trial once it ended (Ray's JSON/CSV loggers keep an entry per
+    trial for the whole run: ray#64231).
     """
-    from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
+    from raytuner.runner.trial_files import TrialFiles
 
-    return [JsonLoggerCallback(), CSVLoggerCallback(), *tracking_callbacks(tracking, experiment_name)]
+    return [TrialFiles(), *tracking_callbacks(tracking, experiment_name)]
 
 
 def build_stopper(tuning: TunerPlan) -> Any:

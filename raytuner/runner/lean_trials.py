@@ -1,0 +1,51 @@
+"""What the driver keeps of a finished trial: ``ReleaseFinished`` trims Ray Tune's Trial.
+
+Tune keeps every Trial object in the driver until the run ends (the ResultGrid is built
+from them), and each holds, besides its config and last result, running statistics of
+every numeric metric it reported: ``run_metadata.metric_analysis`` (max, min, avg, last,
+last-5-avg, last-10-avg per metric) and ``metric_n_steps`` (two deques per metric), plus
+a cached JSON copy of all that for the experiment state file. With many short trials that
+is most of the driver's growth per trial (ray#64231).
+
+raytuner reads none of it for a finished trial: records come from the last result, the
+config, the path and the error; schedulers and searchers act on live trials. So once a
+trial completes or fails, the statistics of every metric but the run's objectives are
+dropped (the objectives' stay: Ray's ``ResultGrid.get_best_result`` reads them), and the
+cached JSON is invalidated so the next experiment-state save stores the trimmed state.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from ray.tune import Callback
+
+
+def trim(trial: Any, keep: Iterable[str]) -> int:
+    """Drop the running statistics of every metric not in ``keep``; returns how many went."""
+    meta = getattr(trial, "run_metadata", None)
+    if meta is None:
+        return 0
+    kept = set(keep)
+    analysis, steps = meta.metric_analysis, meta.metric_n_steps
+    gone = [name for name in analysis if name not in kept]
+    for name in gone:
+        analysis.pop(name, None)
+        steps.pop(name, None)
+    for name in [name for name in steps if name not in kept]:
+        steps.pop(name, None)
+    meta.invalidate_cache()  # the dicts changed in place: the cached JSON is stale
+    return len(gone)
+
+
+class ReleaseFinished(Callback):
+    """Trims each Trial as it completes or fails (in the driver); keeps no state itself."""
+
+    def __init__(self, objectives: Iterable[str]) -> None:
+        self.objectives = tuple(objectives)
+
+    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        trim(trial, self.objectives)
+
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        trim(trial, self.objectives)

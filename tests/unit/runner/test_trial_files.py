@@ -1,0 +1,96 @@
+"""TrialFiles: the per-trial files Ray's JSON/CSV loggers wrote, and no state kept for a
+trial once it ended (ray#64231: Ray's loggers keep an entry per trial for the whole run)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import pickle
+from pathlib import Path
+from types import SimpleNamespace
+
+from raytuner.console.progress import Progress
+from raytuner.runner.trial_files import TrialFiles
+
+
+def _trial(tmp_path: Path, trial_id: str, x: float) -> SimpleNamespace:
+    directory = tmp_path / f"trial_{trial_id}"
+    return SimpleNamespace(trial_id=trial_id, config={"x": x, "nested": {"a": 1}}, local_path=str(directory),
+                           init_local_path=lambda: directory.mkdir(parents=True, exist_ok=True), checkpoint=None)
+
+
+def test_files_written_and_state_released_when_trials_end(tmp_path: Path) -> None:
+    files = TrialFiles()
+    first, second = _trial(tmp_path, "a1", 0.5), _trial(tmp_path, "b2", 1.5)
+    for trial in (first, second):
+        files.on_trial_start(0, [], trial)
+    for step in (1, 2):
+        files.on_trial_result(0, [], first, {"score": step / 10, "training_iteration": step, "trial_id": "a1",
+                                             "config": first.config, "info": {"nodes": 1}})
+    assert sorted(files.open_trials) == ["a1", "b2"]
+
+    files.on_trial_complete(0, [], first)
+    assert files.open_trials == ["b2"]  # the finished trial holds nothing
+    files.on_trial_error(0, [], second)
+    assert files.open_trials == []
+
+    directory = Path(first.local_path)
+    lines = [json.loads(line) for line in (directory / "result.json").read_text().splitlines()]
+    assert [row["score"] for row in lines] == [0.1, 0.2] and lines[0]["config"] == {"x": 0.5, "nested": {"a": 1}}
+    rows = list(csv.DictReader((directory / "progress.csv").open()))
+    assert [row["training_iteration"] for row in rows] == ["1", "2"]
+    assert "config" not in rows[0] and rows[0]["info/nodes"] == "1"  # flattened, config dropped
+    assert json.loads((directory / "params.json").read_text()) == {"nested": {"a": 1}, "x": 0.5}
+    assert pickle.loads((directory / "params.pkl").read_bytes()) == {"nested": {"a": 1}, "x": 0.5}
+
+
+def test_a_restarted_trial_appends_without_a_second_header(tmp_path: Path) -> None:
+    files = TrialFiles()
+    trial = _trial(tmp_path, "c3", 0.1)
+    for attempt in (1, 2):
+        files.on_trial_start(0, [], trial)
+        files.on_trial_result(0, [], trial, {"score": attempt, "training_iteration": attempt})
+        files.on_trial_complete(0, [], trial)
+    text = (Path(trial.local_path) / "progress.csv").read_text().splitlines()
+    assert text == ["score,training_iteration", "1,1", "2,2"]
+    assert files.__getstate__()["_open"] == {}
+
+
+def test_progress_keeps_values_only_for_running_trials() -> None:
+    progress = Progress("score", "max", total=3)
+    for trial_id, value in (("t1", 0.3), ("t2", 0.9), ("t3", 0.5)):
+        progress.running.add(trial_id)
+        progress.observe(trial_id, value)
+    progress.bad.add("t3")
+    assert progress.finish("t1") is False and progress.finish("t2") is False
+    assert progress.finish("t3") is True  # the metrics rule had ended it
+    assert progress.latest == {} and progress.bad == set() and progress.running == set()
+    assert (progress.best_trial, progress.best) == ("t2", 0.9)
+    progress.running.add("t4")
+    progress.observe("t4", 1.2)  # a running trial beats the finished best
+    assert (progress.best_trial, progress.best) == ("t4", 1.2)
+    assert "best score 1.2 (t4)" in progress.line()
+
+
+def test_a_finished_trial_keeps_only_its_objectives_statistics() -> None:
+    from ray.tune.trainable.metadata import _TrainingRunMetadata
+
+    from raytuner.runner.lean_trials import ReleaseFinished
+
+    meta = _TrainingRunMetadata()
+    for step in (1, 2, 3):
+        for name in ("score", "time_this_iter_s", "timestamp", "loss"):
+            meta.update_metric(name, float(step), step=step)
+    before = len(meta.get_json_state())
+    trial = SimpleNamespace(run_metadata=meta)
+    ReleaseFinished(["score", "loss"]).on_trial_complete(0, [], trial)
+    assert sorted(meta.metric_analysis) == ["loss", "score"] and sorted(meta.metric_n_steps) == ["loss", "score"]
+    assert meta.metric_analysis["score"]["max"] == 3.0  # the objectives' statistics are kept whole
+    assert len(meta.get_json_state()) < before  # the cached JSON was rebuilt without the rest
+    meta.update_metric("time_this_iter_s", 1.0, step=4)  # a retried trial reports again: no KeyError
+
+
+def test_experiment_state_saves_back_off_with_many_trials() -> None:
+    from raytuner.runner.tuning import experiment_state_period
+
+    assert [experiment_state_period(n) for n in (8, 200, 1000, 10_000)] == ["1", "1", "5", "50"]
