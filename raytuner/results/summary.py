@@ -72,6 +72,7 @@ class Summary:
     state: str = FINISHED  # RUNNING | INTERRUPTED | FINISHED (older summaries: finished)
     driver: dict[str, Any] = field(default_factory=dict)  # partial summaries: {host, pid} of the driver writing it
     warm_start: WarmStart | None = None  # the configs seeded from past experiments (raytuner.runner.warm_start)
+    preprocessing: dict[str, Any] | None = None  # a file's columns: kinds, what was done, rows dropped (trainable.data_report)
 
     def front(self) -> list[TrialRecord]:
         """The Pareto-optimal trials (multi-objective experiments)."""
