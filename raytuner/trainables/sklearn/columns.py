@@ -130,16 +130,15 @@ def _note(column: Column, options: PreprocessSpec) -> str:
                    "categorical": "categorical dropped (preprocess.categorical.encode: drop)"}
         return reasons[kind]
     if kind == "categorical":
-        return f"categorical, {_encoding(options)} ({how})"
+        return f"categorical{_cap(options)} ({how})"
     return {"numeric": f"numeric ({how})",
             "date": f"dates expanded to {'/'.join(DATE_PARTS)} ({how})",
-            "text": f"identifier-like text kept as categorical, {_encoding(options)} (preprocess.text)"}[kind]
+            "text": f"identifier-like text kept as categorical{_cap(options)} (preprocess.text)"}[kind]
 
 
-def _encoding(options: PreprocessSpec) -> str:
+def _cap(options: PreprocessSpec) -> str:
     c = options.categorical
-    cap = f", at most {c.max_categories} categories" if c.max_categories else ""
-    return {"auto": "one-hot or native", "onehot": "one-hot", "native": "native", "ordinal": "ordinal"}.get(c.encode, c.encode) + cap
+    return f", at most {c.max_categories} categories each" if c.max_categories else ""
 
 
 def plan_table(frame: Any, options: PreprocessSpec, dropped_target_rows: int = 0,

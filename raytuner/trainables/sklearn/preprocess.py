@@ -174,3 +174,16 @@ def split_space(space: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] |
     node = space.get(PREPROCESS_KEY)
     return {k: v for k, v in space.items() if k != PREPROCESS_KEY}, node
 
+
+
+def treatment(options: PreprocessSpec, estimator: Any) -> str:
+    """What the preprocessing does for this estimator, in one line (for people)."""
+    native = native_support(estimator)
+    encode = options.categorical.encode
+    if encode == "auto":
+        encode = "native" if native is not None else "onehot"
+    strategy = options.numeric.impute if options.numeric.impute != "auto" else ("median" if not takes_nan(estimator) else "none")
+    numeric = ("missing values left to the model" if strategy == "none" else
+               f"missing values imputed ({strategy}{', + indicator columns' if options.numeric.indicator else ''})")
+    name = type(estimator).__name__
+    return f"for {name}: categoricals {encode.replace('onehot', 'one-hot')}; numeric {numeric}{'; scaled' if options.numeric.scale else ''}"

@@ -204,7 +204,12 @@ class SklearnTrainable(Trainable):
         prep = self.preprocess_setup() if self.inputs is None else None
         if prep is None:
             return None
-        return {**prep.plan.to_data(prep.options), "lines": prep.plan.describe(prep.options)}
+        from raytuner.trainables.sklearn.families import family_class
+        from raytuner.trainables.sklearn.preprocess import treatment
+
+        classes = [self.estimator_class()] if self._choice is None else [family_class(f) for f in self._choice.families]
+        how = [treatment(prep.options, cls(**self.spec.params)) for cls in classes]
+        return {**prep.plan.to_data(prep.options), "lines": prep.plan.describe(prep.options) + how}
 
     def max_steps(self) -> int | None:
         if self.inputs is not None:
