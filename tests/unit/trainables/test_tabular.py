@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -139,28 +137,6 @@ def test_native_categoricals_for_histgradientboosting_and_no_imputer() -> None:
     assert {name: t for name, t, _ in pre.transformers}["numeric"] == "passthrough"  # the model takes NaN itself
     new = pd.read_csv(DATA / "penguins_like_new.csv")
     assert len(model.predict(new.head(1))) == 1
-
-
-def test_the_pickle_needs_scikit_learn_alone(tmp_path: Path) -> None:
-    import joblib
-
-    model = _fitted("sklearn.linear_model.LogisticRegression", {"C": 1.0})
-    joblib.dump(model, tmp_path / "model.joblib")
-    expected = model.predict(pd.read_csv(DATA / "penguins_like_new.csv")).tolist()
-    code = (
-        "import sys, importlib.abc\n"
-        "class Block(importlib.abc.MetaPathFinder):\n"
-        "    def find_spec(self, name, path, target=None):\n"
-        "        if name.split('.')[0] == 'raytuner': raise ImportError('raytuner is not importable here')\n"
-        "sys.meta_path.insert(0, Block())\n"
-        "import joblib, pandas\n"
-        f"model = joblib.load({str(tmp_path / 'model.joblib')!r})\n"
-        f"print(list(model.predict(pandas.read_csv({str(DATA / 'penguins_like_new.csv')!r}))))\n"
-        "assert not any(m.split('.')[0] == 'raytuner' for m in sys.modules)\n"
-    )
-    out = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == str(expected)
 
 
 def test_step_fidelity_models_get_preprocessed_folds() -> None:
