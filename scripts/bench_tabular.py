@@ -78,7 +78,7 @@ def sections(quick: bool) -> list[benchlib.Section]:
 
 
 def _sections(quick: bool) -> list[benchlib.Section]:
-    repeats = 2 if quick else 7
+    repeats = 2 if quick else 5
     rows, notes, worked, overheads = [], [], 0, []
     for file, target, estimator, params, metric in CASES:
         source = str(ROOT / "tests" / "data" / file)
