@@ -195,6 +195,11 @@ def _validate(args: argparse.Namespace) -> int:
     )
     if fit is not None:
         print(f"sample fit: {fit.rows} rows, one fold, {plan.metric} {fit.score:.4g} in {fit.seconds:.2f} s")
+    report = None if note else plan.trainable.data_report()
+    if report:
+        print("preprocessing (inside the pipeline, fitted per fold):")
+        for line in report["lines"]:
+            print(f"  {line}")
     for line in [*plan.notes, *([note] if note else [])]:
         print(line)
     return 0

@@ -85,6 +85,23 @@ class SavedModel:
     meta: dict[str, Any]
     path: Path | str  # the model directory: a local Path, or its URI (s3://...) for remote storage
 
+    def features(self, frame: Any) -> Any:
+        """A table's training columns, in order (other columns, e.g. the target, left out); a model
+        that takes a file's raw columns (``meta["input"] == "columns"``) preprocesses them itself."""
+        names = list(self.meta.get("feature_names") or [])
+        if self.meta.get("input") != "columns" or not hasattr(frame, "columns"):
+            return frame
+        missing = [name for name in names if name not in {str(c) for c in frame.columns}]
+        if missing:
+            raise ResultsError(f"the rows lack training columns {missing} (a column may be empty, not absent)")
+        return frame[names]
+
+    def predict(self, frame: Any) -> Any:
+        return self.model.predict(self.features(frame))
+
+    def predict_proba(self, frame: Any) -> Any:
+        return self.model.predict_proba(self.features(frame))
+
 
 def resolve_model_dir(path: str | Path, ensemble: bool = False) -> Path:
     """A model directory from a model dir, a model file, or an experiment dir."""

@@ -75,6 +75,7 @@ class Summary:
     warm_start: WarmStart | None = None  # the configs seeded from past experiments (raytuner.runner.warm_start)
     task_key: str | None = None  # equal for runs that score configs the same way (raytuner.runner.history.task_key)
     scope: str = "last"  # metric.scope: a trial's score is its last step's ("last") or its best step's ("best")
+    preprocessing: dict[str, Any] | None = None  # a file's columns: kinds, what was done, rows dropped (trainable.data_report)
 
     def front(self) -> list[TrialRecord]:
         """The Pareto-optimal trials (multi-objective experiments)."""

@@ -155,6 +155,11 @@ def run_experiment(
     require_feasible_here(plan.trainable.trial_resources(), address, spec.resources.wait_for_nodes_s)  # no Ray yet
     probe(for_spec(spec.storage), "write results to")  # refused credentials: one message, before Ray
     preflight = start_preflight(plan)  # the sample fit, beside Ray's start-up
+    preprocessing = plan.trainable.data_report()  # the data is loaded and checked: what is done to it, printed once
+    if show_progress and preprocessing:
+        print("preprocessing (inside the pipeline, fitted per fold):", file=progress_stream or sys.stderr)
+        for line in preprocessing["lines"]:
+            print(f"  {line}", file=progress_stream or sys.stderr)
     with ray_session(address, verbose=verbose):  # quiet, and restored on exit
         preflight.result()  # its SpecError: Ray shut down, nothing written
         require_feasible(plan.trainable.trial_resources(), spec.resources.wait_for_nodes_s, progress_stream)
@@ -203,6 +208,7 @@ def run_experiment(
         warm_start=warm,
         task_key=plan_task_key(plan),
         scope=plan.scope,
+        preprocessing=preprocessing,
         **multi_objective(plan, trials),
     )
     _write_outputs(summary, spec)

@@ -54,7 +54,10 @@ def task_fingerprint(plan: Plan) -> dict[str, Any]:
     try:
         dataset = plan.trainable.check_data()  # the search rows, as the trials load them (None: no table)
         if dataset is not None and getattr(dataset, "X", None) is not None:
-            meta = dataset_meta(dataset.X, dataset.y, getattr(dataset, "task", None), plan.search.seed)
+            X = dataset.X
+            if hasattr(X, "select_dtypes"):  # a file's raw columns: the numeric ones describe the task
+                X = X.select_dtypes("number").to_numpy(dtype=float)
+            meta = dataset_meta(X, dataset.y, getattr(dataset, "task", None), plan.search.seed)
             key = _TASK_KEYS[plan.trainable] = task_key(plan, dataset)
     except Exception:  # noqa: BLE001 - data the meta-features cannot read: the space and family still count
         meta = {}

@@ -36,11 +36,14 @@ def predict_table(saved: SavedModel, frame: Any, proba: bool = False) -> tuple[A
     """Predictions for a table with the training columns; (DataFrame, score when the target is present)."""
     import pandas as pd
 
-    from raytuner.trainables.holdout import features_from_frame
+    from raytuner.trainables.holdout import features_from_frame, raw_features
 
     meta = saved.meta
     target = meta.get("target")
-    X = features_from_frame(frame, list(meta["feature_names"]), target, field="--data")
+    if meta.get("input") == "columns":  # the saved pipeline preprocesses the raw columns itself
+        X = raw_features(frame, list(meta["feature_names"]), field="--data")
+    else:
+        X = features_from_frame(frame, list(meta["feature_names"]), target, field="--data")
     out = pd.DataFrame({"prediction": saved.model.predict(X)})
     if proba:
         if not hasattr(saved.model, "predict_proba"):

@@ -43,7 +43,7 @@ def sklearn_parts(ctx: Any) -> SklearnParts:
         trainable = ctx.plan.trainable
         setup = trainable.setup()
         template = trainable.estimator_class()(**trainable.spec.params)
-        search, holdout = split_data(trainable.spec.data, template)
+        search, holdout = split_data(trainable.spec.data, template, raw=getattr(trainable, "raw_data", False))
         ctx.cache["sklearn"] = SklearnParts(
             setup=setup, search=search, holdout=holdout, splits=make_splits(setup.cv, search.X, search.y),
             scorer=get_scorer(ctx.spec.metric.name),
@@ -64,7 +64,9 @@ def model_meta(ctx: Any, parts: SklearnParts, kind: str, **extra: Any) -> dict[s
         "metric": spec.metric.name, "mode": ctx.plan.mode, "task": parts.task,
         "data_source": spec.trainable.data.source, "target": spec.trainable.data.target,
         "feature_names": list(parts.search.feature_names), "classes": classes,
-        "search_rows": len(parts.search.y), "holdout_rows": None if parts.holdout is None else len(parts.holdout.y),
+        "search_rows": len(parts.search.y), "dropped_target_rows": parts.search.dropped_target_rows,
+        # "columns": the model is the whole pipeline and takes the file's raw columns; "encoded": a float matrix
+        "input": "columns" if hasattr(parts.search.X, "iloc") else "encoded", "holdout_rows": None if parts.holdout is None else len(parts.holdout.y),
         **extra,
     }
 

@@ -120,6 +120,48 @@ class FidelitySpec(_Model):
     )
 
 
+class NumericPrep(_Model):
+    """Numeric columns: imputation (only where the estimator cannot take NaN), indicator, scaling."""
+
+    impute: Literal["auto", "mean", "median", "most_frequent", "none"] = Field(
+        "auto", description="auto: median where the estimator cannot take missing values, none otherwise")
+    indicator: bool = Field(True, description="add a missing-value indicator column for each imputed column that had gaps")
+    scale: bool = Field(False, description="standardise (StandardScaler) after imputation")
+
+
+class CategoricalPrep(_Model):
+    """Text columns with few distinct values: one-hot, ordinal, or native categoricals."""
+
+    encode: Literal["auto", "onehot", "native", "ordinal", "drop"] = Field(
+        "auto", description="auto: native where the estimator supports categoricals (HistGradientBoosting), else onehot")
+    max_categories: int | None = Field(20, ge=2, le=10000, description="cap per column; rarer ones share one 'infrequent' column")
+    min_frequency: float | None = Field(None, gt=0, description="categories rarer than this (a count >= 1 or a share < 1) are infrequent")
+
+
+class PreprocessSpec(_Model):
+    """Preprocessing fitted inside the tuned pipeline, per CV fold (files only; bundled data is numeric).
+
+    Every field can be tuned at ``space.preprocess.<field>`` (e.g. ``space: {preprocess: {categorical:
+    {max_categories: {type: int, low: 5, high: 50}}}}``, i.e. ``preprocess__categorical__max_categories``).
+    """
+
+    enabled: bool = Field(True, description="false: the estimator (or pipeline) gets the raw columns as a DataFrame")
+    numeric: NumericPrep = NumericPrep()
+    categorical: CategoricalPrep = CategoricalPrep()
+    date: Literal["expand", "drop"] = Field("expand", description="ISO dates: year, month, day, day of week; or drop them")
+    text: Literal["drop", "categorical"] = Field(
+        "drop", description="identifier-like text (distinct values in over text_unique_share of the rows): drop, or encode as categorical")
+    text_unique_share: float = Field(0.5, gt=0, le=1, description="a text column with more distinct values than this share of its rows is identifier-like")
+    missing_target: Literal["drop", "error"] = Field("drop", description="rows without a target value: dropped (counted in the summary) or an error")
+    columns: dict[str, Literal["numeric", "categorical", "date", "text", "drop"]] = Field(
+        default_factory=dict, description="a column's kind, over the detected one (drop: leave it out)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, raw: Any) -> Any:
+        return {"enabled": raw} if isinstance(raw, bool) else raw
+
+
 class SklearnTrainableSpec(_Model):
     """Any scikit-learn estimator by import path, scored by cross-validation."""
 
@@ -137,6 +179,10 @@ class SklearnTrainableSpec(_Model):
     )
     data: DataSpec
     cv: CVSpec = CVSpec()
+    preprocess: PreprocessSpec = Field(
+        PreprocessSpec(), description="preprocessing of a file's columns inside the tuned pipeline "
+        "(false: none); see README 'Tabular data'",
+    )
     fidelity: FidelitySpec = Field(
         FidelitySpec(), description="what one step is: a fold, an epoch or a growth step"
     )

@@ -67,6 +67,11 @@ class Trainable:
         the file, columns and what to do). Runs before Ray starts: it must be quick. Default: none."""
         return None
 
+    def data_report(self) -> dict[str, Any] | None:
+        """What is done to the data before the model (columns, kinds, dropped rows; ``lines`` for
+        people), once ``check_data`` has loaded it; kept in the summary. Default: None."""
+        return None
+
     def sample_fit(self, config: dict[str, Any]) -> SampleFit | None:
         """Load the data and fit one fold of a small sample with ``config`` in the driver, built
         by the trial's own code (raytuner.runner.preflight runs it beside Ray's start-up);

@@ -38,11 +38,17 @@ FILE_READERS = {".csv": "read_csv", ".parquet": "read_parquet", ".pq": "read_par
 
 @dataclass(frozen=True)
 class Dataset:
-    X: np.ndarray
+    X: Any  # a float array (bundled data, encoded files) or the file's raw feature columns (a DataFrame)
     y: np.ndarray
     feature_names: list[str]
     task: str | None  # "classification" / "regression" when known from the source
     source: str
+    dropped_target_rows: int = 0  # rows of a raw file dropped because their target is missing
+
+
+def take_rows(X: Any, rows: Any) -> Any:
+    """Rows of an array or a DataFrame (by position)."""
+    return X.iloc[rows] if hasattr(X, "iloc") else X[rows]
 
 
 def check_data(spec: DataSpec, field: str = "trainable.data") -> None:
@@ -113,7 +119,10 @@ def _remote_columns(spec: DataSpec, field: str) -> list[str]:
     return columns
 
 
-def load_data(spec: DataSpec) -> Dataset:
+def load_data(spec: DataSpec, raw: bool = False) -> Dataset:
+    """The data a spec names. ``raw``: a file's feature columns as they are (a DataFrame, for the
+    preprocessing inside the pipeline), rows without a target dropped and counted; otherwise
+    text columns are one-hot encoded here (for trainables without a pipeline: torch)."""
     check_data(spec)
     if spec.source.startswith("sklearn:"):
         name = spec.source.split(":", 1)[1]
@@ -128,6 +137,12 @@ def load_data(spec: DataSpec) -> Dataset:
         frame = read_remote_table(spec.source, spec.endpoint)
     else:
         frame = getattr(pd, FILE_READERS[path.suffix.lower()])(path)
+    if raw:
+        kept = frame[frame[spec.target].notna()].reset_index(drop=True)
+        features = kept[spec.features] if spec.features else kept.drop(columns=[spec.target])
+        features.columns = [str(c) for c in features.columns]
+        return Dataset(features, kept[spec.target].to_numpy(), list(features.columns), spec.task, spec.source,
+                       dropped_target_rows=len(frame) - len(kept))
     y = frame[spec.target].to_numpy()
     features = frame[spec.features] if spec.features else frame.drop(columns=[spec.target])
     categorical = [c for c in features.columns if not pd.api.types.is_numeric_dtype(features[c])]

@@ -37,14 +37,18 @@ def is_stratified(spec: DataSpec, estimator: Any) -> bool:
     return bool(is_classifier(estimator))
 
 
-def split_data(spec: DataSpec, estimator: Any) -> tuple[Dataset, Dataset | None]:
-    """(search part, holdout part or None) of the data a spec names."""
-    dataset = load_data(spec.model_copy(update={"holdout": None}))
+def split_data(spec: DataSpec, estimator: Any, raw: bool = False) -> tuple[Dataset, Dataset | None]:
+    """(search part, holdout part or None) of the data a spec names (``raw``: see load_data)."""
+    dataset = load_data(spec.model_copy(update={"holdout": None}), raw=raw)
     holdout = spec.holdout
     if holdout is None:
         return dataset, None
     if holdout.source is not None:
         frame = read_table(holdout.source, spec.endpoint, field="trainable.data.holdout.source")
+        if raw:
+            frame = frame[frame[spec.target].notna()].reset_index(drop=True)
+            X = raw_features(frame, dataset.feature_names, "trainable.data.holdout.source")
+            return dataset, Dataset(X, frame[spec.target].to_numpy(), list(dataset.feature_names), dataset.task, holdout.source)
         X = features_from_frame(frame, dataset.feature_names, spec.target, field="trainable.data.holdout.source")
         test = Dataset(X, frame[spec.target].to_numpy(), list(dataset.feature_names), dataset.task, holdout.source)
         return dataset, test
@@ -52,9 +56,9 @@ def split_data(spec: DataSpec, estimator: Any) -> tuple[Dataset, Dataset | None]
     return take(dataset, search_rows), take(dataset, test_rows)
 
 
-def search_data(spec: DataSpec, estimator: Any) -> Dataset:
+def search_data(spec: DataSpec, estimator: Any, raw: bool = False) -> Dataset:
     """The rows the search may use (all of them when no holdout is set)."""
-    return split_data(spec, estimator)[0]
+    return split_data(spec, estimator, raw)[0]
 
 
 def holdout_rows(y: np.ndarray, fraction: float, seed: int, stratified: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -70,7 +74,20 @@ def holdout_rows(y: np.ndarray, fraction: float, seed: int, stratified: bool) ->
 
 
 def take(dataset: Dataset, rows: np.ndarray) -> Dataset:
-    return replace(dataset, X=dataset.X[rows], y=dataset.y[rows])
+    X = dataset.X.iloc[rows].reset_index(drop=True) if hasattr(dataset.X, "iloc") else dataset.X[rows]
+    return replace(dataset, X=X, y=dataset.y[rows])
+
+
+def raw_features(frame: Any, feature_names: list[str], field: str = "data") -> Any:
+    """A table's training columns, in order, as they are (the saved pipeline encodes them);
+    a missing column is an error naming it."""
+    columns = {str(c): c for c in frame.columns}
+    missing = [name for name in feature_names if name not in columns]
+    if missing:
+        raise SpecError.at(field, f"columns {sorted(columns)}", f"every training column (missing {missing})")
+    out = frame[[columns[name] for name in feature_names]]
+    out.columns = list(feature_names)
+    return out
 
 
 def read_table(path: str, endpoint: str | None = None, field: str = "data") -> Any:

@@ -66,7 +66,7 @@ def test_refit_export_predict_round_trip_through_the_cli(ray_local: None, iris_c
     predicted = pd.read_csv(out)
     model = joblib.load(model_dir / "model.joblib")
     frame = pd.read_csv(iris_csv)
-    expected = model.predict(frame.drop(columns=["species"]).to_numpy())
+    expected = model.predict(frame.drop(columns=["species"]))  # the saved pipeline takes the raw columns
     assert predicted["prediction"].tolist() == expected.tolist()
     assert list(predicted.columns) == ["prediction", "proba_setosa", "proba_versicolor", "proba_virginica"]
 

@@ -188,7 +188,10 @@ CASES = [
     Case("fixed-arg-rejected", sets=["trainable.params.criterion=gini2"], expect="trainable.params.criterion"),
     Case("metric-mode-min", sets=["metric.mode=min"], expect="metric.mode"),
     # found only by loading the data or by the sample fit
-    Case("missing-values", both(setting(**SVC), data("holes.csv")), expect="SimpleImputer", phase="data"),
+    # preprocessing (on by default) imputes inside the pipeline; without it the gaps are refused
+    Case("missing-values", both(setting(**SVC, trainable__preprocess=False), data("holes.csv")), expect="SimpleImputer", phase="data"),
+    Case("preprocess-unknown-column", both(setting(trainable__preprocess={"columns": {"town": "drop"}}), data("good.csv")),
+         expect="trainable.preprocess.columns.town", phase="data"),
     Case("continuous-target", data("continuous.csv"), expect="trainable.data.target", phase="data"),
     Case("more-folds-than-rows", both(data("tiny.csv"), setting(trainable__cv={"folds": 5})), expect="trainable.cv.folds", phase="data"),
     Case("config-cannot-fit", setting(trainable__estimator="sklearn.linear_model.LogisticRegression", trainable__params={},

@@ -22,6 +22,25 @@ def make_splits(cv: CVSetup, X: np.ndarray, y: np.ndarray) -> list[tuple[np.ndar
 
 
 def build_estimator(setup: SklearnSetup, config: dict[str, Any]) -> Any:
+    """One trial's estimator; with raw file columns, ``Pipeline([("preprocess", ...), ("model", ...)])``."""
+    if setup.preprocess is None:
+        return build_model(setup, config)
+    from raytuner.trainables.sklearn.preprocess import PREPROCESS_KEY, with_preprocessing
+
+    rest = {k: v for k, v in config.items() if k != PREPROCESS_KEY}
+    return with_preprocessing(setup.preprocess.plan, setup.preprocess.options, build_model(setup, rest),
+                              config.get(PREPROCESS_KEY))
+
+
+def model_config(config: dict[str, Any]) -> dict[str, Any]:
+    """A trial's config without its preprocessing values (what the model itself takes)."""
+    from raytuner.trainables.sklearn.preprocess import PREPROCESS_KEY
+
+    return {k: v for k, v in config.items() if k != PREPROCESS_KEY}
+
+
+def build_model(setup: SklearnSetup, config: dict[str, Any]) -> Any:
+    """The model alone (estimator, chosen family or pipeline) for a config without preprocessing values."""
     if setup.pipeline is not None:
         from raytuner.trainables.sklearn.pipeline import build_pipeline
 
@@ -40,3 +59,26 @@ def build_estimator(setup: SklearnSetup, config: dict[str, Any]) -> Any:
     cls = import_object(setup.estimator, "trainable.estimator")
     estimator = cls(**setup.fixed)
     return estimator.set_params(**estimator_params(config))
+
+
+def fold_arrays(setup: SklearnSetup, config: dict[str, Any], X: Any, y: np.ndarray,
+                splits: list[tuple[np.ndarray, np.ndarray]]) -> list[tuple[Any, Any]]:
+    """Per split, (train features, test features) for models that step on their own (partial_fit,
+    warm_start): the preprocessing is fitted on the split's training rows and applied to both."""
+    from sklearn.base import clone
+
+    from raytuner.trainables.data import take_rows
+
+    if setup.preprocess is None:
+        return [(take_rows(X, train), take_rows(X, test)) for train, test in splits]
+    step = build_estimator(setup, config).steps[0][1]
+    out = []
+    for train, test in splits:
+        fitted = clone(step).fit(take_rows(X, train), y[train])
+        out.append((fitted.transform(take_rows(X, train)), fitted.transform(take_rows(X, test))))
+    return out
+
+
+def bare_model(estimator: Any, setup: SklearnSetup) -> Any:
+    """The model of a preprocessed pipeline (with the parameters preprocessing set on it), else itself."""
+    return estimator.steps[-1][1] if setup.preprocess is not None else estimator

@@ -23,6 +23,7 @@ import numpy as np
 from raytuner.errors import SpecError
 from raytuner.spec.params import ChoiceParam, FixedParam, FloatParam, GridParam, IntParam, Space, iter_params
 from raytuner.trainables.base import SampleFit
+from raytuner.trainables.data import take_rows
 
 SAMPLE_ROWS = 200
 
@@ -173,7 +174,8 @@ def _column_names(dataset: Any, columns: np.ndarray) -> str:
     return ", ".join(names) + more
 
 
-def check_dataset(dataset: Any, estimator: Any, task: str | None, folds: int, target: str | None) -> None:
+def check_dataset(dataset: Any, estimator: Any, task: str | None, folds: int, target: str | None,
+                  preprocessed: bool = False) -> None:
     """The loaded data against the estimator: rows for the folds, the target's kind, missing values."""
     from sklearn.utils import get_tags
     from sklearn.utils.multiclass import type_of_target
@@ -194,16 +196,20 @@ def check_dataset(dataset: Any, estimator: Any, task: str | None, folds: int, ta
         raise SpecError.at(field, target or dataset.source,
                            f"a numeric column for the regressor {name} (it holds {y.dtype} values such as {y[0]!r}); "
                            "use a classifier, or another target")
-    missing = np.flatnonzero(np.isnan(dataset.X).any(axis=0))
+    if preprocessed:  # raw file columns: the pipeline's preprocessing imputes where the model needs it
+        return
+    holes = dataset.X.isna().to_numpy() if hasattr(dataset.X, "isna") else np.isnan(dataset.X)
+    missing = np.flatnonzero(holes.any(axis=0))
     if missing.size and not _takes_nan(estimator, get_tags):
-        rows = int(np.isnan(dataset.X).any(axis=1).sum())
+        rows = int(holes.any(axis=1).sum())
         raise SpecError.at(
             "trainable.data.source", dataset.source,
             f"no missing values in the columns {name} is given: {_column_names(dataset, missing)} hold missing values "
             f"({rows} rows) and {name} cannot take them; add an imputer as the first pipeline step "
             "(trainable.pipeline: [{name: impute, estimator: sklearn.impute.SimpleImputer}, "
             f"{{name: model, estimator: {type(estimator).__module__.split('._')[0]}.{name}}}]), "
-            "or use an estimator that takes missing values (e.g. HistGradientBoostingClassifier/Regressor)",
+            "or use an estimator that takes missing values (e.g. HistGradientBoostingClassifier/Regressor)"
+            + ("; or leave trainable.preprocess on (it imputes inside the pipeline)" if hasattr(dataset.X, "isna") else ""),
         )
 
 
@@ -262,7 +268,7 @@ def _fit_one_fold(setup: Any, X: np.ndarray, y: np.ndarray, config: dict[str, An
     from sklearn.metrics import get_scorer
     from threadpoolctl import threadpool_limits
 
-    from raytuner.trainables.sklearn.estimator import build_estimator, make_splits
+    from raytuner.trainables.sklearn.estimator import bare_model, build_estimator, fold_arrays, make_splits
 
     # one thread, as a one-CPU trial on Ray (OpenMP spinning on a busy driver costs seconds);
     # the trial's warnings (convergence on a small sample, deprecations) are not the user's
@@ -271,9 +277,13 @@ def _fit_one_fold(setup: Any, X: np.ndarray, y: np.ndarray, config: dict[str, An
         warnings.simplefilter("ignore")
         estimator = build_estimator(setup, config)
         train, test = make_splits(setup.cv, X, y)[0]
-        FIT_STEP[setup.fidelity.kind](estimator, X[train], y[train])
+        X_train, X_test = take_rows(X, train), take_rows(X, test)
+        if setup.fidelity.kind != "folds":  # the model steps on preprocessed features, as in its trial
+            [(X_train, X_test)] = fold_arrays(setup, config, X, y, [(train, test)])
+            estimator = bare_model(estimator, setup)
+        FIT_STEP[setup.fidelity.kind](estimator, X_train, y[train])
         try:
-            return float(get_scorer(setup.metric)(estimator, X[test], y[test]))
+            return float(get_scorer(setup.metric)(estimator, X_test, y[test]))
         except Exception as exc:
             raise _ScoringFailed(exc) from exc
 
@@ -299,7 +309,7 @@ def fit_sample(setup: Any, dataset: Any, config: dict[str, Any]) -> SampleFit:
     rows = sample_rows(dataset.y, SAMPLE_ROWS, setup.cv.folds, setup.cv.stratified, setup.cv.seed)
     try:
         try:
-            score = _fit_one_fold(setup, dataset.X[rows], dataset.y[rows], config)
+            score = _fit_one_fold(setup, take_rows(dataset.X, rows), dataset.y[rows], config)
         except SpecError:
             raise
         except Exception:

@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from raytuner.spec.sklearn import PipelineStepSpec
+from raytuner.spec.sklearn import PipelineStepSpec, PreprocessSpec
+from raytuner.trainables.sklearn.columns import TablePlan
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,14 @@ class PipelineSetup:
 
 
 @dataclass(frozen=True)
+class PreprocessSetup:
+    """The preprocessing a file's raw columns get inside the pipeline (trainables.sklearn.preprocess)."""
+
+    plan: TablePlan  # each column's kind, detected on the search rows
+    options: PreprocessSpec  # the spec's preprocess block (tuned values go over it per trial)
+
+
+@dataclass(frozen=True)
 class SklearnSetup:
     """One trial's estimator (by import path, or a pipeline), fixed arguments, splits, metric, fidelity."""
 
@@ -60,3 +69,4 @@ class SklearnSetup:
     choice_key: str | None = None  # a choice of estimators in the space (trainables.sklearn.families)
     seed: int | None = None  # random_state of the chosen family, where it has one left None
     n_jobs: int | None = None  # n_jobs of the chosen family, where it has one left None
+    preprocess: PreprocessSetup | None = None  # raw file columns: a ColumnTransformer before the model

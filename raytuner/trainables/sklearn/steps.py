@@ -25,6 +25,7 @@ import numpy as np
 
 from raytuner.errors import SpecError
 from raytuner.spec.sklearn import SklearnTrainableSpec
+from raytuner.trainables.sklearn.estimator import fold_arrays
 from raytuner.trainables.sklearn.setup import FidelitySetup, SklearnSetup
 
 DEFAULT_STEPS = {"epochs": 20, "estimators": 10}
@@ -107,12 +108,14 @@ def _start(setup: SklearnSetup, config: dict[str, Any], n_models: int) -> tuple[
     from raytuner.trainables.sklearn.estimator import build_estimator
     from raytuner.trainables.sklearn.names import estimator_params
 
+    from raytuner.trainables.sklearn.estimator import bare_model, model_config
+
     restored = restore()
     if restored is None:
-        template = build_estimator(setup, config)
+        template = bare_model(build_estimator(setup, config), setup)  # features come preprocessed (fold_arrays)
         return 0, [clone(template) for _ in range(n_models)]
     models = list(restored.state)
-    params = estimator_params(config)
+    params = estimator_params(model_config(config))
     for model in models:
         model.set_params(**params)
         _sync_optimizer(model)
@@ -146,14 +149,15 @@ def epochs_trial(config: dict[str, Any], *, setup: SklearnSetup, dataset: Any) -
     step, models = _start(setup, config, len(splits))
     per_step = setup.fidelity.epochs_per_step
     extra_fit: dict[str, Any] = {"classes": np.unique(y)} if is_classifier(models[0]) else {}
+    folds = fold_arrays(setup, config, X, y, splits)
     while step < setup.fidelity.steps:
         step += 1
         start = time.perf_counter()
         scores = []
-        for model, (train, test) in zip(models, splits):
+        for model, (train, test), (X_train, X_test) in zip(models, splits, folds):
             for _ in range(per_step):
-                model.partial_fit(X[train], y[train], **extra_fit)
-            scores.append(float(scorer(model, X[test], y[test])))
+                model.partial_fit(X_train, y[train], **extra_fit)
+            scores.append(float(scorer(model, X_test, y[test])))
         _report(setup, scores, step, models, {"epoch": step * per_step, "step_time_s": time.perf_counter() - start})
 
 
@@ -175,22 +179,23 @@ def growth_trial(config: dict[str, Any], *, setup: SklearnSetup, dataset: Any) -
     param = growth_param(models[0]) or "n_estimators"
     final = growth_target(build_config_estimator(setup, config), param)
     steps = setup.fidelity.steps
+    folds = fold_arrays(setup, config, X, y, splits)
     while step < steps:
         step += 1
         size = max(1, math.ceil(final * step / steps))
         start = time.perf_counter()
         scores = []
-        for model, (train, test) in zip(models, splits):
+        for model, (train, test), (X_train, X_test) in zip(models, splits, folds):
             model.set_params(**{param: max(size, _grown(model, param)), "warm_start": True})
-            model.fit(X[train], y[train])
-            scores.append(float(scorer(model, X[test], y[test])))
+            model.fit(X_train, y[train])
+            scores.append(float(scorer(model, X_test, y[test])))
         _report(setup, scores, step, models, {param: size, "step_time_s": time.perf_counter() - start})
 
 
 def build_config_estimator(setup: SklearnSetup, config: dict[str, Any]) -> Any:
-    from raytuner.trainables.sklearn.estimator import build_estimator
+    from raytuner.trainables.sklearn.estimator import bare_model, build_estimator
 
-    return build_estimator(setup, config)
+    return bare_model(build_estimator(setup, config), setup)
 
 
 def _grown(model: Any, param: str) -> int:

@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from raytuner.trainables.data import Dataset, check_data
+from raytuner.trainables.data import Dataset, check_data, take_rows
 from raytuner.errors import SpecError
 from raytuner.spec.params import Space
 from raytuner.spec.registry import import_object
@@ -32,6 +32,7 @@ class SklearnTrainable(Trainable):
     _dataset: Dataset | None = None  # the search rows, once loaded (by the sample fit or build)
     _data_checked: bool = False
     _choice: Any = None  # the space's choice of estimators (trainables.sklearn.families), set by check
+    _prep: Any = None  # the preprocessing's column plan (PreprocessSetup), once the data is loaded
 
     def take_inputs(self, inputs: Any) -> None:
         """In-memory X, y and estimator (TuneSearchCV): ``inputs`` checks and builds the trial."""
@@ -57,7 +58,10 @@ class SklearnTrainable(Trainable):
         if self.inputs is not None:
             return self.inputs.check(self, space)
         from raytuner.trainables.sklearn.families import estimator_choice, family_class
+        from raytuner.trainables.sklearn.prepcheck import check_preprocess_space
+        from raytuner.trainables.sklearn.preprocess import split_space
 
+        space, prep = split_space(space)  # space.preprocess: the preprocessing's options, not the model's
         self._choice = choice = estimator_choice(space)
         if choice is not None and self.spec.pipeline is not None:
             raise SpecError.at(f"space.{choice.key}", "a choice of estimators",
@@ -65,6 +69,8 @@ class SklearnTrainable(Trainable):
         if choice is None and self.spec.estimator is None and self.spec.pipeline is None:
             raise SpecError.at("trainable.estimator", None, "an estimator import path, a pipeline, or a choice of "
                                "estimators in space ({type: choice, values: [{estimator: ..., PARAM: ...}, ...]})")
+        classes = [self.estimator_class()] if choice is None else [family_class(f) for f in choice.families]
+        check_preprocess_space(self.spec.preprocess, prep, [c(**self.spec.params) for c in classes], self.raw_data)
         if choice is None:
             return self._check_one(self.estimator_class(), space, lambda name: "space." + name.replace("__", "."))
         mode = "max"
@@ -122,7 +128,9 @@ class SklearnTrainable(Trainable):
         if self.inputs is not None:  # TuneSearchCV: scikit-learn's error_score rules decide
             return self.inputs.preflight(self, space)
         from raytuner.trainables.sklearn.preflight import check_metric, check_values, templates
+        from raytuner.trainables.sklearn.preprocess import split_space
 
+        space = split_space(space)[0]
         task = self.spec.data.task or _bundled_task(self.spec.data.source)
         if self._choice is not None:  # each family's values against its own estimator
             from raytuner.trainables.sklearn.families import family_class
@@ -155,7 +163,13 @@ class SklearnTrainable(Trainable):
 
             estimator = self.estimator_class()(**self.spec.params)
             task = estimator_task(estimator, self.spec.data.task or _bundled_task(self.spec.data.source))
-            check_dataset(self.search_dataset(), estimator, task, self.spec.cv.folds, self.spec.data.target)
+            dataset = self.search_dataset()
+            if dataset.dropped_target_rows and self.spec.preprocess.missing_target == "error":
+                raise SpecError.at("trainable.data.target", self.spec.data.target,
+                                   f"a value in every row ({dataset.dropped_target_rows} rows of {dataset.source} have "
+                                   "none); or set trainable.preprocess.missing_target: drop")
+            check_dataset(dataset, estimator, task, self.spec.cv.folds, self.spec.data.target,
+                          preprocessed=self.preprocess_setup() is not None)
             self._data_checked = True
         return self.search_dataset()
 
@@ -164,8 +178,38 @@ class SklearnTrainable(Trainable):
         if self._dataset is None:
             from raytuner.trainables.holdout import search_data
 
-            self._dataset = search_data(self.spec.data, self.estimator_class()(**self.spec.params))
+            self._dataset = search_data(self.spec.data, self.estimator_class()(**self.spec.params), raw=self.raw_data)
         return self._dataset
+
+    @property
+    def raw_data(self) -> bool:
+        """A file's columns reach the pipeline as they are (bundled datasets are numeric arrays)."""
+        return not self.spec.data.source.startswith("sklearn:")
+
+    def preprocess_setup(self) -> Any:
+        """The column plan and options of the preprocessing step (None: bundled data, or preprocess: false)."""
+        if not (self.raw_data and self.spec.preprocess.enabled):
+            return None
+        if self._prep is None:
+            from raytuner.trainables.sklearn.columns import plan_table
+            from raytuner.trainables.sklearn.setup import PreprocessSetup
+
+            dataset = self.search_dataset()
+            plan = plan_table(dataset.X, self.spec.preprocess, dataset.dropped_target_rows)
+            self._prep = PreprocessSetup(plan=plan, options=self.spec.preprocess)
+        return self._prep
+
+    def data_report(self) -> dict[str, Any] | None:
+        """What the preprocessing does with each column (printed once before Ray starts, kept in the summary)."""
+        prep = self.preprocess_setup() if self.inputs is None else None
+        if prep is None:
+            return None
+        from raytuner.trainables.sklearn.families import family_class
+        from raytuner.trainables.sklearn.preprocess import treatment
+
+        classes = [self.estimator_class()] if self._choice is None else [family_class(f) for f in self._choice.families]
+        how = [treatment(prep.options, cls(**self.spec.params)) for cls in classes]
+        return {**prep.plan.to_data(prep.options), "lines": prep.plan.describe(prep.options) + how}
 
     def max_steps(self) -> int | None:
         if self.inputs is not None:
@@ -208,6 +252,7 @@ class SklearnTrainable(Trainable):
             choice_key=self._choice.key if self._choice is not None else None,
             seed=self.seed,
             n_jobs=max(1, int(self.resources.cpu)),
+            preprocess=self.preprocess_setup(),
         )
 
     def build(self) -> Callable[[dict[str, Any]], None]:
@@ -242,12 +287,13 @@ def sklearn_trial(config: dict[str, Any], *, setup: SklearnSetup, dataset: Datas
     template = build_estimator(setup, config)
     restored = restore()
     scores: list[float] = list(restored.state) if restored else []
-    for fold, (train, test) in enumerate(make_splits(setup.cv, dataset.X, dataset.y), start=1):
+    X, y = dataset.X, dataset.y
+    for fold, (train, test) in enumerate(make_splits(setup.cv, X, y), start=1):
         if fold <= len(scores):
             continue  # done before a pause or retry
         start = time.perf_counter()
-        estimator = clone(template).fit(dataset.X[train], dataset.y[train])
-        score = float(scorer(estimator, dataset.X[test], dataset.y[test]))
+        estimator = clone(template).fit(take_rows(X, train), y[train])
+        score = float(scorer(estimator, take_rows(X, test), y[test]))
         scores.append(score)
         report_step(
             {

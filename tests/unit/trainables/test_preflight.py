@@ -102,8 +102,13 @@ def test_missing_values_name_the_columns_and_the_imputer(tmp_path: Path) -> None
     path.write_text("\n".join(lines) + "\n")
     spec = load_spec(QUICKSTART, [f"trainable.data={{source: {path}, target: label}}", "trainable.estimator=sklearn.svm.SVC",
                                   "trainable.params={}", "space={C: {type: float, low: 0.1, high: 1}}"])
+    plan = make_plan(spec)  # preprocessing (on by default) imputes inside the pipeline, per fold
+    assert rehearse(plan) is not None
+    assert any(c["name"] == "age" and c["kind"] == "numeric" and c["used"] for c in plan.trainable.data_report()["columns"])
+    raw = load_spec(QUICKSTART, [f"trainable.data={{source: {path}, target: label}}", "trainable.estimator=sklearn.svm.SVC",
+                                 "trainable.params={}", "space={C: {type: float, low: 0.1, high: 1}}", "trainable.preprocess=false"])
     with pytest.raises(SpecError, match=r"age hold missing values \(12 rows\) and SVC cannot take them.*SimpleImputer"):
-        rehearse(make_plan(spec))
+        rehearse(make_plan(raw))
     forest = load_spec(QUICKSTART, [f"trainable.data={{source: {path}, target: label}}"])  # forests take NaN
     assert rehearse(make_plan(forest)) is not None
 
