@@ -125,12 +125,16 @@ def load_checked(args: argparse.Namespace) -> tuple[Any, Any]:
 
 @command("run")
 def _run(args: argparse.Namespace) -> int:
-    from raytuner.console.summary import print_summary
-    from raytuner.runner.experiment import run_experiment
+    from raytuner.runner.early import start_ray_early
+    from raytuner.runner.session import quiet_ray
 
     args.overrides += ["history.record=false"] if args.no_history else []
-    spec, _ = load_checked(args)
-    with blamed(args):  # the preflight's sample fit fails before any trial runs
+    spec, plan = load_checked(args)
+    with blamed(args), quiet_ray(args.verbose):  # the preflight's sample fit fails before any trial runs
+        start_ray_early(plan, args.address, verbose=args.verbose)  # Ray starts while the runner imports
+        from raytuner.console.summary import print_summary
+        from raytuner.runner.experiment import run_experiment
+
         summary = run_experiment(spec, address=args.address, show_progress=not (args.quiet or args.json), verbose=args.verbose)
     if args.json:
         print(json.dumps(summary.to_data(), indent=2))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -28,10 +29,32 @@ TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "raytuner.", "builtins.", "c
 
 def skops_available() -> bool:
     try:
-        import skops.io  # noqa: F401
+        _skops_io()
     except ImportError:
         return False
     return True
+
+
+def _skops_io() -> Any:
+    """``skops.io``, imported without importing torch.
+
+    At import skops lists scikit-learn's estimators (``sklearn.utils.all_estimators``),
+    whose package walk imports ``sklearn.externals.array_api_compat.torch``, and so torch
+    (about 1.5 s and 400 MB), although the walk then skips that package. When torch is not
+    imported yet, it is hidden for that one import: the walk ignores the ImportError and
+    skops trusts the same types. Torch is importable again right after.
+    """
+    if "skops.io" in sys.modules or "torch" in sys.modules:
+        import skops.io
+
+        return skops.io
+    sys.modules["torch"] = None  # type: ignore[assignment]  # `import torch` raises ImportError
+    try:
+        import skops.io
+    finally:
+        if "torch" in sys.modules and sys.modules["torch"] is None:
+            del sys.modules["torch"]
+    return skops.io
 
 
 def save_model(directory: str | Path, model: Any, meta: dict[str, Any], formats: list[str] | tuple[str, ...] = FORMATS,
@@ -50,7 +73,7 @@ def save_model(directory: str | Path, model: Any, meta: dict[str, Any], formats:
             if not skops_available():
                 skipped["skops"] = "not installed (pip install 'raytuner[export]')"
                 continue
-            import skops.io as sio
+            sio = _skops_io()
 
             try:
                 sio.dump(model, target)
@@ -184,7 +207,7 @@ def load_model(path: str | Path, fmt: str | None = None, ensemble: bool = False,
         return SavedModel(joblib.load(target), meta, directory)
     if not skops_available():
         raise DependencyError("loading a .skops model needs skops: pip install 'raytuner[export]'")
-    import skops.io as sio
+    sio = _skops_io()
 
     untrusted = sio.get_untrusted_types(file=target)
     unknown = [t for t in untrusted if not t.startswith(TRUSTED_PREFIXES)]

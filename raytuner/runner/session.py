@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import atexit
+import concurrent.futures
 import contextlib
 import logging
 import os
 import shutil
+import sys
 import tempfile
+import threading
 from typing import Iterator, Mapping
 
 from raytuner.errors import ClusterError
@@ -76,8 +80,9 @@ def quiet_ray(verbose: bool = False) -> Iterator[None]:
 
 @contextlib.contextmanager
 def ray_session(address: str | None = None, *, num_cpus: int | None = None, verbose: bool = False) -> Iterator[None]:
-    """Use the Ray already initialised in this process, or start/join one for the block;
-    quiet (``quiet_ray``) for the block."""
+    """Use the Ray already initialised in this process, or start one (no address: a local
+    Ray, kept up for later sessions in this process and shut down at exit, see
+    ``_KeptRay``) or join one for the block (an address); quiet (``quiet_ray``) for the block."""
     with quiet_ray(verbose), _session(address, num_cpus, verbose):
         yield
 
@@ -89,15 +94,20 @@ def _session(address: str | None, num_cpus: int | None, verbose: bool) -> Iterat
 
     if address is not None:
         preflight(address)
+        if _KEPT.up():  # this process's local Ray is not the cluster asked for
+            stop_local_ray()
+    elif _KEPT.wait_background():  # a start begun by begin_local_ray (its error is raised here)
+        yield
+        return
     if ray.is_initialized():
         yield
         return
-    temp_dir = None
+    if address is None:  # started once, kept for the next sessions, shut down at exit
+        _KEPT.start(num_cpus, verbose)
+        yield
+        return
     try:
-        if address is None:
-            temp_dir = start_local_ray(num_cpus, verbose=verbose)
-        else:
-            _connect(address, verbose)
+        _connect(address, verbose)
     except ClusterError:
         raise
     except Exception as exc:  # Ray raises ConnectionError, RuntimeError, ValueError...
@@ -106,8 +116,119 @@ def _session(address: str | None, num_cpus: int | None, verbose: bool) -> Iterat
         yield
     finally:
         ray.shutdown()
-        if temp_dir:
-            shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+class _KeptRay:
+    """The local Ray this process started: kept up for every later session in the process
+    (as joblib keeps its executor: a second ``TuneSearchCV.fit`` or ``raytuner.run`` pays no
+    start-up), shut down at interpreter exit (``atexit``) or by :func:`stop_local_ray`."""
+
+    def __init__(self) -> None:
+        self.temp_dir: str | None = None
+        self.node_id: str | None = None
+        self.starts = 0  # local Rays this process started (tests and benchmarks read it)
+        self._lock = threading.Lock()
+        self._background: concurrent.futures.Future[None] | None = None
+        self._exit_hook = False
+        self._release = threading.Event()  # ends the thread that started Ray in the background
+
+    def up(self) -> bool:
+        import ray
+
+        return self.node_id is not None and ray.is_initialized() and ray.get_runtime_context().get_node_id() == self.node_id
+
+    def start(self, num_cpus: int | None, verbose: bool) -> None:
+        import ray
+
+        with self._lock:
+            if ray.is_initialized():
+                return
+            self._forget()  # one started before and shut down by someone else: its files go
+            try:
+                temp_dir = start_local_ray(num_cpus, verbose=verbose)
+            except ClusterError:
+                raise
+            except Exception as exc:  # Ray raises ConnectionError, RuntimeError, ValueError...
+                raise ClusterError(f"could not start Ray: {exc}") from None
+            self.temp_dir, self.starts = temp_dir, self.starts + 1
+            self.node_id = ray.get_runtime_context().get_node_id() if ray.is_initialized() else None
+            if not self._exit_hook:
+                atexit.register(stop_local_ray)
+                self._exit_hook = True
+
+    def begin(self, num_cpus: int | None, verbose: bool) -> None:
+        import ray  # imported here, in the caller's thread: the start thread only starts Ray
+
+        if ray.is_initialized() or self._background is not None:
+            return
+        future: concurrent.futures.Future[None] = concurrent.futures.Future()
+        self._release = threading.Event()
+
+        def run() -> None:
+            try:
+                self.start(num_cpus, verbose)
+            except BaseException as exc:  # raised in the session that waits for it
+                future.set_exception(exc)
+                return
+            future.set_result(None)
+            # Ray's processes die with the *thread* that spawned them (prctl PR_SET_PDEATHSIG
+            # is per thread on Linux): this one lives until the Ray is stopped or the process ends
+            self._release.wait()
+
+        _exit_on_sigterm()  # what ray.init does in the main thread (not in ours): atexit runs
+        self._background = future
+        threading.Thread(target=run, name="raytuner-ray-start", daemon=True).start()
+
+    def wait_background(self) -> bool:
+        """Wait for a start begun by ``begin`` (True), raising its error; False when none was."""
+        future, self._background = self._background, None
+        if future is None:
+            return False
+        future.result()
+        return True
+
+    def stop(self) -> None:
+        import ray
+
+        with self._lock:
+            if self.up():
+                ray.shutdown()
+            self._forget()
+            self._release.set()
+
+    def _forget(self) -> None:
+        if self.temp_dir:
+            shutil.rmtree(self.temp_dir, ignore_errors=True)
+        self.temp_dir = self.node_id = None
+
+
+_KEPT = _KeptRay()
+
+
+def begin_local_ray(num_cpus: int | None = None, *, verbose: bool = False) -> None:
+    """Start this process's local Ray in a thread now (when none is up); the next
+    ``ray_session`` without an address waits for it. ``raytuner run`` calls it once the
+    spec and data are checked, so Ray's start-up overlaps the driver's imports and the
+    preflight sample fit. A start that fails raises its error in that session. Call it
+    inside ``quiet_ray`` (Ray's processes inherit the environment it sets)."""
+    _KEPT.begin(num_cpus, verbose)
+
+
+def _exit_on_sigterm() -> None:
+    import signal
+
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(signum))
+
+
+def stop_local_ray() -> None:
+    """Shut down the local Ray this process started and kept (at exit; callable earlier)."""
+    _KEPT.stop()
+
+
+def local_ray_starts() -> int:
+    """How many local Rays this process has started (a kept one is started once)."""
+    return _KEPT.starts
 
 
 def start_local_ray(num_cpus: int | None, *, verbose: bool = False, prefix: str = "rt") -> str:

@@ -295,9 +295,12 @@ def where(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def start_test_ray(num_cpus: int = 2) -> str:
-    """Start the one local Ray a test session shares; returns its temp dir."""
-    from raytuner.runner.session import quiet_ray, start_local_ray
+    """Start the one local Ray a test session shares; returns its temp dir. A local Ray this
+    process started and kept (``raytuner.runner.session``: a run before the fixture) is
+    shut down first."""
+    from raytuner.runner.session import quiet_ray, start_local_ray, stop_local_ray
 
+    stop_local_ray()
     with quiet_ray():  # Ray's processes start quiet; this process is left as it was
         return start_local_ray(num_cpus, prefix="rtt")
 

@@ -22,7 +22,7 @@ import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -210,7 +210,7 @@ class RayWatch:
 
 
 @pytest.fixture
-def watch(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> RayWatch:
+def watch(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[RayWatch]:
     """Record (never perform) every way raytuner could reach Ray."""
     import ray
 
@@ -225,7 +225,7 @@ def watch(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> RayWatch:
 
     def start_local_ray(*args: Any, **kwargs: Any) -> str:
         seen.starts += 1
-        return tempfile.mkdtemp(dir=tmp_path)
+        return tempfile.mkdtemp(prefix="rt-fake-")  # the process keeps it: removed below
 
     def build_tuner(*args: Any, **kwargs: Any) -> None:
         seen.tuners += 1
@@ -239,7 +239,8 @@ def watch(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> RayWatch:
     monkeypatch.setattr(session, "start_local_ray", start_local_ray)
     monkeypatch.setattr(experiment, "build_tuner", build_tuner)
     monkeypatch.chdir(tmp_path)  # a shell metacharacter that ran would leave files here
-    return seen
+    yield seen
+    session.stop_local_ray()  # the kept (fake) Ray: its temp dir removed, the start thread ended
 
 
 def write_spec(case: Case, folder: Path, storage: Path) -> Path:
