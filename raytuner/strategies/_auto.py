@@ -40,7 +40,7 @@ from raytuner.strategies.base import Choice, SearchContext, Strategy
 
 # Where the Gaussian process (optuna-gp) gives way to CMA-ES, chosen on the tuning set of
 # scripts/bench_strategies.py (scripts/benchproblems.py: TUNING) and checked on its CHECK set.
-GP_MAX_PARAMS = 10
+GP_MAX_PARAMS = 8
 GP_MAX_TRIALS = 200
 
 
