@@ -270,12 +270,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--jobs", type=int, default=2, help="worker processes")
     parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated; natives as native:NAME")
-    parser.add_argument("--problems", default=",".join(PROBLEMS))
+    parser.add_argument("--problems", default="branin,hartmann6,rosenbrock10",
+                        help="comma-separated names (scripts/benchproblems.py), or the sets 'tuning', 'check', 'all'")
     parser.add_argument("--log", default=None, help="append one JSON line per run here (results survive an interrupt)")
     parser.add_argument("--from-log", default=None, help="only print the tables of a log written by --log")
     args = parser.parse_args(argv)
     methods = [m for m in args.methods.split(",") if m]
-    problems = [p for p in args.problems.split(",") if p]
+    sets = {"tuning": TUNING, "check": CHECK, "all": list(PROBLEMS)}
+    problems = [q for p in args.problems.split(",") if p for q in sets.get(p, [p])]
+    unknown = sorted(set(problems) - set(PROBLEMS))
+    if unknown:
+        parser.error(f"unknown problem(s) {', '.join(unknown)}; choose from {', '.join(PROBLEMS)} or tuning, check, all")
     if args.from_log:
         rows = [json.loads(line) for line in open(args.from_log) if line.strip()]
         per_seed = {seed: sum(1 for r in rows if r["seed"] == seed) for seed in {r["seed"] for r in rows}}
