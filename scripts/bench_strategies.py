@@ -1,14 +1,21 @@
 """Search quality of every raytuner strategy next to its native library and random search.
 
-    .venv/bin/python scripts/bench_strategies.py                      # 60 evaluations, 5 seeds
-    .venv/bin/python scripts/bench_strategies.py --seeds 3 --budget 40 --jobs 2
+    python scripts/bench_strategies.py --quick [--json OUT]   # make bench-quick: the auto goal table (#15 goal 7)
+    python scripts/bench_strategies.py [--json OUT]           # make bench: the same on every problem
+    .venv/bin/python scripts/bench_strategies.py --seeds 3 --budget 40 --jobs 2   # per-method tables with natives
     .venv/bin/python scripts/bench_strategies.py --methods tpe,native:hyperopt --problems branin
     .venv/bin/python scripts/bench_strategies.py --log runs.jsonl          # keep every run
     .venv/bin/python scripts/bench_strategies.py --from-log runs.jsonl     # tables of whole seeds so far
 
-Problems with known optima (raytuner.testing): Branin (2-d), Hartmann6 (6-d) and
-Rosenbrock (10-d, [-2, 2]^10). Each method gets the same budget of evaluations per
-seed; the score is log10 of the simple regret (best value found minus the optimum).
+Without the per-method flags the script follows scripts/benchlib.py (``sections(quick)``): one
+table, problem x contender median log10 regret, the strategy ``auto`` picks and whether it is
+within 1.1x of the best (median regret ratio <= 1.1, i.e. a log10 gap <= 0.041).
+
+Problems with known optima (scripts/benchproblems.py): Branin (2-d), Hartmann6 (6-d),
+Rosenbrock (10-d, [-2, 2]^10) and 24 BBOB functions (coco-experiment, instance 1, 2-d to
+10-d), split into a fixed TUNING set (auto's rule was chosen on it) and a held-back CHECK set.
+Each method gets the same budget of evaluations per seed; the score is log10 of the simple
+regret (best value found minus the optimum).
 
 raytuner strategies are driven in-process through the exact Searcher the runner hands
 to Ray Tune (``raytuner.strategies.drive``: Guarded searcher, our space encoding, one
@@ -58,13 +65,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")  # one BLAS thread per process: GP
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 
-from raytuner import testing  # noqa: E402
-
-PROBLEMS: dict[str, tuple[Callable[[dict[str, Any]], dict[str, float]], dict[str, tuple[float, float]]]] = {
-    "branin": (testing.branin, {"x1": (-5.0, 10.0), "x2": (0.0, 15.0)}),
-    "hartmann6": (testing.hartmann6, {f"x{i}": (0.0, 1.0) for i in range(6)}),
-    "rosenbrock10": (testing.rosenbrock, {f"x{i}": (-2.0, 2.0) for i in range(10)}),
-}
+from benchproblems import CHECK, PROBLEMS, TUNING  # noqa: E402
 
 RAYTUNER = ["random", "tpe", "bayesopt", "skopt", "optuna-tpe", "optuna-gp", "cmaes", "nsga2", "pso", "de", "ga", "bohb", "auto"]
 NATIVE = {  # raytuner strategy -> its native counterpart
@@ -83,23 +84,39 @@ METHODS = RAYTUNER + sorted(set(NATIVE.values()))
 
 
 def regret(problem: str, config: dict[str, Any]) -> float:
-    return PROBLEMS[problem][0](config)["regret"]
+    return PROBLEMS[problem].fn(config)["regret"]
 
 
 # -- raytuner ----------------------------------------------------------------------------
 
 
-def run_raytuner(name: str, problem: str, seed: int, budget: int) -> tuple[float, float]:
+def context(problem: str, seed: int, budget: int) -> Any:
     from raytuner.spec.params import parse_space
+    from raytuner.strategies import SearchContext
+
+    space = parse_space({k: {"type": "float", "low": lo, "high": hi} for k, (lo, hi) in PROBLEMS[problem].bounds.items()})
+    return SearchContext(space=space, metric="value", mode="min", seed=seed, trials=budget, max_concurrent=1)
+
+
+def strategy_of(name: str) -> Any:
     from raytuner.spec.loader import validate_options as options
-    from raytuner.strategies import STRATEGIES, SearchContext
+    from raytuner.strategies import STRATEGIES
+
+    cls = STRATEGIES.get(name)
+    return cls(options(cls.Options, {}, "strategy.options"))
+
+
+def auto_pick(problem: str, budget: int) -> str:
+    """The strategy ``auto`` runs on this problem at this budget (it does not depend on the seed)."""
+    return strategy_of("auto").choose(context(problem, 0, budget)).strategy.name
+
+
+def run_raytuner(name: str, problem: str, seed: int, budget: int) -> tuple[float, float]:
     from raytuner.strategies.drive import drive
 
-    fn, bounds = PROBLEMS[problem]
-    space = parse_space({k: {"type": "float", "low": lo, "high": hi} for k, (lo, hi) in bounds.items()})
-    cls = STRATEGIES.get(name)
-    strategy = cls(options(cls.Options, {}, "strategy.options"))
-    ctx = SearchContext(space=space, metric="value", mode="min", seed=seed, trials=budget, max_concurrent=1)
+    fn = PROBLEMS[problem].fn
+    strategy = strategy_of(name)
+    ctx = context(problem, seed, budget)
     strategy.check(ctx)
     strategy = strategy.choose(ctx).strategy
     result = drive(strategy, ctx, fn, budget)
@@ -111,7 +128,7 @@ def run_raytuner(name: str, problem: str, seed: int, budget: int) -> tuple[float
 
 
 def run_native(name: str, problem: str, seed: int, budget: int) -> tuple[float, float]:
-    fn, bounds = PROBLEMS[problem]
+    fn, bounds = PROBLEMS[problem].fn, PROBLEMS[problem].bounds
     keys = list(bounds)
     start = time.perf_counter()
     objective_s = 0.0
@@ -253,12 +270,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--jobs", type=int, default=2, help="worker processes")
     parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated; natives as native:NAME")
-    parser.add_argument("--problems", default=",".join(PROBLEMS))
+    parser.add_argument("--problems", default="branin,hartmann6,rosenbrock10",
+                        help="comma-separated names (scripts/benchproblems.py), or the sets 'tuning', 'check', 'all'")
     parser.add_argument("--log", default=None, help="append one JSON line per run here (results survive an interrupt)")
     parser.add_argument("--from-log", default=None, help="only print the tables of a log written by --log")
     args = parser.parse_args(argv)
     methods = [m for m in args.methods.split(",") if m]
-    problems = [p for p in args.problems.split(",") if p]
+    sets = {"tuning": TUNING, "check": CHECK, "all": list(PROBLEMS)}
+    problems = [q for p in args.problems.split(",") if p for q in sets.get(p, [p])]
+    unknown = sorted(set(problems) - set(PROBLEMS))
+    if unknown:
+        parser.error(f"unknown problem(s) {', '.join(unknown)}; choose from {', '.join(PROBLEMS)} or tuning, check, all")
     if args.from_log:
         rows = [json.loads(line) for line in open(args.from_log) if line.strip()]
         per_seed = {seed: sum(1 for r in rows if r["seed"] == seed) for seed in {r["seed"] for r in rows}}
@@ -288,5 +310,79 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+# -- the sections of make bench (scripts/benchlib.py) -----------------------------------------
+
+QUICK = {"problems": ["branin", "hartmann6", "bbob-f14-d2", "bbob-f24-d10"], "seeds": 2, "budget": 20}
+FULL = {"problems": list(PROBLEMS), "seeds": 3, "budget": 40}
+CONTENDERS = ["random", "optuna-tpe", "optuna-gp", "cmaes"]  # auto's candidates for float spaces, and the floor
+TOLERANCE = math.log10(1.1)  # "within 1.1x": auto's median regret <= 1.1 x the best's, i.e. log10 gap <= 0.041
+
+
+def run_all(jobs: list[tuple[str, str, int, int]], workers: int = 2) -> list[dict[str, Any]]:
+    rows = []
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        for method, problem, seed, best, per in pool.map(run_one, jobs):
+            rows.append({"method": method, "problem": problem, "seed": seed, "regret": best, "s_per_suggestion": per})
+    return rows
+
+
+def quality_rows(rows: list[dict[str, Any]], problems: list[str], budget: int) -> tuple[list[list[str]], dict[str, list[bool]]]:
+    """One row per problem: median log10 regret per contender, auto's pick and its gap to the best."""
+    out, met = [], {"tuning": [], "check": []}
+    for problem in problems:
+        medians = {m: statistics.median(log_regret(r["regret"]) for r in rows if r["problem"] == problem and r["method"] == m)
+                   for m in CONTENDERS}
+        pick = auto_pick(problem, budget)
+        best = min(medians, key=medians.__getitem__)
+        gap = medians[pick] - medians[best]
+        ok = gap <= TOLERANCE
+        met[PROBLEMS[problem].group].append(ok)
+        ratio = 10 ** gap
+        out.append([problem, PROBLEMS[problem].group, str(PROBLEMS[problem].dimension),
+                    *(f"{medians[m]:.2f}" for m in CONTENDERS), pick, f"{medians[pick]:.2f}", best, f"{ratio:.2f}x",
+                    "met" if ok else "MISSED"])
+    return out, met
+
+
+def sections(quick: bool) -> list[Any]:
+    import benchlib
+
+    setting = QUICK if quick else FULL
+    problems, seeds, budget = setting["problems"], setting["seeds"], setting["budget"]
+    jobs = [(m, p, s, budget) for s in range(seeds) for p in problems for m in CONTENDERS]
+    rows, met = quality_rows(run_all(jobs), problems, budget)
+    counts = {group: f"{sum(oks)}/{len(oks)}" for group, oks in met.items() if oks}
+    notes = [
+        benchlib.goal(all(all(oks) for oks in met.values()),
+                      f"auto within 1.1x of the best single strategy's median regret on every problem "
+                      f"(read as: median regret ratio <= 1.1, i.e. median log10 regret at most {TOLERANCE:.3f} above "
+                      f"the best's); within it on {', '.join(f'{n} {g}' for g, n in counts.items())} problems. "
+                      "Where missed, auto's rule picks another strategy than the winner of that problem: no rule on "
+                      "(dimension, budget, parameter kinds) alone picks every winner; a per-problem portfolio or "
+                      "switching strategies mid-run would close it."),
+        benchlib.goal(False, "ahead of Optuna's AutoSampler: not measured. It ships through OptunaHub "
+                      "(optunahub.load_module), which downloads it from GitHub at run time; this machine is offline "
+                      "and optunahub is not installed, so it cannot run here."),
+        "auto's column is the run of the strategy it picks (same seed, same configs: auto hands the same context "
+        "to that strategy; tests/unit/strategies/test_auto_rule.py asserts it), so it is not run twice.",
+        "The rule was chosen on the tuning problems only; check problems were held back "
+        "(scripts/benchproblems.py). Contenders are auto's candidates for numeric spaces and random search; "
+        "skopt, bayesopt, tpe, pso, de, ga: `python scripts/bench_strategies.py --methods ...` (seconds per "
+        "suggestion for skopt and bayesopt, too slow for make bench).",
+    ]
+    headers = ["problem", "set", "d", *CONTENDERS, "auto picks", "auto", "best", "auto / best regret", "goal"]
+    flag = " --quick" if quick else ""
+    return [benchlib.Section(
+        key="strategy-quality",
+        title=f"Search quality: median log10 regret, {budget} evaluations, {seeds} seeds (lower is better)",
+        command=f"python scripts/bench_strategies.py{flag}", headers=headers, rows=rows, notes=notes)]
+
+
+LEGACY = ("--budget", "--seeds", "--jobs", "--methods", "--problems", "--log", "--from-log", "-h", "--help")
+
 if __name__ == "__main__":
-    sys.exit(main())
+    if any(arg.split("=", 1)[0] in LEGACY for arg in sys.argv[1:]):
+        sys.exit(main())  # the per-method tables with natives (the flags above)
+    import benchlib
+
+    sys.exit(benchlib.main(sections))

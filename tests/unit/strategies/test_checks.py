@@ -119,7 +119,7 @@ CURVE = {"type": "function", "function": "raytuner.testing:curve"}
 @pytest.mark.parametrize(
     "over, strategy",
     [
-        ({"budget": {"trials": 40}}, "bayesopt"),
+        ({"budget": {"trials": 40}}, "optuna-gp"),
         ({"budget": {"trials": 5}}, "random"),
         ({"budget": {"trials": 40}, "space": {"x": {"type": "float", "low": 0, "high": 1}, "y": {"type": "choice", "values": [0, 1]}}}, "optuna-tpe"),
         ({"budget": {"trials": 500}}, "cmaes"),
@@ -151,8 +151,8 @@ def test_validate_prints_autos_choice(tmp_path: Any, capsys: pytest.CaptureFixtu
     experiments = Path(__file__).resolve().parents[3] / "experiments"
     assert main(["validate", str(experiments / "auto-curve.yaml")]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("ok: auto-curve") and "strategy auto:bayesopt" in out
-    assert "auto: strategy bayesopt (" in out
+    assert out.startswith("ok: auto-curve") and "strategy auto:optuna-gp" in out
+    assert "auto: strategy optuna-gp (" in out
 
 
 def test_missing_backend_is_a_clear_error_before_ray(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -169,7 +169,7 @@ def test_missing_backend_is_a_clear_error_before_ray(monkeypatch: pytest.MonkeyP
 @pytest.mark.parametrize(
     "over, module, chosen",
     [
-        ({"budget": {"trials": 40}}, "bayes_opt", "bayesopt"),
+        ({"budget": {"trials": 40}}, "optuna", "optuna-gp"),
         ({"budget": {"trials": 500}}, "optuna", "cmaes"),
         ({"budget": {"trials": 500}}, "cmaes", "cmaes"),
         ({"budget": {"trials": 40}, "space": {"x": {"type": "float", "low": 0, "high": 1}, "y": {"type": "choice", "values": [0, 1]}}}, "optuna", "optuna-tpe"),
@@ -206,7 +206,7 @@ def test_cli_names_the_extra_autos_choice_needs(
 
     import yaml
 
-    monkeypatch.setitem(sys.modules, "bayes_opt", None)
+    monkeypatch.setitem(sys.modules, "optuna", None)
     path = tmp_path / "auto.yaml"
     path.write_text(yaml.safe_dump(spec(strategy={"name": "auto"}, budget={"trials": 40})))
     assert main(["validate", str(path)]) == 2
