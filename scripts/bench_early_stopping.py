@@ -2,6 +2,8 @@
 scikit-learn's HalvingRandomSearchCV. Prints markdown tables.
 
     .venv/bin/python scripts/bench_early_stopping.py                 # 3 seeds, about 3 minutes
+    .venv/bin/python scripts/bench_early_stopping.py --quick         # 1 seed, fifo/asha/optuna-sha, small MLP
+    .venv/bin/python scripts/bench_early_stopping.py --json out.json # also the sections for scripts/bench.py
     .venv/bin/python scripts/bench_early_stopping.py --hidden 64 --trials 20 --epochs 18 --target 0.97  # the small task
 
 The task: an MLPClassifier (2 x 256 hidden units by default) on scikit-learn's digits, trained with
@@ -48,7 +50,10 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
 sys.path.insert(0, str(ROOT))
+
+import benchlib  # noqa: E402
 
 SPACE_LR = (1e-5, 1e-1)
 SPACE_ALPHA = (1e-6, 1e-1)
@@ -258,85 +263,128 @@ def fmt(value: float | None, digits: int = 1) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
-def summarise(runs: list[Run], target: float, trials: int, epochs: int, per_step: int) -> str:
+def time_to_target(run: Run) -> float:
+    """Seconds to the target; a run that never reached it counts its total time (a lower bound)."""
+    return run.reached_s if run.reached_s is not None else run.total_s
+
+
+def summarise(runs: list[Run], target: float, trials: int, epochs: int, per_step: int, ray_start_s: float,
+              command: str) -> list[benchlib.Section]:
     methods = list(dict.fromkeys(r.method for r in runs))
-    lines = [
-        f"Digits, MLPClassifier{tuple(HIDDEN)}, {trials} configs per method, up to {epochs} epochs "
-        f"({per_step} per report), "
-        f"target holdout accuracy {target}, 2 parallel workers, seeds "
-        f"{sorted({r.seed for r in runs})}.",
-        "",
-        "| method | reached target | median time to target (s) | mean time to target (s) | "
-        "median total time (s) | median epochs trained | median best accuracy | median first report (s) | "
-        "median time to target after first report (s) |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
+    seeds = sorted({r.seed for r in runs})
+    rows = []
     medians: dict[str, float] = {}
     for method in methods:
         rs = [r for r in runs if r.method == method]
-        reached = [r.reached_s for r in rs if r.reached_s is not None]
-        # a run that never reached the target counts as its total time (a lower bound)
-        ttt = [r.reached_s if r.reached_s is not None else r.total_s for r in rs]
+        ttt = [time_to_target(r) for r in rs]
         medians[method] = statistics.median(ttt)
-        lines.append(
-            f"| {method} | {len(reached)}/{len(rs)} | {fmt(statistics.median(ttt))} | {fmt(statistics.mean(ttt))} | "
-            f"{fmt(statistics.median(r.total_s for r in rs))} | {statistics.median(r.steps for r in rs):.0f} | "
-            f"{statistics.median(r.best for r in rs):.4f} | "
-            f"{fmt(statistics.median(r.first_s or 0.0 for r in rs))} | "
-            f"{fmt(statistics.median(t - (r.first_s or 0.0) for t, r in zip(ttt, rs)))} |"
-        )
-    lines += ["", "Per seed: time to target in s (epochs trained)", "",
-              "| method | " + " | ".join(f"seed {s}" for s in sorted({r.seed for r in runs})) + " |",
-              "|---|" + "---|" * len({r.seed for r in runs})]
-    for method in methods:
-        cells = [f"{fmt(r.reached_s)} ({r.steps})" for r in sorted((r for r in runs if r.method == method), key=lambda r: r.seed)]
-        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+        startup = ray_start_s if method.startswith("raytuner") else 0.0
+        rows.append([
+            method, f"{sum(r.reached_s is not None for r in rs)}/{len(rs)}", benchlib.median_spread(ttt, "s", 1),
+            f"{statistics.median(ttt) + startup:.1f}", fmt(statistics.median(r.total_s for r in rs)),
+            f"{statistics.median(r.steps for r in rs):.0f}", f"{statistics.median(r.best for r in rs):.4f}",
+            fmt(statistics.median(r.first_s or 0.0 for r in rs)),
+            fmt(statistics.median(t - (r.first_s or 0.0) for t, r in zip(ttt, rs))),
+        ])
+    per_seed = [[method, *(f"{fmt(r.reached_s)} ({r.steps})" for r in sorted(
+        (r for r in runs if r.method == method), key=lambda r: r.seed))] for method in methods]
+    notes = [f"Ray started once before timing: {ray_start_s:.1f} s (the 'incl. Ray start-up' column adds it "
+             "to raytuner's rows; Optuna and scikit-learn start nothing)."]
     fifo, asha = medians.get("raytuner fifo"), medians.get("raytuner asha")
-    if fifo and asha is not None:
-        lines += ["", f"ASHA / FIFO median time to target: {asha / fifo:.2f}x (goal <= 0.5x)"]
-        for method, value in medians.items():
-            if method.startswith("optuna"):
-                lines.append(f"ASHA / {method}: {asha / value:.2f}x (goal <= 1.0x)")
-    return "\n".join(lines)
+    optuna = medians.get("optuna successive halving")
+    gap = ("what would close it: the trial workers' start-up (first report) is most of the gap: warm "
+           "trial processes kept across fits (a persistent local cluster), then Tune's per-result driver work")
+    if asha is not None and optuna:
+        ratio = asha / optuna
+        notes.append(benchlib.goal(ratio <= 1.0, f"ASHA / Optuna successive halving, time to target, Ray up: "
+                                   f"{ratio:.2f}x (goal <= 1.0x)" + ("" if ratio <= 1.0 else f"; {gap}")))
+        asha_first = statistics.median(r.first_s or 0.0 for r in runs if r.method == "raytuner asha")
+        notes.append(f"ASHA / Optuna successive halving after the first report (start-up taken out): "
+                     f"{(asha - asha_first) / optuna:.2f}x")
+    if asha is not None and fifo:
+        ratio = asha / fifo
+        notes.append(benchlib.goal(ratio <= 0.5, f"ASHA / FIFO, time to target: {ratio:.2f}x (goal <= 0.5x)"
+                                   + ("" if ratio <= 0.5 else "; what would close it: a target fewer configs reach "
+                                      "(the early-stopping effect grows with the share of configs ASHA stops)")))
+    title = (f"Early stopping: digits, MLPClassifier{tuple(HIDDEN)}, {trials} configs per method, up to {epochs} "
+             f"epochs ({per_step} per report), target holdout accuracy {target}, 2 parallel workers, seeds {seeds}")
+    return [
+        benchlib.Section(
+            key="early-stopping", title=title, command=command,
+            headers=["method", "reached target", "time to target, Ray up (s)", "incl. Ray start-up (s)",
+                     "total time (s)", "epochs trained", "best accuracy", "first report (s)",
+                     "time to target after first report (s)"],
+            rows=rows, notes=notes,
+        ),
+        benchlib.Section(
+            key="early-stopping-per-seed", title="Early stopping per seed: time to target in s (epochs trained)",
+            command=command, headers=["method", *(f"seed {s}" for s in seeds)], rows=per_seed,
+        ),
+    ]
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--trials", type=int, default=30, help="configs per method")
-    parser.add_argument("--epochs", type=int, default=27, help="epochs of a trial that runs to the end")
-    parser.add_argument("--epochs-per-step", type=int, default=3, help="epochs per report (per pruning check)")
-    parser.add_argument("--target", type=float, default=0.99)
-    parser.add_argument("--methods", nargs="+",
-                        default=["fifo", "asha", "optuna-sha", "optuna-hyperband", "halving"])
-    parser.add_argument("--hidden", type=int, nargs="+", default=[256, 256], help="MLP hidden layer sizes")
-    parser.add_argument("--storage", default="/tmp/rt-bench-es")
-    args = parser.parse_args(argv)
-    HIDDEN[:] = args.hidden
-    per_step = args.epochs_per_step
-    steps = args.epochs // per_step
+DEFAULTS = {"seeds": [0, 1, 2], "trials": 30, "epochs": 27, "epochs_per_step": 3, "target": 0.99,
+            "methods": ["fifo", "asha", "optuna-sha", "optuna-hyperband", "halving"], "hidden": [256, 256],
+            "storage": "/tmp/rt-bench-es"}
+QUICK = {"seeds": [0], "trials": 16, "epochs": 12, "epochs_per_step": 3, "target": 0.96,
+         "methods": ["fifo", "asha", "optuna-sha"], "hidden": [64]}
+OPTIONS: dict[str, Any] = {}  # set from the command line
+
+
+def run_method(method: str, seed: int, o: dict[str, Any], steps: int) -> Run:
+    per_step = o["epochs_per_step"]
+    if method == "fifo":
+        return run_raytuner({"name": "fifo"}, seed, o["trials"], steps, per_step, o["target"], o["storage"])
+    if method == "asha":
+        return run_raytuner({"name": "asha", "options": {"grace_period": 1, "reduction_factor": 3}},
+                            seed, o["trials"], steps, per_step, o["target"], o["storage"])
+    if method.startswith("optuna"):
+        return run_optuna("sha" if method == "optuna-sha" else "hyperband", seed, o["trials"], steps, per_step,
+                          o["target"])
+    return run_halving(seed, o["trials"], o["epochs"], o["target"])
+
+
+def sections(quick: bool) -> list[benchlib.Section]:
+    o = {**DEFAULTS, **(QUICK if quick else {}), **OPTIONS}
+    HIDDEN[:] = o["hidden"]
+    steps = o["epochs"] // o["epochs_per_step"]
+    import ray
 
     from raytuner.runner.session import ray_session
 
+    began = time.perf_counter()
     runs: list[Run] = []
     with ray_session(num_cpus=2):
-        for seed in args.seeds:
-            for method in args.methods:
-                if method == "fifo":
-                    run = run_raytuner({"name": "fifo"}, seed, args.trials, steps, per_step, args.target, args.storage)
-                elif method == "asha":
-                    run = run_raytuner({"name": "asha", "options": {"grace_period": 1, "reduction_factor": 3}},
-                                       seed, args.trials, steps, per_step, args.target, args.storage)
-                elif method.startswith("optuna"):
-                    run = run_optuna("sha" if method == "optuna-sha" else "hyperband", seed, args.trials,
-                                     steps, per_step, args.target)
-                else:
-                    run = run_halving(seed, args.trials, args.epochs, args.target)
+        if not ray.is_initialized():  # pragma: no cover - ray_session starts or joins one
+            raise RuntimeError("Ray did not start")
+        ray_start_s = time.perf_counter() - began
+        for seed in o["seeds"]:
+            for method in o["methods"]:  # interleaved per seed
+                run = run_method(method, seed, o, steps)
                 runs.append(run)
                 print(f"seed {seed} {run.method}: target at {fmt(run.reached_s)} s, total {run.total_s:.1f} s, "
                       f"{run.steps} epochs, best {run.best:.4f}", file=sys.stderr, flush=True)
-    print(summarise(runs, args.target, args.trials, args.epochs, per_step))
-    return 0
+    command = "python scripts/bench_early_stopping.py" + (" --quick" if quick else "")
+    if OPTIONS:
+        command += " " + " ".join(f"--{k.replace('_', '-')} {' '.join(map(str, v)) if isinstance(v, list) else v}"
+                                  for k, v in OPTIONS.items())
+    return summarise(runs, o["target"], o["trials"], o["epochs"], o["epochs_per_step"], ray_start_s, command)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     add_help=False)
+    parser.add_argument("--seeds", type=int, nargs="+")
+    parser.add_argument("--trials", type=int, help="configs per method")
+    parser.add_argument("--epochs", type=int, help="epochs of a trial that runs to the end")
+    parser.add_argument("--epochs-per-step", type=int, help="epochs per report (per pruning check)")
+    parser.add_argument("--target", type=float)
+    parser.add_argument("--methods", nargs="+", choices=["fifo", "asha", "optuna-sha", "optuna-hyperband", "halving"])
+    parser.add_argument("--hidden", type=int, nargs="+", help="MLP hidden layer sizes")
+    parser.add_argument("--storage")
+    args, rest = parser.parse_known_args(argv)
+    OPTIONS.update({k: v for k, v in vars(args).items() if v is not None})
+    return benchlib.main(sections, rest)
 
 
 if __name__ == "__main__":

@@ -8,8 +8,9 @@ weights as one that never stopped (on CPU, at a fixed seed).
 from __future__ import annotations
 
 import random
+import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -40,6 +41,60 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
     np.random.seed(seed % 2**32)
     random.seed(seed)
+
+
+def snapshot(state: Any) -> Any:
+    """A copy of a checkpoint state that training can no longer change: every tensor
+    cloned to the CPU (detached), containers rebuilt; other values (numbers, strings,
+    RNG tuples, numpy arrays from ``rng_state``) are kept as they are (never mutated in
+    place by training). About a memcpy of the model and optimiser state."""
+    if isinstance(state, torch.Tensor):
+        return state.detach().to("cpu", copy=True)
+    if isinstance(state, dict):
+        return {key: snapshot(value) for key, value in state.items()}
+    if isinstance(state, list):
+        return [snapshot(value) for value in state]
+    if isinstance(state, tuple) and not hasattr(state, "_fields"):
+        return tuple(snapshot(value) for value in state)
+    return state
+
+
+class Background:
+    """One job at a time in a background thread (checkpoint writes, Tune reports).
+
+    ``submit`` first waits for the job in flight, so jobs run in order and at most one
+    state snapshot waits in memory. A job that raises (SystemExit when Tune stops the
+    trial, OSError on a full disk) sets ``failed()``; ``wait()`` re-raises it in the
+    caller's thread, once."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._thread: threading.Thread | None = None
+        self._raised: BaseException | None = None
+        self._failed = threading.Event()
+
+    def submit(self, job: Callable[..., None], *args: Any) -> None:
+        self.wait()
+        self._thread = threading.Thread(target=self._run, args=(job, args), name=self.name, daemon=True)
+        self._thread.start()
+
+    def _run(self, job: Callable[..., None], args: tuple[Any, ...]) -> None:
+        try:
+            job(*args)
+        except BaseException as exc:  # noqa: BLE001 - handed to the training thread by wait()
+            self._raised = exc
+            self._failed.set()
+
+    def failed(self) -> bool:
+        return self._failed.is_set()
+
+    def wait(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        if self._raised is not None:
+            raised, self._raised = self._raised, None
+            raise raised
 
 
 def save(state: dict[str, Any], directory: str | Path) -> Path:

@@ -334,7 +334,7 @@ def train(run: Run, session: Session) -> list[dict[str, Any]]:
             target = target_for_epoch(pruning, epoch, spec.epochs)
             if target is not None:
                 prune_to(unwrap(run.model), target)
-        train_loss = train_epoch(run, session.interrupted)
+        train_loss = train_epoch(run, session.interrupted if session.interruptible else None)
         if session.interrupted():
             session.close()  # raises what ended the trial; this epoch is never reported
         if pruning is not None and pruning.when == "after" and epoch == spec.epochs:

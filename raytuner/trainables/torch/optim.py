@@ -58,23 +58,42 @@ def build_loss(name: str, task: str | None) -> Callable[..., torch.Tensor]:
     return obj
 
 
+FUSED = ("sgd", "adam", "adamw")  # optimisers torch has a fused (multi-tensor, one kernel) step for
+
+
+def fused_kwargs(spec: OptimizerSpec, params: list[Any]) -> dict[str, Any]:
+    """``{"fused": True}`` when the spec allows it and torch has the kernel for these parameters
+    (floating point, one supported device), else nothing (torch's per-parameter default)."""
+    if spec.fused is False or spec.name not in FUSED or spec.hypergradient is not None or not params:
+        return {}
+    from torch.optim.optimizer import _get_fused_kernels_supported_devices
+
+    devices = {p.device.type for p in params}
+    supported = set(_get_fused_kernels_supported_devices())
+    if len(devices) != 1 or not devices <= supported or not all(torch.is_floating_point(p) for p in params):
+        return {}
+    return {"fused": True}
+
+
 def build_optimizer(spec: OptimizerSpec, params: Iterable[Any]) -> torch.optim.Optimizer:
+    params = list(params)
     hd = spec.hypergradient
+    fused = fused_kwargs(spec, params)
     if spec.name == "sgd":
         if hd is not None:
             return SGDHD(params, spec.lr, hyper_beta=hd.beta, momentum=spec.momentum, nesterov=spec.nesterov,
                          weight_decay=spec.weight_decay, min_lr=hd.min_lr)
         return torch.optim.SGD(params, lr=spec.lr, momentum=spec.momentum, nesterov=spec.nesterov,
-                               weight_decay=spec.weight_decay)
+                               weight_decay=spec.weight_decay, **fused)
     if spec.name == "adam":
         if hd is not None:
             return AdamHD(params, spec.lr, hyper_beta=hd.beta, betas=(spec.beta1, spec.beta2), eps=spec.eps,
                           weight_decay=spec.weight_decay, min_lr=hd.min_lr)
         return torch.optim.Adam(params, lr=spec.lr, betas=(spec.beta1, spec.beta2), eps=spec.eps,
-                                weight_decay=spec.weight_decay)
+                                weight_decay=spec.weight_decay, **fused)
     if spec.name == "adamw":
         return torch.optim.AdamW(params, lr=spec.lr, betas=(spec.beta1, spec.beta2), eps=spec.eps,
-                                 weight_decay=spec.weight_decay)
+                                 weight_decay=spec.weight_decay, **fused)
     return torch.optim.RMSprop(params, lr=spec.lr, alpha=spec.alpha, eps=spec.eps,
                                weight_decay=spec.weight_decay, momentum=spec.momentum)
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-import threading
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -17,6 +16,8 @@ from raytuner.trainables.torch import checkpoint as ckpt
 
 
 class Session(Protocol):
+    interruptible: bool  # False: interrupted() is always False (the loop does not ask per batch)
+
     def restore(self) -> dict[str, Any] | None: ...
 
     def report(self, metrics: dict[str, Any], state: dict[str, Any] | None) -> None: ...
@@ -34,6 +35,9 @@ def _load(checkpoint: Any) -> dict[str, Any] | None:
 
 
 class _Synchronous:
+    # whether interrupted() can ever be true: the loop skips the per-batch check otherwise
+    interruptible = False
+
     def interrupted(self) -> bool:
         return False
 
@@ -63,62 +67,50 @@ class TuneSession(_Synchronous):
 
 
 class OverlappedTuneSession(TuneSession):
-    """Reports while the next epoch trains.
+    """Reports, and writes the checkpoint, while the next epoch trains.
 
     Ray Tune's function trainables report synchronously: ``tune.report`` copies the
     checkpoint into the trial's storage, hands the result to the driver and blocks
     until the driver asks for the next one (scheduler, stoppers, loggers: tens of ms).
-    Here the epoch's state is saved in the training thread (it must not change while
-    being written), and a background thread makes the ``tune.report`` call while the
-    next epoch trains. At most one report is in flight: the next report, and the end
-    of training, wait for it. When Tune stops or pauses the trial, the report raises
-    SystemExit in the background thread; the training loop sees ``interrupted()``
-    between batches, and ``close()``/``report()`` re-raise it in the training thread,
-    so the epoch trained meanwhile is dropped and never reported.
+    Here the training thread only takes a snapshot of the epoch's state (tensors
+    cloned to the CPU: ``checkpoint.snapshot``); a background thread writes it to a
+    temporary directory and then makes the ``tune.report`` call naming it, so the
+    checkpoint Tune copies is always complete and the report order is the epoch order.
+    At most one report is in flight: the next report, and the end of training, wait
+    for it. When Tune stops or pauses the trial, the report raises SystemExit in the
+    background thread; the training loop sees ``interrupted()`` between batches, and
+    ``close()``/``report()`` re-raise it in the training thread, so the epoch trained
+    meanwhile is dropped and never reported.
     """
 
+    interruptible = True
+
     def __init__(self) -> None:
-        self._thread: threading.Thread | None = None
-        self._raised: BaseException | None = None
-        self._stopped = threading.Event()
+        self._jobs = ckpt.Background("raytuner-report")
 
     def report(self, metrics: dict[str, Any], state: dict[str, Any] | None) -> None:
-        self.close()
-        directory = None
-        if state is not None:
-            directory = tempfile.mkdtemp(prefix="rt-ckpt-")
-            ckpt.save(state, directory)
-        self._thread = threading.Thread(target=self._deliver, args=(dict(metrics), directory),
-                                        name="raytuner-report", daemon=True)
-        self._thread.start()
+        self._jobs.submit(self._deliver, dict(metrics), None if state is None else ckpt.snapshot(state))
 
-    def _deliver(self, metrics: dict[str, Any], directory: str | None) -> None:
+    def _deliver(self, metrics: dict[str, Any], state: dict[str, Any] | None) -> None:
         from ray import tune
 
         from raytuner.trainables.reporting import report
 
+        if state is None:
+            report(metrics)
+            return
+        directory = tempfile.mkdtemp(prefix="rt-ckpt-")
         try:
-            if directory is None:
-                report(metrics)
-            else:
-                report(metrics, checkpoint=tune.Checkpoint.from_directory(directory))
-        except BaseException as exc:  # SystemExit: Tune stopped the trial; anything else: an error
-            self._raised = exc
-            self._stopped.set()
+            ckpt.save(state, directory)
+            report(metrics, checkpoint=tune.Checkpoint.from_directory(directory))
         finally:
-            if directory is not None:
-                shutil.rmtree(directory, ignore_errors=True)
+            shutil.rmtree(directory, ignore_errors=True)
 
     def interrupted(self) -> bool:
-        return self._stopped.is_set()
+        return self._jobs.failed()
 
     def close(self) -> None:
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
-        if self._raised is not None:
-            raised, self._raised = self._raised, None
-            raise raised
+        self._jobs.wait()
 
 
 class TrainSession(_Synchronous):
@@ -145,21 +137,45 @@ class TrainSession(_Synchronous):
 
 
 class LocalSession(_Synchronous):
-    """In-process: keeps the reports; checkpoints go to ``directory``/epoch-N."""
+    """In-process: keeps the reports; checkpoints go to ``directory``/epoch-N.
 
-    def __init__(self, directory: str | Path | None = None, restore_from: str | Path | None = None) -> None:
+    ``background=True`` (the default): the state is snapshotted in the training thread
+    and written by a background thread while the next epoch trains; ``checkpoints``
+    lists a directory once its file is complete, and ``close()`` (the end of
+    ``train``) waits for the last write. A write that fails stops training at the next
+    batch and is raised by ``close()``/the next ``report()``."""
+
+    interruptible = True  # a failed background write (and subclasses in tests) stop training
+
+    def __init__(self, directory: str | Path | None = None, restore_from: str | Path | None = None,
+                 *, background: bool = True) -> None:
         self.directory = Path(directory) if directory else None
         self.restore_from = Path(restore_from) if restore_from else None
         self.reports: list[dict[str, Any]] = []
         self.checkpoints: list[Path] = []
+        self._jobs = ckpt.Background("raytuner-checkpoint") if background else None
 
     def restore(self) -> dict[str, Any] | None:
         return ckpt.load(self.restore_from) if self.restore_from else None
 
     def report(self, metrics: dict[str, Any], state: dict[str, Any] | None) -> None:
         self.reports.append(dict(metrics))
-        if state is not None and self.directory is not None:
-            target = self.directory / f"epoch-{metrics['epoch']}"
-            target.mkdir(parents=True, exist_ok=True)
-            ckpt.save(state, target)
-            self.checkpoints.append(target)
+        if state is None or self.directory is None:
+            return
+        target = self.directory / f"epoch-{metrics['epoch']}"
+        if self._jobs is None:
+            self._write(state, target)
+        else:
+            self._jobs.submit(self._write, ckpt.snapshot(state), target)
+
+    def _write(self, state: dict[str, Any], target: Path) -> None:
+        target.mkdir(parents=True, exist_ok=True)
+        ckpt.save(state, target)
+        self.checkpoints.append(target)
+
+    def interrupted(self) -> bool:
+        return self._jobs is not None and self._jobs.failed()
+
+    def close(self) -> None:
+        if self._jobs is not None:
+            self._jobs.wait()

@@ -40,7 +40,8 @@ def run(setup: TrialSetup, config: dict[str, Any] | None = None, session: LocalS
 
 
 class CrashAfter(LocalSession):
-    """Stops the trial (like a killed worker) right after epoch `epoch` was reported."""
+    """Stops the trial (like a killed worker) right after epoch `epoch` was reported and its
+    checkpoint written (the background write finished: ``close``)."""
 
     def __init__(self, directory: Path, epoch: int) -> None:
         super().__init__(directory)
@@ -49,6 +50,7 @@ class CrashAfter(LocalSession):
     def report(self, metrics: dict[str, Any], state: dict[str, Any] | None) -> None:
         super().report(metrics, state)
         if metrics["epoch"] == self.epoch:
+            self.close()
             raise KeyboardInterrupt("simulated crash")
 
 
