@@ -74,7 +74,7 @@ def test_json_and_quiet_outputs_and_results_command(ray_local, storage: Path, ca
     out = capsys.readouterr().out
     assert "top 2 of 3 trials by loss (min)" in out
     assert main(["results", str(storage / "nowhere")]) == 2
-    assert "nowhere does not exist" in capsys.readouterr().err
+    assert "nowhere is not an experiment directory (no such directory)" in capsys.readouterr().err
     assert main(["results", str(tmp_path_empty(storage))]) == 2
     assert "no finished experiment" in capsys.readouterr().err
 

@@ -112,7 +112,7 @@ def test_refit_model_and_ensemble_saved_to_s3_and_predicted_from_there(
     saved = raytuner.load_model(exp, endpoint=s3_endpoint)
     assert saved.path == f"{exp}/model" and saved.meta["config"] == ran["best"]["config"]
     frame = pd.read_csv(csv)
-    expected = saved.model.predict(frame.drop(columns=["species"]).to_numpy())
+    expected = saved.model.predict(frame.drop(columns=["species"]))  # the whole pipeline: raw columns in
     assert pd.read_csv(out)["prediction"].tolist() == expected.tolist()
 
     assert main(["predict", "--model", exp, "--ensemble", "--endpoint", s3_endpoint, "--data", str(csv)]) == 0

@@ -70,14 +70,16 @@ class SklearnTrainable(Trainable):
             raise SpecError.at("trainable.estimator", None, "an estimator import path, a pipeline, or a choice of "
                                "estimators in space ({type: choice, values: [{estimator: ..., PARAM: ...}, ...]})")
         classes = [self.estimator_class()] if choice is None else [family_class(f) for f in choice.families]
-        check_preprocess_space(self.spec.preprocess, prep, [c(**self.spec.params) for c in classes], self.raw_data)
         if choice is None:
-            return self._check_one(self.estimator_class(), space, lambda name: "space." + name.replace("__", "."))
-        mode = "max"
-        for family in choice.families:
+            mode = self._check_one(self.estimator_class(), space, lambda name: "space." + name.replace("__", "."))
+        else:
+            mode = "max"
+        for family in choice.families if choice is not None else ():
             where = {name: f"{family.field}.{name.replace('__', '.')}" for name in estimator_params(tree_names(family.space))}
             mode = self._check_one(family_class(family), {**choice.others, **family.space},
                                    lambda name: where.get(name, "space." + name.replace("__", ".")))
+        # after the constructor arguments were checked (a bad one is a SpecError there)
+        check_preprocess_space(self.spec.preprocess, prep, [c(**self.spec.params) for c in classes], self.raw_data)
         return mode
 
     def _check_one(self, cls: Any, space: Space, field: Callable[[str], str]) -> str:
