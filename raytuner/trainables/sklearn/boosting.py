@@ -1,0 +1,271 @@
+"""XGBoost and LightGBM: boosting rounds as the fidelity (``trainable.fidelity.kind: rounds``).
+
+One booster per trial is trained on the first cv fold (``validation: holdout``) by the
+library's own scikit-learn estimator, with ``eval_set`` = the held-out fold and a native
+training callback (``xgboost.callback.TrainingCallback``; a LightGBM ``fn(env)``) that,
+every ``n_estimators/steps`` rounds, scores the booster on the held-out fold with the
+spec's scikit-learn scorer and reports it (with the library's own eval metrics, as
+``eval_<name>``) through :func:`raytuner.trainables.checkpointing.report_step`.
+
+* Native early stopping (``early_stopping_rounds`` in params or space) is the library's:
+  when it stops, the trial reports the rounds done and finishes normally.
+* The checkpoint is the booster (xgboost ``save_raw``, LightGBM ``model_to_string``) and
+  its round count: a restored trial (PBT clone, HyperBand resume, retry) builds the
+  estimator from its (possibly mutated) config and continues the booster
+  (``xgb_model=`` / ``init_model=``) for the rounds left, instead of round 0.
+* Families are a registry (:data:`FAMILIES`, by the estimator's top-level module); each
+  says what it can do as class attributes (``native_categorical``), so the data loader
+  can hand them pandas ``category`` columns instead of one-hot codes.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, ClassVar
+
+import numpy as np
+
+from raytuner.errors import SpecError
+
+GROWS = "n_estimators"  # the rounds parameter of both scikit-learn wrappers
+
+
+@dataclass(frozen=True)
+class RoundsState:
+    """A checkpoint of a rounds trial: the booster after ``rounds`` rounds."""
+
+    library: str
+    rounds: int
+    booster: bytes
+
+
+# -- families -------------------------------------------------------------------
+
+
+class BoostingFamily:
+    """How to train, save, continue and predict one library's booster with a per-round callback."""
+
+    library: ClassVar[str]
+    extra: ClassVar[str]  # pip install 'raytuner[EXTRA]'
+    native_categorical: ClassVar[bool] = True  # takes pandas category columns as they are
+
+    def fit(self, model: Any, X: Any, y: Any, Xv: Any, yv: Any, on_round: Callable[[Any, dict[str, float]], None],
+            init: bytes | None) -> None:
+        raise NotImplementedError
+
+    def dump(self, booster: Any) -> bytes:
+        raise NotImplementedError
+
+    def predict(self, booster: Any, X: Any) -> np.ndarray:
+        raise NotImplementedError
+
+
+def _has_categories(X: Any) -> bool:
+    dtypes = getattr(X, "dtypes", None)
+    return dtypes is not None and any(str(d) == "category" for d in dtypes)
+
+
+class XGBoostFamily(BoostingFamily):
+    library = "xgboost"
+    extra = "xgboost"
+
+    def fit(self, model: Any, X: Any, y: Any, Xv: Any, yv: Any, on_round: Callable[[Any, dict[str, float]], None],
+            init: bytes | None) -> None:
+        import xgboost
+        from xgboost.callback import TrainingCallback
+
+        class Report(TrainingCallback):
+            def after_iteration(self, booster: Any, epoch: int, evals_log: dict[str, Any]) -> bool:
+                latest = next(iter(evals_log.values()), {})
+                on_round(booster, {f"eval_{name}": float(values[-1]) for name, values in latest.items()})
+                return False  # stopping is left to the library (early_stopping_rounds) and the scheduler
+
+        extra: dict[str, Any] = {"callbacks": [Report()]}
+        if _has_categories(X):
+            extra["enable_categorical"] = True
+        previous = {name: model.get_params()[name] for name in extra}
+        model.set_params(**extra)
+        try:
+            start = xgboost.Booster(model_file=bytearray(init)) if init is not None else None
+            model.fit(X, y, eval_set=[(Xv, yv)], verbose=False, xgb_model=start)
+        finally:
+            model.set_params(**previous)
+
+    def dump(self, booster: Any) -> bytes:
+        return bytes(booster.save_raw(raw_format="ubj"))
+
+    def predict(self, booster: Any, X: Any) -> np.ndarray:
+        return np.asarray(booster.inplace_predict(X))
+
+
+class LightGBMFamily(BoostingFamily):
+    library = "lightgbm"
+    extra = "lightgbm"
+
+    def fit(self, model: Any, X: Any, y: Any, Xv: Any, yv: Any, on_round: Callable[[Any, dict[str, float]], None],
+            init: bytes | None) -> None:
+        import lightgbm
+
+        def report(env: Any) -> None:
+            on_round(env.model, {f"eval_{name}": float(value) for _, name, value, *_ in env.evaluation_result_list or []})
+
+        start = lightgbm.Booster(model_str=init.decode()) if init is not None else None
+        model.fit(X, y, eval_X=(Xv,), eval_y=(yv,), callbacks=[report], init_model=start)
+
+    def dump(self, booster: Any) -> bytes:
+        return booster.model_to_string().encode()
+
+    def predict(self, booster: Any, X: Any) -> np.ndarray:
+        return np.asarray(booster.predict(X, num_iteration=booster.current_iteration()))
+
+
+FAMILIES: dict[str, BoostingFamily] = {f.library: f for f in (XGBoostFamily(), LightGBMFamily())}
+
+
+def final_step(estimator: Any) -> Any:
+    """The estimator a Pipeline ends with (or the estimator itself)."""
+    steps = getattr(estimator, "steps", None)
+    return steps[-1][1] if steps else estimator
+
+
+def boosting_family(estimator: Any) -> BoostingFamily | None:
+    """The family of an estimator (or of a Pipeline's final step), or None when it is no booster."""
+    model = final_step(estimator)
+    return FAMILIES.get(type(model).__module__.split(".")[0]) if model is not None else None
+
+
+def check_rounds(estimator: Any, steps: int, validation: str | None) -> None:
+    """SpecError when ``kind: rounds`` cannot apply: not a booster, cv validation, fewer rounds than steps."""
+    name = type(final_step(estimator)).__name__
+    if boosting_family(estimator) is None:
+        raise SpecError.at(
+            "trainable.fidelity.kind", "rounds",
+            f"'folds', 'epochs' or 'estimators': {name} is no boosting library estimator (rounds need "
+            f"{', '.join('xgboost.XGB*' if f == 'xgboost' else 'lightgbm.LGBM*' for f in FAMILIES)})",
+        )
+    if validation == "cv":
+        raise SpecError.at("trainable.fidelity.validation", "cv",
+                           "'holdout' (or unset) with kind 'rounds': one booster is trained per trial, "
+                           "evaluated each round on the first cv fold")
+    rounds = final_step(estimator).get_params().get(GROWS)
+    if rounds is not None and int(rounds) < steps:
+        raise SpecError.at("trainable.fidelity.steps", steps, f"at most n_estimators ({rounds}): a step is at least one round")
+
+
+# -- training -------------------------------------------------------------------
+
+
+class _Scored:
+    """Predictions already made, in the shape scikit-learn scorers ask an estimator for."""
+
+    def __init__(self, output: np.ndarray, classes: np.ndarray | None):
+        self.output, self.classes_ = output, classes
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        out = self.output
+        return out if out.ndim == 2 else np.column_stack([1.0 - out, out])
+
+    def predict(self, X: Any) -> np.ndarray:
+        if self.classes_ is None:
+            return self.output
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+
+def _scored_as(estimator: Any, output: np.ndarray, classes: np.ndarray | None) -> Any:
+    from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+
+    mixin = ClassifierMixin if classes is not None else RegressorMixin
+    cls = type("ScoredBooster", (_Scored, mixin, BaseEstimator), {})
+    return cls(output, classes)
+
+
+def boundary(step: int, steps: int, total: int) -> int:
+    """Rounds done after ``step`` of ``steps`` steps of a ``total``-round trial."""
+    return math.ceil(total * step / steps)
+
+
+def train_rounds(estimator: Any, X: Any, y: Any, train: np.ndarray, valid: np.ndarray, *, steps: int, metric: str,
+                 restored: tuple[int, RoundsState] | None,
+                 on_step: Callable[[int, dict[str, Any], RoundsState], None]) -> int:
+    """Train (or continue) one booster, calling ``on_step(step, metrics, state)`` at each step's last round.
+
+    ``restored``: (steps done, state) of a checkpoint. Returns the steps reported in all
+    (fewer than ``steps`` when the library's early stopping ended training).
+    """
+    from sklearn.base import is_classifier
+    from sklearn.metrics import get_scorer
+
+    family = boosting_family(estimator)
+    if family is None:
+        raise SpecError.at("trainable.fidelity.kind", "rounds", f"a boosting estimator, not {type(estimator).__name__}")
+    step, state = restored if restored is not None else (0, None)
+    if state is not None and state.library != family.library:
+        raise SpecError.at("trainable.estimator", family.library,
+                           f"{state.library}: the checkpoint holds a {state.library} booster")
+    model = final_step(estimator)
+    total = int(model.get_params()[GROWS] or 100)
+    if total < steps:
+        raise SpecError.at("space.n_estimators", total, f"at least trainable.fidelity.steps ({steps}) rounds")
+    done = state.rounds if state is not None else 0
+    if done >= total:
+        return step
+    Xt, yt, Xv, yv = X[train], y[train], X[valid], y[valid]
+    if model is not estimator:  # a Pipeline: its preprocessing is fitted on the training rows only
+        prep = estimator[:-1]
+        Xt, Xv = prep.fit_transform(Xt, yt), prep.transform(Xv)
+    scorer = get_scorer(metric)
+    classes = np.unique(yt) if is_classifier(model) else None
+    progress = {"rounds": done, "step": step, "reported": done, "started": time.perf_counter(),
+                "booster": None, "native": {}}
+
+    def report(booster: Any, native: dict[str, float]) -> None:
+        rounds = progress["rounds"]
+        score = float(scorer(_scored_as(model, family.predict(booster, Xv), classes), Xv, yv))
+        progress["step"] += 1
+        progress["reported"] = rounds
+        saved = RoundsState(library=family.library, rounds=rounds, booster=family.dump(booster))
+        metrics = {metric: score, "rounds": rounds, **native, "step_time_s": time.perf_counter() - progress["started"]}
+        on_step(progress["step"], metrics, saved)
+        progress["started"] = time.perf_counter()
+
+    def on_round(booster: Any, native: dict[str, float]) -> None:
+        progress["rounds"] += 1
+        progress["booster"], progress["native"] = booster, native
+        if progress["rounds"] >= boundary(progress["step"] + 1, steps, total):
+            report(booster, native)
+
+    model.set_params(**{GROWS: total - done})
+    family.fit(model, Xt, yt, Xv, yv, on_round, state.booster if state is not None else None)
+    if progress["reported"] < progress["rounds"]:  # early stopping between two step boundaries
+        report(progress["booster"], progress["native"])
+    return int(progress["step"])
+
+
+def sample_fit(estimator: Any, X: Any, y: Any) -> Any:
+    """Fit as a rounds trial does (eval_set given, so early_stopping_rounds works), without reports."""
+    family = boosting_family(estimator)
+    model = final_step(estimator)
+    if family is None:
+        return estimator.fit(X, y)
+    if model is not estimator:  # a Pipeline: its own preprocessing steps fitted here
+        X = estimator[:-1].fit_transform(X, y)
+    family.fit(model, X, y, X, y, lambda booster, native: None, None)
+    return estimator
+
+
+def rounds_trial(config: dict[str, Any], *, setup: Any, dataset: Any) -> None:
+    """The Tune trial of ``kind: rounds``: checkpoints restored and reported per step."""
+    from raytuner.trainables.checkpointing import report_step, restore
+    from raytuner.trainables.sklearn.estimator import build_estimator, make_splits
+
+    restored = restore()
+    train, valid = make_splits(setup.cv, dataset.X, dataset.y)[0]
+
+    def on_step(step: int, metrics: dict[str, Any], state: RoundsState) -> None:
+        report_step(metrics, step=step, state=state)
+
+    train_rounds(build_estimator(setup, config), dataset.X, dataset.y, train, valid, steps=setup.fidelity.steps,
+                 metric=setup.metric, restored=(restored.step, restored.state) if restored is not None else None,
+                 on_step=on_step)
