@@ -30,6 +30,8 @@ import numpy as np
 from raytuner.errors import SpecError
 
 GROWS = "n_estimators"  # the rounds parameter of both scikit-learn wrappers
+STOPPED_BY = "stopped_by"  # in the last report of a trial the library's early stopping ended
+EARLY_STOPPING = "early_stopping_rounds"
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,23 @@ class LightGBMFamily(BoostingFamily):
 
 
 FAMILIES: dict[str, BoostingFamily] = {f.library: f for f in (XGBoostFamily(), LightGBMFamily())}
+
+
+def estimator_extra(path: str | None) -> str | None:
+    """The raytuner extra an estimator import path needs, if it is a boosting library's."""
+    family = FAMILIES.get((path or "").split(":")[0].split(".")[0])
+    return family.extra if family is not None else None
+
+
+class BoostingRequires:
+    """``Trainable.requires`` of the scikit-learn trainable: (module, extra) of the boosting library its
+    ``trainable.estimator`` comes from; on the class, every library it may need."""
+
+    def __get__(self, trainable: Any, owner: type) -> tuple[tuple[str, str], ...]:
+        if trainable is None:
+            return tuple((family.library, family.extra) for family in FAMILIES.values())
+        extra = estimator_extra(getattr(trainable.spec, "estimator", None))
+        return ((extra, extra),) if extra is not None else ()
 
 
 def final_step(estimator: Any) -> Any:
@@ -217,30 +236,54 @@ def train_rounds(estimator: Any, X: Any, y: Any, train: np.ndarray, valid: np.nd
         Xt, Xv = prep.fit_transform(Xt, yt), prep.transform(Xv)
     scorer = get_scorer(metric)
     classes = np.unique(yt) if is_classifier(model) else None
-    progress = {"rounds": done, "step": step, "reported": done, "started": time.perf_counter(),
-                "booster": None, "native": {}}
+    progress: dict[str, Any] = {"rounds": done, "step": step, "reported": done, "started": time.perf_counter(),
+                                "pending": None}
 
-    def report(booster: Any, native: dict[str, float]) -> None:
+    def score(booster: Any, native: dict[str, float]) -> tuple[int, dict[str, Any], RoundsState]:
         rounds = progress["rounds"]
-        score = float(scorer(_scored_as(model, family.predict(booster, Xv), classes), Xv, yv))
+        value = float(scorer(_scored_as(model, family.predict(booster, Xv), classes), Xv, yv))
         progress["step"] += 1
         progress["reported"] = rounds
         saved = RoundsState(library=family.library, rounds=rounds, booster=family.dump(booster))
-        metrics = {metric: score, "rounds": rounds, **native, "step_time_s": time.perf_counter() - progress["started"]}
-        on_step(progress["step"], metrics, saved)
+        metrics = {metric: value, "rounds": rounds, **native, "step_time_s": time.perf_counter() - progress["started"]}
         progress["started"] = time.perf_counter()
+        return progress["step"], metrics, saved
+
+    def flush(**extra: Any) -> None:
+        # a step is reported one round late (or when training ends), so the last report can say
+        # whether the library's early stopping ended the trial
+        if progress["pending"] is not None:
+            at, metrics, saved = progress["pending"]
+            progress["pending"] = None
+            on_step(at, {**metrics, **extra}, saved)
 
     def on_round(booster: Any, native: dict[str, float]) -> None:
+        flush()
         progress["rounds"] += 1
-        progress["booster"], progress["native"] = booster, native
+        progress["last"] = (booster, native)
         if progress["rounds"] >= boundary(progress["step"] + 1, steps, total):
-            report(booster, native)
+            progress["pending"] = score(booster, native)
 
     model.set_params(**{GROWS: total - done})
     family.fit(model, Xt, yt, Xv, yv, on_round, state.booster if state is not None else None)
     if progress["reported"] < progress["rounds"]:  # early stopping between two step boundaries
-        report(progress["booster"], progress["native"])
+        progress["pending"] = score(*progress["last"])
+    flush(**({STOPPED_BY: EARLY_STOPPING} if progress["rounds"] < total else {}))
     return int(progress["step"])
+
+
+def final_estimator(estimator: Any, last: dict[str, Any] | None = None) -> Any:
+    """The estimator a final step (refit, ensemble) fits on every search row, without a validation split:
+    early stopping off, and as many rounds as the trial's best round when its early stopping ended it
+    (``last``: the trial's last report)."""
+    model = final_step(estimator)
+    if boosting_family(estimator) is None or "early_stopping_rounds" not in model.get_params():
+        return estimator
+    patience = model.get_params()["early_stopping_rounds"]
+    model.set_params(early_stopping_rounds=None)
+    if last and last.get(STOPPED_BY) == EARLY_STOPPING and isinstance(last.get("rounds"), int) and patience:
+        model.set_params(**{GROWS: max(1, last["rounds"] - int(patience))})
+    return estimator
 
 
 def sample_fit(estimator: Any, X: Any, y: Any) -> Any:

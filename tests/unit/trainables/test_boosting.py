@@ -48,6 +48,7 @@ def test_one_report_per_round_step_matches_the_librarys_own_evals(library: str) 
     assert [step for step, _, _ in reports] == [1, 2, 3, 4]
     assert [state.rounds for _, _, state in reports] == [5, 10, 15, 20]
     assert [m["rounds"] for _, m, _ in reports] == [5, 10, 15, 20]
+    assert all("stopped_by" not in m for _, m, _ in reports)  # ran every round
     (native_name, native), = next(iter(model.evals_result_.values())).items()
     reported = [m[f"eval_{native_name}"] for _, m, _ in reports]
     assert reported == pytest.approx([native[r - 1] for r in (5, 10, 15, 20)])
@@ -73,6 +74,8 @@ def test_native_early_stopping_ends_the_trial_early(library: str) -> None:
     assert trained < 300
     assert len(reports) < 100
     assert reports[-1][2].rounds == trained  # the rounds the library stopped at, reported last
+    assert reports[-1][1]["stopped_by"] == "early_stopping_rounds"
+    assert all("stopped_by" not in m for _, m, _ in reports[:-1])
 
 
 @pytest.mark.parametrize("library", sorted(MAKERS))
@@ -140,3 +143,14 @@ def test_a_missing_boosting_library_names_the_extra(monkeypatch: pytest.MonkeyPa
     monkeypatch.setitem(sys.modules, "xgboost", None)  # import xgboost -> ImportError(name='xgboost')
     with pytest.raises(SpecError, match=r"pip install 'raytuner\[xgboost\]'"):
         make_plan(load_spec(EXPERIMENTS / "xgboost_asha.yaml"))
+
+
+def test_final_fit_has_no_early_stopping_and_the_rounds_the_trial_kept() -> None:
+    from raytuner.trainables.sklearn.boosting import final_estimator
+
+    model = final_estimator(_xgb(n_estimators=200, early_stopping_rounds=5),
+                            {"rounds": 40, "stopped_by": "early_stopping_rounds"})
+    assert model.get_params()["early_stopping_rounds"] is None and model.n_estimators == 35
+    assert final_estimator(_lgbm(n_estimators=50, early_stopping_rounds=5), {"rounds": 50}).n_estimators == 50
+    model.fit(X, Y)  # no eval_set needed
+    assert model.get_booster().num_boosted_rounds() == 35
