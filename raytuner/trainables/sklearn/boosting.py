@@ -64,6 +64,11 @@ class BoostingFamily:
         raise NotImplementedError
 
 
+def _rows(X: Any, index: np.ndarray) -> Any:
+    """Rows of an array or of a DataFrame (whose category columns the boosting libraries take as they are)."""
+    return X.iloc[index] if hasattr(X, "iloc") else X[index]
+
+
 def _has_categories(X: Any) -> bool:
     dtypes = getattr(X, "dtypes", None)
     return dtypes is not None and any(str(d) == "category" for d in dtypes)
@@ -230,7 +235,7 @@ def train_rounds(estimator: Any, X: Any, y: Any, train: np.ndarray, valid: np.nd
     done = state.rounds if state is not None else 0
     if done >= total:
         return step
-    Xt, yt, Xv, yv = X[train], y[train], X[valid], y[valid]
+    Xt, yt, Xv, yv = _rows(X, train), y[train], _rows(X, valid), y[valid]
     if model is not estimator:  # a Pipeline: its preprocessing is fitted on the training rows only
         prep = estimator[:-1]
         Xt, Xv = prep.fit_transform(Xt, yt), prep.transform(Xv)

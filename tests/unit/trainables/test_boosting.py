@@ -154,3 +154,32 @@ def test_final_fit_has_no_early_stopping_and_the_rounds_the_trial_kept() -> None
     assert final_estimator(_lgbm(n_estimators=50, early_stopping_rounds=5), {"rounds": 50}).n_estimators == 50
     model.fit(X, Y)  # no eval_set needed
     assert model.get_booster().num_boosted_rounds() == 35
+
+
+@pytest.mark.parametrize("library", sorted(MAKERS))
+def test_category_columns_are_taken_natively(library: str) -> None:
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    colour = rng.choice(["red", "green", "blue", "grey"], size=len(Y))
+    frame = pd.DataFrame(X[:, :3], columns=["a", "b", "c"]).assign(colour=pd.Categorical(colour))
+    target = ((colour == "red") | (colour == "blue")).astype(int)  # only the category says it
+    reports: list[dict[str, Any]] = []
+    model = MAKERS[library](min_child_weight=0) if library == "xgboost" else MAKERS[library](min_child_samples=2)
+    train_rounds(model, frame, target, TRAIN, VALID, steps=2, metric="accuracy", restored=None,
+                 on_step=lambda step, metrics, state: reports.append(metrics))
+    assert reports[-1]["accuracy"] == 1.0
+    assert FAMILIES[library].native_categorical
+
+
+def test_early_stopping_by_the_library_is_credited_to_it_not_the_scheduler() -> None:
+    from raytuner.results.summary import TrialRecord
+    from raytuner.runner.scheduling import StopReasons, _early_stopping
+
+    def trial(name: str, steps: int, **metrics: Any) -> TrialRecord:
+        return TrialRecord(trial_id=name, status="ok", config={}, score=1.0, steps=steps, time_s=0.1, metrics=metrics)
+
+    trials = [trial("full", 10), trial("own", 4, stopped_by="early_stopping_rounds"), trial("cut", 2)]
+    early = _early_stopping(trials, 10, StopReasons())
+    assert early.stop_reasons == {"cut": "scheduler", "own": "early_stopping_rounds"}
+    assert early.stopped_by == {"early_stopping_rounds": 1, "scheduler": 1}
