@@ -26,10 +26,16 @@ class SklearnParts:
     scorer: Callable[..., float]
     task: str
 
-    def estimator(self, config: dict[str, Any]) -> Any:
+    def estimator(self, config: dict[str, Any], last: dict[str, Any] | None = None) -> Any:
+        """The trial's estimator for a fit on every search row (``last``: the trial's last report)."""
         from raytuner.trainables.sklearn.estimator import build_estimator
 
-        return build_estimator(self.setup, config)
+        estimator = build_estimator(self.setup, config)
+        if self.setup.fidelity.kind == "rounds":  # no validation split: boosting rounds as the trial's early stopping chose
+            from raytuner.trainables.sklearn.boosting import final_estimator
+
+            return final_estimator(estimator, last)
+        return estimator
 
 
 def sklearn_parts(ctx: Any) -> SklearnParts:
@@ -91,7 +97,7 @@ class RefitStep:
         best = ranked[0]
         parts = sklearn_parts(ctx)
         start = time.perf_counter()
-        model = parts.estimator(best.config).fit(parts.search.X, parts.search.y)
+        model = parts.estimator(best.config, best.metrics).fit(parts.search.X, parts.search.y)
         fit_time = time.perf_counter() - start
         ctx.cache["best_model"] = model
         holdout_score = None

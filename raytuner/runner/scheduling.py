@@ -34,12 +34,18 @@ def scheduling_report(plan: Plan, trials: list[TrialRecord], stops: StopReasons 
     return SchedulingReport(scheduler=plan.scheduler.name, early_stopping=early, population=plan.scheduler.history())
 
 
+def _own_stop(trial: TrialRecord) -> str | None:
+    reason = trial.metrics.get("stopped_by")
+    return reason if isinstance(reason, str) else None
+
+
 def _early_stopping(finished: list[TrialRecord], limit: int, stops: StopReasons) -> EarlyStopping:
     """A trial that ended before ``limit`` steps was stopped by the condition that said
     so (target, plateau), else by the end of the experiment (experiment_plateau,
-    time_limit), else by the scheduler."""
+    time_limit), else by the trainable itself if its last report says so (``stopped_by``:
+    XGBoost/LightGBM early_stopping_rounds), else by the scheduler."""
     early = [t for t in finished if 0 < t.steps < limit]
-    reasons = {t.trial_id: stops.trials.get(t.trial_id) or stops.ended_by or "scheduler" for t in early}
+    reasons = {t.trial_id: stops.trials.get(t.trial_id) or stops.ended_by or _own_stop(t) or "scheduler" for t in early}
     counts: dict[str, int] = {}
     for reason in reasons.values():
         counts[reason] = counts.get(reason, 0) + 1

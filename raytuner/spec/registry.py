@@ -15,6 +15,9 @@ from raytuner.errors import SpecError
 
 T = TypeVar("T")
 
+# packages that come with an extra of raytuner: a missing one names the pip command
+EXTRAS = {"xgboost": "xgboost", "lightgbm": "lightgbm", "torch": "torch"}
+
 
 @dataclass(frozen=True)
 class Entry:
@@ -75,6 +78,9 @@ def import_object(path: str, field: str) -> Any:
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
+        extra = EXTRAS.get((getattr(exc, "name", None) or "").split(".")[0])
+        if extra is not None:
+            raise SpecError.at(field, path, f"an installed package ({exc}): pip install 'raytuner[{extra}]'") from None
         raise SpecError.at(field, path, f"an importable module ({exc})") from None
     obj: Any = module
     for part in attr.split("."):

@@ -105,18 +105,21 @@ class FidelitySpec(_Model):
     folds: one report per cross-validation fold (running mean); epochs: one
     ``partial_fit`` pass (SGDClassifier, MLPClassifier...); estimators: the
     ensemble grows with ``warm_start`` (random forests, gradient boosting) until
-    it reaches its n_estimators (max_iter for HistGradientBoosting).
+    it reaches its n_estimators (max_iter for HistGradientBoosting); rounds: XGBoost /
+    LightGBM boosting rounds, reported every n_estimators/steps rounds by the library's
+    own training callback (native early stopping respected).
     """
 
-    kind: Literal["folds", "epochs", "estimators"] = "folds"
+    kind: Literal["folds", "epochs", "estimators", "rounds"] = "folds"
     steps: int | None = Field(
         None, ge=1, le=100000,
-        description="reports per trial (default: folds: cv.folds; epochs: 20; estimators: 10)",
+        description="reports per trial (default: folds: cv.folds; epochs: 20; estimators: 10; rounds: 10)",
     )
     epochs_per_step: int = Field(1, ge=1, description="epochs: partial_fit passes per report")
-    validation: Literal["cv", "holdout"] = Field(
-        "cv", description="epochs/estimators: score every step on all cv folds (k models) or on "
-        "the first fold only (one model, 1/cv.folds of the data held out)",
+    validation: Literal["cv", "holdout"] | None = Field(
+        None, description="epochs/estimators: score every step on all cv folds (k models) or on "
+        "the first fold only (one model, 1/cv.folds of the data held out); default: cv "
+        "(rounds: holdout, the only one it takes)",
     )
 
 

@@ -39,6 +39,8 @@ OVERRIDES: dict[str, list[str]] = {
     "nsga2-accuracy-vs-time.yaml": ["budget.trials=3", "trainable.cv.folds=2"],
     "bohb-extra-trees.yaml": ["budget.trials=2", "trainable.cv.folds=2"],
     "conditional.yaml": ["budget.trials=4", "trainable.cv.folds=2"],
+    "xgboost_asha.yaml": ["budget.trials=2", "trainable.params.n_estimators=12", "trainable.fidelity.steps=3"],
+    "lightgbm_asha.yaml": ["budget.trials=2", "trainable.params.n_estimators=12", "trainable.fidelity.steps=3"],
 }
 # Specs that need a strategy another issue adds: skipped until it is registered.
 NEEDS_STRATEGY: dict[str, str] = {"bohb.yaml": "bohb"}

@@ -258,8 +258,14 @@ def _partial_fit(estimator: Any, X: np.ndarray, y: np.ndarray) -> Any:
     return estimator.partial_fit(X, y, **extra)
 
 
+def _fit_rounds(estimator: Any, X: np.ndarray, y: np.ndarray) -> Any:
+    from raytuner.trainables.sklearn.boosting import sample_fit
+
+    return sample_fit(estimator, X, y)
+
+
 FIT_STEP: dict[str, Callable[[Any, np.ndarray, np.ndarray], Any]] = {
-    "folds": _fit, "estimators": _fit, "epochs": _partial_fit,
+    "folds": _fit, "estimators": _fit, "epochs": _partial_fit, "rounds": _fit_rounds,
 }
 
 

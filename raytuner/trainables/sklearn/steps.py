@@ -28,7 +28,7 @@ from raytuner.spec.sklearn import SklearnTrainableSpec
 from raytuner.trainables.sklearn.estimator import fold_arrays
 from raytuner.trainables.sklearn.setup import FidelitySetup, SklearnSetup
 
-DEFAULT_STEPS = {"epochs": 20, "estimators": 10}
+DEFAULT_STEPS = {"epochs": 20, "estimators": 10, "rounds": 10}
 
 
 def fidelity_steps(spec: SklearnTrainableSpec) -> int:
@@ -59,10 +59,17 @@ def check_fidelity(spec: SklearnTrainableSpec, estimator: Any) -> None:
         if fidelity.steps is not None and fidelity.steps != spec.cv.folds:
             raise SpecError.at("trainable.fidelity.steps", fidelity.steps,
                                f"unset or cv.folds ({spec.cv.folds}): with kind 'folds' a step is a fold")
-        if fidelity.validation != "cv" or fidelity.epochs_per_step != 1:
+        if fidelity.validation not in (None, "cv") or fidelity.epochs_per_step != 1:
             raise SpecError.at("trainable.fidelity", fidelity.model_dump(exclude_defaults=True),
                                "only kind (and steps) with kind 'folds'")
         return
+    if fidelity.kind == "rounds":
+        from raytuner.trainables.sklearn.boosting import check_rounds
+
+        check_rounds(estimator, fidelity_steps(spec), fidelity.validation)
+    if fidelity.kind in ("estimators", "rounds") and fidelity.epochs_per_step != 1:
+        raise SpecError.at("trainable.fidelity.epochs_per_step", fidelity.epochs_per_step,
+                           "unset: it applies to kind 'epochs' only")
     if fidelity.kind == "epochs" and not hasattr(estimator, "partial_fit"):
         raise SpecError.at(
             "trainable.fidelity.kind", "epochs",
@@ -75,19 +82,19 @@ def check_fidelity(spec: SklearnTrainableSpec, estimator: Any) -> None:
             f"'folds' or 'epochs': {name} cannot grow with warm_start (estimators need warm_start and "
             "n_estimators or max_iter: RandomForest*, ExtraTrees*, GradientBoosting*, HistGradientBoosting*)",
         )
-    if fidelity.kind == "estimators" and fidelity.epochs_per_step != 1:
-        raise SpecError.at("trainable.fidelity.epochs_per_step", fidelity.epochs_per_step,
-                           "unset: it applies to kind 'epochs' only")
 
 
 def step_trial(setup: SklearnSetup) -> Callable[..., None] | None:
     """The trial function for a per-step fidelity, or None for folds (the default trial)."""
-    return {"epochs": epochs_trial, "estimators": growth_trial}.get(setup.fidelity.kind)
+    from raytuner.trainables.sklearn.boosting import rounds_trial
+
+    return {"epochs": epochs_trial, "estimators": growth_trial, "rounds": rounds_trial}.get(setup.fidelity.kind)
 
 
 def fidelity_setup(spec: SklearnTrainableSpec) -> FidelitySetup:
     f = spec.fidelity
-    return FidelitySetup(kind=f.kind, steps=fidelity_steps(spec), epochs_per_step=f.epochs_per_step, validation=f.validation)
+    validation = f.validation or ("holdout" if f.kind == "rounds" else "cv")
+    return FidelitySetup(kind=f.kind, steps=fidelity_steps(spec), epochs_per_step=f.epochs_per_step, validation=validation)
 
 
 # -- the trials ---------------------------------------------------------------

@@ -18,6 +18,7 @@ from raytuner.spec.params import Space
 from raytuner.spec.registry import import_object
 from raytuner.spec.sklearn import SklearnTrainableSpec
 from raytuner.trainables.base import SampleFit, Trainable
+from raytuner.trainables.sklearn.boosting import BoostingRequires
 from raytuner.trainables.sklearn.estimator import build_estimator, make_splits
 from raytuner.trainables.sklearn.names import estimator_params, tree_names
 from raytuner.trainables.sklearn.setup import CVSetup, SklearnSetup
@@ -33,6 +34,8 @@ class SklearnTrainable(Trainable):
     _data_checked: bool = False
     _choice: Any = None  # the space's choice of estimators (trainables.sklearn.families), set by check
     _prep: Any = None  # the preprocessing's column plan (PreprocessSetup), once the data is loaded
+
+    requires = BoostingRequires()  # type: ignore[assignment]  # xgboost / lightgbm when the estimator is theirs
 
     def take_inputs(self, inputs: Any) -> None:
         """In-memory X, y and estimator (TuneSearchCV): ``inputs`` checks and builds the trial."""
