@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from raytuner.errors import RaytunerError, SpecError
-from raytuner.results.metric_rule import DIVERGED, REASON_KEY, STATUS_KEY, flagged, restore_raw
+from raytuner.results.metric_rule import flagged, restore_raw
 from raytuner.results.summary import TrialRecord
 
 AUTO_LIMIT_S = 0.1  # auto batches a function whose first evaluations take less than this
@@ -291,7 +291,7 @@ def write_trial(path: Path, config: dict[str, Any], rows: list[dict[str, Any]]) 
 
 def trial_record(evaluation: Any, config: dict[str, Any], path: str, metric: str) -> TrialRecord:
     """A batched trial as a TrialRecord (the same statuses as ``runner.records``)."""
-    from raytuner.runner.records import _SMALL_KEYS, METRIC_ERROR
+    from raytuner.runner.records import _SMALL_KEYS, flag_status
 
     raw = dict(evaluation.rows[-1]) if evaluation.rows else {}
     metrics = restore_raw(raw)
@@ -299,10 +299,7 @@ def trial_record(evaluation: Any, config: dict[str, Any], path: str, metric: str
     if evaluation.error is not None:
         status, error, error_type = "error", evaluation.error, evaluation.error_type
     elif flagged(raw):
-        status = str(raw[STATUS_KEY])
-        reason = str(raw.get(REASON_KEY) or status)
-        error_type = None if status == DIVERGED else METRIC_ERROR
-        error = f"diverged: {reason}" if status == DIVERGED else f"{METRIC_ERROR}: {reason}"
+        status, error, error_type = flag_status(raw)
     score = metrics.get(metric)
     small = {k: v for k, v in metrics.items() if k not in _SMALL_KEYS and isinstance(v, (int, float, str, bool))}
     small["node_ip"] = evaluation.node_ip

@@ -50,6 +50,15 @@ def one_line(text: str, name: str = "") -> str:
     return line if len(line) <= _MESSAGE_LIMIT else line[: _MESSAGE_LIMIT - 3] + "..."
 
 
+def flag_status(raw: dict[str, Any]) -> tuple[str, str, str | None]:
+    """(status, error, error_type) of a report the metrics rule flagged (diverged or a bad metric)."""
+    status = str(raw[STATUS_KEY])
+    reason = str(raw.get(REASON_KEY) or status)
+    if status == DIVERGED:
+        return status, f"diverged: {reason}", None
+    return status, f"{METRIC_ERROR}: {reason}", METRIC_ERROR
+
+
 def trial_record(result: Any, metric: str, mode: str = "max", scope: str = LAST) -> TrialRecord:
     """The record of one ``ray.tune.Result`` (its ``metrics`` are the trial's last report; with
     ``scope`` "best", the score is the best of its reports, ``result.metrics_dataframe``)."""
@@ -60,10 +69,7 @@ def trial_record(result: Any, metric: str, mode: str = "max", scope: str = LAST)
         error_type, message = error_parts(result.error)
         status, error = "error", f"{error_type}: {message}" if message else error_type
     elif flagged(raw):
-        status = str(raw[STATUS_KEY])
-        reason = str(raw.get(REASON_KEY) or status)
-        error_type = None if status == DIVERGED else METRIC_ERROR
-        error = f"diverged: {reason}" if status == DIVERGED else f"{METRIC_ERROR}: {reason}"
+        status, error, error_type = flag_status(raw)
     score = metrics.get(metric)
     step = int(raw.get("training_iteration") or 0) or None
     if scope == BEST and status == "ok":

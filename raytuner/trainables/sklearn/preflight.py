@@ -177,7 +177,6 @@ def _column_names(dataset: Any, columns: np.ndarray) -> str:
 def check_dataset(dataset: Any, estimator: Any, task: str | None, folds: int, target: str | None,
                   preprocessed: bool = False) -> None:
     """The loaded data against the estimator: rows for the folds, the target's kind, missing values."""
-    from sklearn.utils import get_tags
     from sklearn.utils.multiclass import type_of_target
 
     field = "trainable.data.target" if target else "trainable.data.source"
@@ -200,7 +199,9 @@ def check_dataset(dataset: Any, estimator: Any, task: str | None, folds: int, ta
         return
     holes = dataset.X.isna().to_numpy() if hasattr(dataset.X, "isna") else np.isnan(dataset.X)
     missing = np.flatnonzero(holes.any(axis=0))
-    if missing.size and not _takes_nan(estimator, get_tags):
+    from raytuner.trainables.sklearn.preprocess import takes_nan
+
+    if missing.size and not takes_nan(estimator, unknown=True):  # no tags: let the sample fit tell
         rows = int(holes.any(axis=1).sum())
         raise SpecError.at(
             "trainable.data.source", dataset.source,
@@ -217,19 +218,6 @@ def _has_missing(values: np.ndarray) -> bool:
     import pandas as pd
 
     return bool(pd.isna(values).any())
-
-
-def _takes_nan(estimator: Any, get_tags: Callable[[Any], Any]) -> bool:
-    """Whether the first step that sees the data takes NaN (scikit-learn's allow_nan tag)."""
-    first = estimator
-    for _, step in getattr(estimator, "steps", None) or []:
-        if step is not None and step != "passthrough":
-            first = step
-            break
-    try:
-        return bool(get_tags(first).input_tags.allow_nan)
-    except Exception:  # a third-party estimator without tags: let the sample fit tell
-        return True
 
 
 def sample_rows(y: np.ndarray, rows: int, folds: int, stratified: bool, seed: int | None) -> np.ndarray:

@@ -48,8 +48,9 @@ def native_support(estimator: Any) -> NativeCategorical | None:
     return NATIVE_CATEGORICAL.get(type(estimator).__name__)
 
 
-def takes_nan(estimator: Any) -> bool:
-    """Whether the estimator (a pipeline's first real step) takes missing values (allow_nan tag)."""
+def takes_nan(estimator: Any, unknown: bool = False) -> bool:
+    """Whether the estimator (a pipeline's first real step) takes missing values (allow_nan tag);
+    ``unknown``: the answer for a third-party estimator without tags."""
     from sklearn.utils import get_tags
 
     first = estimator
@@ -59,8 +60,8 @@ def takes_nan(estimator: Any) -> bool:
             break
     try:
         return bool(get_tags(first).input_tags.allow_nan)
-    except Exception:  # a third-party estimator without tags: impute to be safe
-        return False
+    except Exception:  # a third-party estimator without tags
+        return unknown
 
 
 def effective_options(options: PreprocessSpec, tuned: dict[str, Any] | None,
