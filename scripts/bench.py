@@ -128,9 +128,24 @@ def _goal_row(section: benchlib.Section, mark: str, text: str) -> list[str]:
     head, sep, rest = text.partition(": ")
     goal = head if sep and len(head) <= 60 else section.title
     body = rest if sep and len(head) <= 60 else text
-    figure, _, gap = body.partition(". ")
+    figure, gap = _split_gap(body)
     status = "met" if mark == "met" else "MISSED"
     return [_cell(goal), _cell(figure.rstrip(".")), status, _cell(gap) or ("—" if status == "met" else "(not said)")]
+
+
+# how a note says what would close its gap; else its first sentence is the figure
+_GAP = re.compile(r"[;.]?\s*(?:what would close it|what would close the gap|to close(?: a| the)? gap|to close|closing it)\s*:\s*",
+                  re.IGNORECASE)
+_SENTENCE = re.compile(r"(?<!\bi\.e)(?<!\be\.g)\.\s+(?=[A-Z(])")
+
+
+def _split_gap(body: str) -> tuple[str, str]:
+    """'figure; what would close it: gap' / 'figure. To close: gap' / 'figure. Gap.' -> (figure, gap)."""
+    marker = _GAP.search(body)
+    if marker:
+        return body[:marker.start()].rstrip(" .;"), body[marker.end():]
+    parts = _SENTENCE.split(body, maxsplit=1)
+    return parts[0], parts[1] if len(parts) > 1 else ""
 
 
 def _cell(text: str) -> str:

@@ -90,3 +90,15 @@ def test_only_runs_the_named_modules(modules: Path, tmp_path: Path) -> None:
     assert "bench_broken" not in text and "bench_needs" not in text
     with pytest.raises(SystemExit, match="no bench module nope; expected some of: broken, good, needs"):
         bench.main(["--only", "nope", "--dir", str(modules), "--out", str(out)])
+
+
+@pytest.mark.parametrize("note, figure, gap", [
+    ("1.5x (goal <= 1.0x); what would close it: warm workers", "1.5x (goal <= 1.0x)", "warm workers"),
+    ("83 ms (1.11x). To close: fewer callbacks", "83 ms (1.11x)", "fewer callbacks"),
+    ("ratio <= 1.1, i.e. at most 0.04 above; 1/2 tuning. Where missed, a portfolio", "ratio <= 1.1, i.e. at most 0.04 above; 1/2 tuning",
+     "Where missed, a portfolio"),
+    ("4/4 cases score", "4/4 cases score", ""),
+])
+def test_a_goal_note_splits_into_figure_and_what_would_close_it(note: str, figure: str, gap: str) -> None:
+    module = _bench_module()
+    assert module._split_gap(note) == (figure, gap)
