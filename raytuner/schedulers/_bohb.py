@@ -30,6 +30,6 @@ class BohbScheduler(HyperBandScheduler):
         super().check(ctx)
 
     def ray_class(self) -> Any:
-        from ray.tune.schedulers import HyperBandForBOHB
+        from raytuner.schedulers._brackets import RaytunerHyperBandForBOHB
 
-        return HyperBandForBOHB
+        return RaytunerHyperBandForBOHB

@@ -53,9 +53,9 @@ class HyperBandScheduler(Scheduler):
         return sorted(level for level in out if level < max_t)
 
     def ray_class(self) -> Any:
-        from ray.tune.schedulers import HyperBandScheduler as RayHyperBand
+        from raytuner.schedulers._brackets import RaytunerHyperBand
 
-        return RayHyperBand
+        return RaytunerHyperBand
 
     def build(self, ctx: ScheduleContext) -> Any:
         o = self.options
