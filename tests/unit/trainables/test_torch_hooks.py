@@ -27,6 +27,16 @@ def plain_step(model: Any, batch: Any, ctx: Any) -> Any:
     return ctx.loss_fn(model(x), y)
 
 
+SEEN_DTYPES: set[Any] = set()
+
+
+def recording_step(model: Any, batch: Any, ctx: Any) -> Any:
+    x, y = batch
+    out = model(x)
+    SEEN_DTYPES.add(out.dtype)
+    return ctx.loss_fn(out, y)
+
+
 def detached_step(model: Any, batch: Any, ctx: Any) -> Any:
     return plain_step(model, batch, ctx).detach()
 
@@ -71,6 +81,26 @@ def test_a_plain_train_step_trains_exactly_like_the_built_in_step() -> None:
     for before, after in zip(s1.reports, s2.reports):
         assert after["train_loss"] == pytest.approx(before["train_loss"], rel=1e-9)
         assert (after["val_loss"], after["lr"]) == (before["val_loss"], before["lr"])
+
+
+def test_mixed_precision_runs_the_step_under_autocast_and_through_the_grad_scaler() -> None:
+    """AMP needs CUDA in a spec; here a prepared run gets bf16 autocast and an enabled scaler on the CPU."""
+    from raytuner.trainables.torch.loop import prepare, train
+
+    def amp_run(trainable: dict[str, Any]) -> tuple[Any, LocalSession]:
+        r = prepare(make_setup({"epochs": 2, "grad_clip": 0.5, **trainable}), {})
+        r.amp, r.scaler = torch.bfloat16, torch.amp.GradScaler("cpu", init_scale=2.0**8)
+        session = LocalSession()
+        train(r, session)
+        return r, session
+
+    builtin, s1 = amp_run({})
+    SEEN_DTYPES.clear()
+    hooked, s2 = amp_run({"train_step": f"{HERE}:recording_step"})
+    assert SEEN_DTYPES == {torch.bfloat16}
+    a, b = _weights(builtin), _weights(hooked)
+    assert all(torch.equal(a[k], b[k]) for k in a)  # the same scale/unscale/clip/step as the built-in loop
+    assert s1.reports[-1]["val_loss"] == s2.reports[-1]["val_loss"]
 
 
 def test_mixup_is_called_and_its_values_are_reported() -> None:
