@@ -33,7 +33,7 @@ functions. Use torch's RNG (``torch.rand``...) so restored trials resume exactly
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, ContextManager, Mapping
+from typing import Any, Callable, ContextManager, Iterable, Mapping
 
 import torch
 from torch import nn
@@ -280,9 +280,9 @@ def _check_step(path: str, where: str) -> Any:
     return fn
 
 
-def check_hooks(spec: TorchTrainableSpec, builtin: Mapping[str, str]) -> dict[str, str]:
+def check_hooks(spec: TorchTrainableSpec, builtin: Mapping[str, str], schedules: Iterable[Any] = ()) -> dict[str, str]:
     """Import and check the spec's step functions (SpecError naming the field); returns the
-    metrics the trials will report, name -> mode."""
+    metrics the trials will report, name -> mode. ``schedules``: schedule names the space can pick."""
     from raytuner.errors import SpecError
 
     train = _check_step(spec.train_step, "trainable.train_step") if spec.train_step else None
@@ -295,7 +295,7 @@ def check_hooks(spec: TorchTrainableSpec, builtin: Mapping[str, str]) -> dict[st
                            "a function that declares what it returns: eval_step.metrics = "
                            "{'val_loss': 'min', 'val_f1': 'max', ...} (name -> 'min' or 'max')")
     modes = Hooks(train, evaluate).modes(builtin)
-    if spec.schedule.name == "plateau" and "val_loss" not in modes:
+    if "plateau" in (spec.schedule.name, *schedules) and "val_loss" not in modes:
         raise SpecError.at("trainable.eval_step", spec.eval_step,
                            "an eval_step that reports val_loss (the plateau schedule steps on it)")
     return modes
