@@ -294,6 +294,19 @@ class TorchTrainableSpec(_Model):
     params: dict[str, Any] = Field(
         default_factory=dict, description="fixed values merged into the config given to build/load functions"
     )
+    train_step: str | None = Field(
+        None,
+        description="module:function(model, batch, ctx) -> loss tensor or {'loss': tensor, ...}: your "
+        "training step; raytuner still zeroes, back-propagates (AMP scaler), clips and steps the "
+        "optimiser unless the function sets optimizes = True (raytuner.trainables.torch.hooks)",
+        examples=["mypkg.steps:mixup_step"],
+    )
+    eval_step: str | None = Field(
+        None,
+        description="module:function(model, batch, ctx) -> {name: batch mean}: replaces the built-in "
+        "evaluation; the function declares what it returns as metrics = {name: 'min' | 'max'}",
+        examples=["mypkg.steps:evaluate"],
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> "TorchTrainableSpec":

@@ -31,6 +31,8 @@ OVERRIDES: dict[str, list[str]] = {
                               "scheduler.options.grace_period=1"],
     "torch_cnn_digits.yaml": ["budget.trials=2", "trainable.epochs=3", "trainable.data.subset=300",
                               "scheduler.options.perturbation_interval=1"],
+    "torch_train_step.yaml": ["budget.trials=2", "trainable.epochs=2", "trainable.data.subset=300",
+                              "scheduler.options.grace_period=1"],
     "torch_mlp_digits_ddp.yaml": ["budget.trials=1", "trainable.epochs=1", "trainable.data.subset=200"],
     "tpe-gradient-boosting.yaml": ["budget.trials=2", "trainable.cv.folds=2", "trainable.params.max_iter=10"],
     "bayesopt-decision-tree.yaml": ["budget.trials=2", "trainable.cv.folds=2"],

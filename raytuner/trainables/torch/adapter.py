@@ -86,9 +86,12 @@ class TorchTrainable(Trainable):
         for value in _values(space.get("loss")):
             self._check_loss(task, str(value), "space.loss")
         self._check_resources()
+        from raytuner.trainables.torch.hooks import check_hooks
         from raytuner.trainables.torch.loop import metric_modes
 
-        modes = metric_modes(task)
+        tuned = space.get("schedule")
+        schedules = _values(tuned.get("name")) if isinstance(tuned, dict) else []
+        modes = check_hooks(spec, metric_modes(task), schedules)  # an eval_step's metrics replace the built-in val_*
         name = self.metric.name
         if name not in modes:
             raise SpecError.at("metric.name", name, "a metric the torch trainable reports: " + ", ".join(modes))

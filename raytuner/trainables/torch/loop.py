@@ -21,6 +21,7 @@ from raytuner.spec.torch import TorchTrainableSpec
 from raytuner.trainables.torch import checkpoint as ckpt
 from raytuner.trainables.torch.data import load_tensors, make_loader
 from raytuner.trainables.torch.devices import amp_dtype, autocast, choose_device, grad_scaler, set_threads, trial_threads
+from raytuner.trainables.torch.hooks import Hooks, load_hooks
 from raytuner.trainables.torch.models import build_model, unwrap
 from raytuner.trainables.torch.optim import apply_hyperparameters, build_loss, build_optimizer, current_lr
 from raytuner.trainables.torch.pruning import (
@@ -86,6 +87,7 @@ class Run:
     dist: Distributed | None = None
     sampler: Any = None
     info: dict[str, Any] = field(default_factory=dict)
+    hooks: Hooks = field(default_factory=Hooks)  # trainable.train_step / eval_step
 
 
 def prepare(setup: TrialSetup, config: Mapping[str, Any], dist: Distributed | None = None) -> Run:
@@ -118,7 +120,7 @@ def prepare(setup: TrialSetup, config: Mapping[str, Any], dist: Distributed | No
         spec=spec, setup=setup, model=model, loss_fn=build_loss(spec.loss, data.task), optimizer=optimizer,
         schedule=build_schedule(spec, optimizer, len(train_loader)), train_loader=train_loader,
         val_loader=val_loader, generator=generator, device=device, amp=dtype, scaler=grad_scaler(device, dtype),
-        threads=threads, task=data.task, dist=dist, sampler=sampler,
+        threads=threads, task=data.task, dist=dist, sampler=sampler, hooks=load_hooks(spec, user),
     )
 
 
@@ -152,7 +154,7 @@ def _early_stopper(run: Run) -> tuple[EarlyStopper | None, str | None]:
     if es is None:
         return None, None
     monitor = es.monitor or run.setup.metric
-    mode = run.setup.mode if monitor == run.setup.metric else metric_modes(run.task).get(monitor, "min")
+    mode = run.setup.mode if monitor == run.setup.metric else run.hooks.modes(metric_modes(run.task)).get(monitor, "min")
     return EarlyStopper(es.patience, es.min_delta, mode), monitor
 
 
@@ -327,6 +329,7 @@ def train(run: Run, session: Session) -> list[dict[str, Any]]:
     reports: list[dict[str, Any]] = []
     size: tuple[int, int, float] | None = None
     best = _BestSoFar(run.setup) if run.setup.scope == "best" and spec.checkpoint_every > 1 else None
+    steps = run.hooks.bind(run, train_epoch, evaluate, lambda values: _all_reduce(run, values))
     for epoch in range(start, total_epochs + 1):
         began = time.perf_counter()
         _shuffle_seed(run, epoch)
@@ -334,19 +337,20 @@ def train(run: Run, session: Session) -> list[dict[str, Any]]:
             target = target_for_epoch(pruning, epoch, spec.epochs)
             if target is not None:
                 prune_to(unwrap(run.model), target)
-        train_loss = train_epoch(run, session.interrupted if session.interruptible else None)
+        trained = steps.train(epoch, session.interrupted if session.interruptible else None)
+        train_loss = trained["train_loss"]
         if session.interrupted():
             session.close()  # raises what ended the trial; this epoch is never reported
         if pruning is not None and pruning.when == "after" and epoch == spec.epochs:
             prune_to(unwrap(run.model), pruning.sparsity)
-        val = evaluate(run)
-        run.schedule.after_epoch(val["val_loss"])
+        val = steps.evaluate(epoch)
+        run.schedule.after_epoch(val.get("val_loss", math.nan))  # plateau: the plan asks an eval_step for it
         if size is None or pruning is not None:  # only pruning changes the counts
             size = (*counts(unwrap(run.model)), weight_sparsity(unwrap(run.model)))
         nonzero, total, sparsity = size
         metrics: dict[str, Any] = {
             "epoch": epoch,
-            "train_loss": train_loss,
+            **trained,
             **val,
             "lr": current_lr(run.optimizer),
             "epoch_time_s": time.perf_counter() - began,

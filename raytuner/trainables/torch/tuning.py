@@ -19,12 +19,13 @@ from raytuner.spec.params import ChoiceParam, FixedParam, FloatParam, GridParam,
 from raytuner.spec.torch import TorchTrainableSpec
 
 # Fields fixed per experiment: they shape the trial's resources or identity.
-NOT_TUNABLE = frozenset({"type", "params", "workers", "device", "threads"})
+NOT_TUNABLE = frozenset({"type", "params", "workers", "device", "threads", "train_step", "eval_step"})
 TUNABLE = tuple(f for f in TorchTrainableSpec.model_fields if f not in NOT_TUNABLE)
 
 
 def has_user_functions(spec: TorchTrainableSpec) -> bool:
-    return spec.model.type == "build" or spec.data.load is not None
+    hooks = spec.train_step is not None or spec.eval_step is not None
+    return spec.model.type == "build" or spec.data.load is not None or hooks
 
 
 def _merge(base: Any, update: Any) -> Any:
@@ -96,7 +97,7 @@ def check_space(spec: TorchTrainableSpec, space: Space) -> int:
                 problems.append(Problem(
                     where, top,
                     "a field of the torch trainable to tune (" + ", ".join(TUNABLE) + "); other keys "
-                    "are only for model.type: build or data.load functions",
+                    "are only for model.type: build or data.load functions (and train_step/eval_step)",
                 ))
             continue
         if len(path) == 1 and top in ("model", "data", "optimizer", "schedule"):
