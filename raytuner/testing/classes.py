@@ -18,8 +18,10 @@ class Descent:
     """w moves towards ``target`` (3.0) by ``lr`` per step; reports ``loss`` = (w - target)^2 + ``noise``.
 
     Reports what the tests check: ``lr`` (the config's), ``own_steps`` (steps this lineage
-    has taken, carried in the checkpoint), ``setups`` (1: a fresh instance per trial start)
-    and ``loaded_from`` (the own_steps of the checkpoint it continued from, -1 for none).
+    has taken, carried in the checkpoint), ``setups`` (1: a fresh instance per trial start),
+    ``loaded_from`` (the own_steps of the checkpoint it continued from, -1 for none) and
+    ``trace`` (JSON: every step of the lineage as [own_steps, lr, w, loaded_from], carried in
+    the checkpoint, so a trial's last report shows what each clone or retry continued from).
     Config ``fault`` from step ``fault_at`` on: ``nan`` (the loss is NaN), ``missing`` (no
     loss), ``done`` (the step says done: True), ``crash`` (raises, once per ``marker_dir``).
     """
@@ -31,6 +33,7 @@ class Descent:
         self.w = float(config.get("w0", 0.0))
         self.own_steps = 0
         self.loaded_from = -1
+        self.trace: list[list[Any]] = []
         self.setups = getattr(self, "setups", 0) + 1
         self.cleaned = False
 
@@ -39,8 +42,10 @@ class Descent:
         self.own_steps += 1
         loss = (self.w - self.target) ** 2 + float(self.config.get("noise", 0.0))
         fault = self.config.get("fault") if self.own_steps >= int(self.config.get("fault_at", 1)) else None
+        self.trace.append([self.own_steps, self.lr, self.w, self.loaded_from])
         out: dict[str, Any] = {"loss": float("nan") if fault == "nan" else loss, "w": self.w, "lr": self.lr,
-                               "own_steps": self.own_steps, "setups": self.setups, "loaded_from": self.loaded_from}
+                               "own_steps": self.own_steps, "setups": self.setups, "loaded_from": self.loaded_from,
+                               "trace": json.dumps(self.trace)}
         if fault == "missing":
             del out["loss"]
         if fault == "done":
@@ -53,11 +58,12 @@ class Descent:
         return out
 
     def save_checkpoint(self, checkpoint_dir: str) -> dict[str, Any]:
-        return {"w": self.w, "own_steps": self.own_steps}
+        return {"w": self.w, "own_steps": self.own_steps, "trace": self.trace}
 
     def load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self.w = float(checkpoint["w"])
         self.own_steps = self.loaded_from = int(checkpoint["own_steps"])
+        self.trace = [list(entry) for entry in checkpoint["trace"]]
 
     def cleanup(self) -> None:
         self.cleaned = True
