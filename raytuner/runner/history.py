@@ -31,6 +31,7 @@ FAMILIES: dict[str, Callable[[Any], str]] = {  # trainable.type -> the model fam
     "sklearn": _sklearn_family,
     "function": lambda t: f"function:{t.function}",
     "torch": _torch_family,
+    "class": lambda t: f"class:{t.cls}",
 }
 
 _FINGERPRINTS: "weakref.WeakKeyDictionary[Any, dict[str, Any]]" = weakref.WeakKeyDictionary()

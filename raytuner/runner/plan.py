@@ -79,6 +79,9 @@ def make_plan(spec: ExperimentSpec, inputs: Any = None) -> Plan:
     max_steps = trainable.max_steps()
     if spec.stop.max_steps is not None:
         max_steps = min(max_steps or spec.stop.max_steps, spec.stop.max_steps)
+    if trainable.runs_until_stopped and max_steps is None and spec.stop.target is None and not spec.budget.time_limit_s:
+        raise SpecError.at("trainable.steps", None, f"a number of steps per trial: a {trainable.kind} trainable steps until "
+                           "something ends it (or set stop.max_steps, stop.target or budget.time_limit_s)")
 
     objectives = resolve_objectives(spec.metric, spec.objectives, mode)  # once, for strategy and scheduler
     strategy_cls = STRATEGIES.get(spec.strategy.name, "strategy.name")

@@ -113,6 +113,7 @@ class Scheduler:
                 self.name,
                 f"a scheduler the trainable supports: '{self.name}' pauses or clones trials, so the "
                 "trainable must save and restore a checkpoint every step (a function trainable: "
-                "fn(config, state) yielding (metrics, state) pairs; scikit-learn trainables do)",
+                "fn(config, state) yielding (metrics, state) pairs; a class trainable: save_checkpoint "
+                "and load_checkpoint methods, checkpoint_every 1; scikit-learn trainables do)",
             )
 

@@ -130,7 +130,7 @@ def validate_spec(raw: Mapping[str, Any] | ExperimentSpec, source: str | None = 
         raise SpecError(problems_from(exc), source) from None
 
 
-_TAGS = {"sklearn", "function", "torch"}
+_TAGS = {"sklearn", "function", "torch", "class"}
 
 
 def problems_from(exc: ValidationError, model: Any = None) -> list[Problem]:

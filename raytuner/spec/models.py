@@ -18,6 +18,7 @@ from annotated_types import Len
 
 from pydantic import AliasChoices, Field, field_validator, model_validator
 
+from raytuner.spec.classes import ClassTrainableSpec
 from raytuner.spec.params import Space, parse_space
 from raytuner.spec.sklearn import SklearnTrainableSpec, _Model
 from raytuner.spec.torch import TorchTrainableSpec
@@ -37,7 +38,7 @@ class FunctionTrainableSpec(_Model):
 
 
 TrainableSpec = Annotated[
-    Union[SklearnTrainableSpec, FunctionTrainableSpec, TorchTrainableSpec], Field(discriminator="type")
+    Union[SklearnTrainableSpec, FunctionTrainableSpec, TorchTrainableSpec, ClassTrainableSpec], Field(discriminator="type")
 ]
 
 

@@ -36,6 +36,9 @@ class Trainable:
     batchable: ClassVar[bool] = False
     # a trial checkpoint can be exported as the experiment's model (``export_checkpoint``: torch)
     exports_checkpoints: ClassVar[bool] = False
+    # a trial steps until something ends it (a class trainable without ``steps``): the plan
+    # refuses a run where nothing would (no max_steps, target or time limit)
+    runs_until_stopped: ClassVar[bool] = False
 
     def __init__(
         self, spec: Any, *, metric: MetricSpec, seed: int | None, resources: ResourcesSpec

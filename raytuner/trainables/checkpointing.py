@@ -25,7 +25,7 @@ import os
 import pickle
 import tempfile
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 META_FILE = "raytuner.json"
 STATE_FILE = "state.pkl"
@@ -49,8 +49,11 @@ def _trial_id() -> str | None:
         return None
 
 
-def restore() -> Restored | None:
-    """The latest checkpoint given to this trial by Tune (its own, or a PBT donor's)."""
+def restore(load: Callable[[str, Any], Any] | None = None) -> Restored | None:
+    """The latest checkpoint given to this trial by Tune (its own, or a PBT donor's).
+
+    ``load(directory, state)``, if given, is called while the checkpoint's directory exists
+    (files a trainable saved beside the state: see ``report_step``'s ``save``)."""
     from ray import tune
 
     checkpoint = tune.get_checkpoint()
@@ -64,11 +67,19 @@ def restore() -> Restored | None:
             meta = json.load(f)
         with open(os.path.join(directory, STATE_FILE), "rb") as f:
             state = pickle.load(f)
+        if load is not None:
+            load(directory, state)
     return Restored(step=int(meta["step"]), state=state, trial_id=meta.get("trial_id"))
 
 
-def report_step(metrics: dict[str, Any], *, step: int, state: Any, checkpoint: bool = True) -> None:
-    """Report one step's metrics (plus ``step``) and, if ``checkpoint``, save ``state`` with it."""
+def report_step(
+    metrics: dict[str, Any], *, step: int, state: Any, checkpoint: bool = True,
+    save: Callable[[str], Any] | None = None,
+) -> None:
+    """Report one step's metrics (plus ``step``) and, if ``checkpoint``, save ``state`` with it.
+
+    ``save(directory)``, if given, writes files of its own into the new checkpoint's
+    directory and returns the state to save (``state`` is then ignored)."""
     from ray import tune
 
     from raytuner.trainables.reporting import report
@@ -78,6 +89,8 @@ def report_step(metrics: dict[str, Any], *, step: int, state: Any, checkpoint: b
         report(metrics)
         return
     with tempfile.TemporaryDirectory(prefix="rtck") as directory:
+        if save is not None:
+            state = save(directory)
         with open(os.path.join(directory, META_FILE), "w") as f:
             json.dump({"step": step, "trial_id": _trial_id()}, f)
         with open(os.path.join(directory, STATE_FILE), "wb") as f:

@@ -42,6 +42,7 @@ OVERRIDES: dict[str, list[str]] = {
     "bohb-extra-trees.yaml": ["budget.trials=2", "trainable.cv.folds=2"],
     "conditional.yaml": ["budget.trials=4", "trainable.cv.folds=2"],
     "xgboost_asha.yaml": ["budget.trials=2", "trainable.params.n_estimators=12", "trainable.fidelity.steps=3"],
+    "class_trainable_pbt.yaml": ["budget.trials=2", "trainable.steps=4", "scheduler.options.perturbation_interval=2"],
     "lightgbm_asha.yaml": ["budget.trials=2", "trainable.params.n_estimators=12", "trainable.fidelity.steps=3"],
 }
 # Specs that need a strategy another issue adds: skipped until it is registered.
