@@ -63,7 +63,8 @@ def is_by_value_name(path: str) -> bool:
 def _check_code(value: Any) -> Any:
     if isinstance(value, str) or callable(value):
         return value
-    raise ValueError("an import path like 'package.module:name', or (from Python) a function or class")
+    raise ValueError("an import path like 'package.module:name', or (from Python) a function or class "
+                     "(for an estimator instance: its class, with its arguments in trainable.params)")
 
 
 CodeRef = Annotated[
