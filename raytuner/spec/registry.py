@@ -78,8 +78,9 @@ def import_object(path: Any, field: str) -> Any:
     if is_by_value_name(path):
         raise SpecError.at(
             field, path, "an importable 'module:name': this names a Python object given to raytuner.run "
-            "(defined in __main__ or a notebook), which a saved spec (spec.yaml: resume, model.json) cannot "
-            "restore; move it into a module (a .py file beside the spec works) and give its import path",
+            "(defined in __main__ or a notebook) that was not saved with the run (resume restores such objects "
+            "from the run's objects.pkl; an exported model.json cannot); move it into a module (a .py file "
+            "beside the spec works) and give its import path",
         )
     if ":" in path:
         module_name, _, attr = path.partition(":")

@@ -90,3 +90,29 @@ def test_a_module_beside_the_spec_file_is_importable(tmp_path: Path) -> None:
         assert str(tmp_path) in raytuner.spec.code.code_dirs()  # the trials put it on their path too
     finally:
         sys.modules.pop(name, None)
+
+
+def test_objects_only_named_in_spec_yaml_come_back_on_resume(tmp_path: Path) -> None:
+    """objects.pkl beside spec.yaml (written with it at the start of a run) gives a resume the objects back."""
+    from raytuner.results import storage
+    from raytuner.runner.partial import write_spec
+    from raytuner.runner.resume import find_resume_point
+
+    def objective(config):
+        return {"loss": config["x"] + 1.0}
+
+    spec = validate_spec(_fn_spec(objective, params={"kind": quadratic}))
+    write_spec(spec, str(tmp_path))
+    saved = yaml.safe_load((tmp_path / "spec.yaml").read_text())
+    assert saved["trainable"]["function"].endswith("<locals>.objective (by value)")
+    assert saved["trainable"]["params"]["kind"] == "raytuner.testing:quadratic"  # importable: a name is enough
+    (tmp_path / "tuner.pkl").write_bytes(b"")  # Ray Tune's state (not read here)
+    point = find_resume_point(str(tmp_path))
+    restored = point.spec.trainable.function
+    assert callable(restored) and restored({"x": 1.0}) == {"loss": 2.0}
+    # without objects.pkl the name stays a name, and the plan says what to do
+    (tmp_path / "objects.pkl").unlink()
+    point = find_resume_point(str(tmp_path))
+    with pytest.raises(SpecError, match="objects.pkl"):
+        make_plan(point.spec)
+    assert storage.is_file(storage.resolve(str(tmp_path)).child("spec.yaml"))
