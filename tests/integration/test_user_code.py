@@ -86,6 +86,7 @@ def test_objects_in_main_and_modules_beside_the_spec_run_on_ray(tmp_path: Path) 
     assert out["objective"]["scores"] == [-4.0, 0.0] and out["objective"]["best_x"] == 2.0
     saved = yaml.safe_load((Path(out["objective"]["path"]) / "spec.yaml").read_text())
     assert saved["trainable"]["function"] == "__main__:objective (by value)"
+    assert (Path(out["objective"]["path"]) / "objects.pkl").is_file()  # what a resume puts back
     # the torch model class defined in the script trained
     assert out["net"]["status"] == ["ok"] and 0.0 <= out["net"]["scores"][0] <= 1.0
     saved = yaml.safe_load((Path(out["net"]["path"]) / "spec.yaml").read_text())
