@@ -19,7 +19,9 @@ from raytuner.spec.models import ExperimentSpec  # noqa: E402
 
 
 def run(spec: ExperimentSpec | dict | str, **kwargs):  # type: ignore[no-untyped-def]
-    """Run a spec (object, dict, or YAML path) and return its Summary."""
+    """Run a spec (object, dict, or YAML path) and return its Summary. In a dict or ExperimentSpec,
+    user code (``trainable.function``, ``model.path``, ``data.load``, ``loss``, ``estimator``) may be
+    the function or class itself, also one defined in ``__main__`` (``raytuner.spec.code``)."""
     from raytuner.runner.experiment import run_experiment
 
     if isinstance(spec, str):

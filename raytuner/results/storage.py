@@ -134,25 +134,33 @@ def experiment_uri(storage: Any, experiment_path: str) -> str:
 
 
 def write_text(location: Location, name: str, text: str) -> None:
+    write_bytes(location, name, text.encode("utf-8"))
+
+
+def write_bytes(location: Location, name: str, data: bytes) -> None:
     target = location.child(name)
     if location.is_local:
         Path(location.path).mkdir(parents=True, exist_ok=True)
         tmp = Path(target.path + ".tmp")
-        tmp.write_text(text)
+        tmp.write_bytes(data)
         os.replace(tmp, target.path)
         return
     with access(target.uri, "write"):
         location.fs.create_dir(location.path, recursive=True)
         with location.fs.open_output_stream(target.path) as stream:
-            stream.write(text.encode("utf-8"))
+            stream.write(data)
 
 
 def read_text(location: Location) -> str:
+    return read_bytes(location).decode("utf-8")
+
+
+def read_bytes(location: Location) -> bytes:
     if location.is_local:
-        return Path(location.path).read_text()
+        return Path(location.path).read_bytes()
     try:
         with access(location.uri, "read"), location.fs.open_input_stream(location.path) as stream:
-            return stream.read().decode("utf-8")
+            return stream.read()
     except (FileNotFoundError, OSError) as exc:
         raise ResultsError(f"cannot read {location.uri}: {exc}") from None
 

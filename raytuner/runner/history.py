@@ -13,25 +13,27 @@ from typing import Any, Callable, TextIO
 from raytuner.results.history.records import HistoryExperiment, HistoryTrial
 from raytuner.results.summary import INTERRUPTED, Summary
 from raytuner.runner.plan import Plan
+from raytuner.spec.code import code_name
 from raytuner.spec.models import ExperimentSpec
 
 
 def _sklearn_family(trainable: Any) -> str:
     if trainable.estimator:
-        return str(trainable.estimator)
-    return "pipeline:" + "|".join(f"{s.name}={s.estimator or sorted(s.options or {})}" for s in trainable.pipeline)
+        return code_name(trainable.estimator)
+    return "pipeline:" + "|".join(f"{s.name}={code_name(s.estimator) if s.estimator else sorted(s.options or {})}"
+                                  for s in trainable.pipeline)
 
 
 def _torch_family(trainable: Any) -> str:
     model = trainable.model
-    return f"torch:{model.type}:{getattr(model, 'path', None) or getattr(model, 'function', None) or ''}".rstrip(":")
+    return f"torch:{model.type}:{code_name(getattr(model, 'path', None) or getattr(model, 'function', None) or '')}".rstrip(":")
 
 
 FAMILIES: dict[str, Callable[[Any], str]] = {  # trainable.type -> the model family it tunes
     "sklearn": _sklearn_family,
-    "function": lambda t: f"function:{t.function}",
+    "function": lambda t: f"function:{code_name(t.function)}",
     "torch": _torch_family,
-    "class": lambda t: f"class:{t.cls}",
+    "class": lambda t: f"class:{code_name(t.cls)}",
 }
 
 _FINGERPRINTS: "weakref.WeakKeyDictionary[Any, dict[str, Any]]" = weakref.WeakKeyDictionary()

@@ -83,17 +83,20 @@ def write_partial(summary: Summary, storage: Any) -> None:
 
 
 def write_spec(spec: Any, experiment_path: str) -> None:
-    """spec.yaml (the validated spec, overrides applied) into the experiment directory, at the start."""
+    """spec.yaml (the validated spec, overrides applied) into the experiment directory, at the start,
+    and objects.pkl with the Python objects spec.yaml can only name (``runner.objects``)."""
     import yaml
 
     from raytuner.results import storage
+    from raytuner.runner.objects import save_objects
 
     text = yaml.safe_dump(spec.to_data(), sort_keys=False)
     if "://" not in experiment_path:
-        storage.write_text(storage.resolve(experiment_path), SPEC_FILE, text)
-        return
-    location = storage.resolve(experiment_path, endpoint=spec.storage.endpoint, region=spec.storage.region)
+        location = storage.resolve(experiment_path)
+    else:
+        location = storage.resolve(experiment_path, endpoint=spec.storage.endpoint, region=spec.storage.region)
     storage.write_text(location, SPEC_FILE, text)
+    save_objects(spec, location)
 
 
 def trial_record(trial: Any, metric: str, mode: str = "max", scope: str = "last") -> TrialRecord:

@@ -7,10 +7,12 @@ Any problem is a SpecError; nothing is written and Ray is not started.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
 from raytuner.errors import SpecError
+from raytuner.spec.code import add_code_dirs
 from raytuner.spec.loader import validate_options as options
 from raytuner.schedulers import SCHEDULERS, ScheduleContext, Scheduler
 from raytuner.spec.models import ExperimentSpec
@@ -67,6 +69,7 @@ class Plan:
 
 def make_plan(spec: ExperimentSpec, inputs: Any = None) -> Plan:
     """``inputs``: in-memory data/estimator from Python (TuneSearchCV) the trainable uses instead of paths."""
+    add_code_dirs(os.getcwd())  # user modules in the current directory import here and in the trials
     seed = spec.strategy.seed
     trainable_cls = TRAINABLES.get(spec.trainable.type, "trainable.type")
     trainable_spec = with_data_endpoint(spec.trainable, spec.storage)  # s3:// data: the storage's endpoint

@@ -2,7 +2,7 @@
 
 An experiment directory holds what a resume needs from the start of the run: spec.yaml
 (the validated spec, overrides applied: it rebuilds the same trainable and search
-space), Ray Tune's ``tuner.pkl`` and its periodic experiment state (trial statuses, each
+space; objects.pkl holds the Python objects it only names: ``runner.objects``), Ray Tune's ``tuner.pkl`` and its periodic experiment state (trial statuses, each
 trial's latest checkpoint, the searcher's state; saved every
 ``runner.tuning.EXPERIMENT_STATE_PERIOD_S`` seconds), and the partial
 summary.json. Finished trials are kept as they are, unfinished ones continue from their
@@ -83,9 +83,13 @@ def _saved_spec(location: storage.Location, directory: str) -> ExperimentSpec:
 
     from raytuner.spec.loader import validate_spec
 
+    from raytuner.runner.objects import restore_objects
+
     text = storage.read_text(location.child(SPEC_FILE))
     try:
         data = yaml.safe_load(text)
+        if isinstance(data, dict):
+            data = restore_objects(data, location)  # functions and classes given as objects (runner.objects)
         return validate_spec(data)
     except (yaml.YAMLError, SpecError) as exc:
         raise ResultsError(f"{directory}/{SPEC_FILE} is not a valid raytuner spec ({exc}): "

@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import AliasChoices, Field
 
+from raytuner.spec.code import CodeRef
 from raytuner.spec.sklearn import _Model
 
 
@@ -14,7 +15,7 @@ class ClassTrainableSpec(_Model):
     ``ray.tune.Trainable`` subclass or a plain class); one ``step`` is one reported step."""
 
     type: Literal["class"] = "class"
-    cls: str = Field(
+    cls: CodeRef = Field(
         validation_alias=AliasChoices("class", "cls"),
         description="import path of the class (written `class:` in YAML)",
         examples=["mypackage.trainables:MyTrainable"],

@@ -11,14 +11,20 @@ import yaml
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from raytuner.errors import MISSING, Problem, SpecError
+from raytuner.spec.code import add_code_dirs
 from raytuner.spec.params import Param
 from raytuner.spec.models import ExperimentSpec
 
 
 def load_spec(path: str | Path, overrides: Iterable[str] = ()) -> ExperimentSpec:
-    """Load, override and validate a spec file. Raises SpecError on any problem."""
+    """Load, override and validate a spec file. Raises SpecError on any problem.
+
+    Modules beside the spec file and in the current directory become importable (here and in the
+    trials: ``raytuner.spec.code.add_code_dirs``), so ``function: mymod:objective`` needs no PYTHONPATH.
+    """
     overrides = list(overrides)
     raw = read_yaml(path)
+    add_code_dirs(Path(path).resolve().parent, Path.cwd())
     raw = apply_overrides(raw, overrides)
     try:
         return validate_spec(raw, source=str(path))

@@ -19,6 +19,7 @@ from annotated_types import Len
 from pydantic import AliasChoices, Field, field_validator, model_validator
 
 from raytuner.spec.classes import ClassTrainableSpec
+from raytuner.spec.code import CodeRef, json_fallback
 from raytuner.spec.params import Space, parse_space
 from raytuner.spec.sklearn import SklearnTrainableSpec, _Model
 from raytuner.spec.torch import TorchTrainableSpec
@@ -31,7 +32,8 @@ class FunctionTrainableSpec(_Model):
     """A user function ``module:fn(config) -> dict`` (or a generator of dicts, one per step)."""
 
     type: Literal["function"] = "function"
-    function: str = Field(examples=["mypackage.objectives:branin"])
+    function: CodeRef = Field(examples=["mypackage.objectives:branin"],
+                              description="import path, or (from Python) the function itself")
     params: dict[str, Any] = Field(
         default_factory=dict, description="fixed values merged into every config"
     )
@@ -358,5 +360,6 @@ class ExperimentSpec(_Model):
         return {**raw, "tracking": {**tracking, "tensorboard": old}}
 
     def to_data(self) -> dict[str, Any]:
-        """A plain, JSON-able dict that loads back into an equal spec."""
-        return self.model_dump(mode="json")
+        """A plain, JSON-able dict that loads back into an equal spec (Python objects given for
+        user code are written as their names: ``raytuner.spec.code.code_name``)."""
+        return self.model_dump(mode="json", fallback=json_fallback)

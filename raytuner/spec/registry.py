@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, Iterator, TypeVar
 
 from raytuner.errors import SpecError
+from raytuner.spec.code import is_by_value_name
 
 T = TypeVar("T")
 
@@ -67,8 +68,20 @@ class Registry(Generic[T]):
         return self._entries[name].summary
 
 
-def import_object(path: str, field: str) -> Any:
-    """Import ``package.module.Name`` or ``package.module:Name``; SpecError if it fails."""
+def import_object(path: Any, field: str) -> Any:
+    """Import ``package.module.Name`` or ``package.module:Name``; SpecError if it fails.
+
+    ``path`` may be the object itself (a spec built in Python: ``raytuner.spec.code``): returned as it is.
+    """
+    if not isinstance(path, str):
+        return path
+    if is_by_value_name(path):
+        raise SpecError.at(
+            field, path, "an importable 'module:name': this names a Python object given to raytuner.run "
+            "(defined in __main__ or a notebook) that was not saved with the run (resume restores such objects "
+            "from the run's objects.pkl; an exported model.json cannot); move it into a module (a .py file "
+            "beside the spec works) and give its import path",
+        )
     if ":" in path:
         module_name, _, attr = path.partition(":")
     else:

@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from raytuner.spec.code import CodeRef
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -71,7 +73,7 @@ class CVSpec(_Model):
 class PipelineOptionSpec(_Model):
     """One alternative for a pipeline step: an estimator by import path and its fixed arguments."""
 
-    estimator: str = Field(examples=["sklearn.svm.SVC"])
+    estimator: CodeRef = Field(examples=["sklearn.svm.SVC"])
     params: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -79,7 +81,7 @@ class PipelineStepSpec(_Model):
     """A step of a scikit-learn Pipeline: an estimator, or named options the space chooses from."""
 
     name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$", examples=["scale", "clf"])
-    estimator: str | None = Field(
+    estimator: CodeRef | None = Field(
         None, description="import path, or 'passthrough'", examples=["sklearn.preprocessing.StandardScaler"]
     )
     params: dict[str, Any] = Field(default_factory=dict, description="fixed constructor arguments")
@@ -169,7 +171,7 @@ class SklearnTrainableSpec(_Model):
     """Any scikit-learn estimator by import path, scored by cross-validation."""
 
     type: Literal["sklearn"] = "sklearn"
-    estimator: str | None = Field(
+    estimator: CodeRef | None = Field(
         None, examples=["sklearn.ensemble.RandomForestClassifier"],
         description="import path (or give a pipeline, or a choice of estimators in space, instead)",
     )

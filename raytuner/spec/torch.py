@@ -18,6 +18,8 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from raytuner.spec.code import CodeRef
+
 # loss names the torch trainable knows, and the task each implies (no torch needed here)
 LOSS_NAMES = ("cross_entropy", "nll", "mse", "l1", "smooth_l1", "huber", "bce_with_logits")
 LOSS_TASKS = {"cross_entropy": "classification", "nll": "classification", "mse": "regression",
@@ -67,7 +69,7 @@ class ClassModelSpec(_Model):
     """An ``nn.Module`` subclass by import path, built with ``args`` (tunable: space.model.args)."""
 
     type: Literal["class"] = "class"
-    path: str = Field(examples=["torchvision.models.resnet18", "mypackage.nets:Net"])
+    path: CodeRef = Field(examples=["torchvision.models.resnet18", "mypackage.nets:Net"])
     args: dict[str, Any] = Field(default_factory=dict, description="constructor arguments")
 
 
@@ -75,7 +77,7 @@ class BuildModelSpec(_Model):
     """A user function ``module:build(config) -> nn.Module``; it gets the trial's config."""
 
     type: Literal["build"] = "build"
-    function: str = Field(examples=["mypackage.nets:build"])
+    function: CodeRef = Field(examples=["mypackage.nets:build"])
 
 
 ModelSpec = Annotated[
@@ -94,7 +96,7 @@ class TorchDataSpec(_Model):
         description="'sklearn:NAME' (iris, digits, wine, breast_cancer, diabetes) or a .csv/.parquet file",
         examples=["sklearn:digits", "data/train.csv"],
     )
-    load: str | None = Field(
+    load: CodeRef | None = Field(
         None, description="module:load(config) returning (train, val) torch Datasets"
     )
     target: str | None = Field(None, description="target column of a file")
@@ -266,7 +268,7 @@ class TorchTrainableSpec(_Model):
     type: Literal["torch"] = "torch"
     model: ModelSpec = Field(default_factory=MLPModelSpec)
     data: TorchDataSpec
-    loss: str = Field(
+    loss: CodeRef = Field(
         "auto",
         description="cross_entropy, nll, mse, l1, smooth_l1, huber, bce_with_logits, an import "
         "path of a loss class or function, or 'auto' (from the task)",

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Iterable
 
+from raytuner.spec.code import code_dirs
 from raytuner.spec.params import Space
 from raytuner.spec.models import MetricSpec, ResourcesSpec
 
@@ -116,4 +117,4 @@ class Trainable:
         objectives ((name, mode) pairs) by the metrics rule (``trainables.reporting``)."""
         from raytuner.trainables.reporting import under_metric_rule
 
-        return under_metric_rule(self.build(), objectives)
+        return under_metric_rule(self.build(), objectives, code_dirs())

@@ -19,19 +19,21 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
 from raytuner.results.metric_rule import flagged
+from raytuner.spec.code import code_name, use_code_dirs
 
-_functions: dict[str, Callable[..., Any]] = {}  # fn_path -> function, per process
+_functions: dict[Any, Callable[..., Any]] = {}  # fn_path -> function, per process
 
 
 @dataclass(frozen=True)
 class BatchJob:
     """How every trial of a run is evaluated (sent with each batch; small)."""
 
-    fn_path: str
+    fn_path: Any  # an import path, or the function itself (pickled by value)
     fixed: dict[str, Any] = field(default_factory=dict)
     objectives: tuple[tuple[str, str], ...] = ()
     max_steps: int | None = None  # stop.max_steps
     target: float | None = None  # stop.target, on the first objective
+    code_dirs: tuple[str, ...] = ()  # the driver's folders of user modules (raytuner.spec.code)
 
 
 @dataclass
@@ -45,7 +47,9 @@ class Evaluation:
     node_ip: str = ""
 
 
-def function_of(fn_path: str) -> Callable[..., Any]:
+def function_of(fn_path: Any) -> Callable[..., Any]:
+    if not isinstance(fn_path, str):  # the function itself, unpickled with the batch
+        return fn_path
     fn = _functions.get(fn_path)
     if fn is None:
         from raytuner.spec.registry import import_object
@@ -56,6 +60,7 @@ def function_of(fn_path: str) -> Callable[..., Any]:
 
 def evaluate(job: BatchJob, items: Iterable[tuple[str, dict[str, Any]]], node_ip: str = "") -> list[Evaluation]:
     """Run every ``(trial_id, config)`` of a batch, one after the other."""
+    use_code_dirs(job.code_dirs)
     fn = function_of(job.fn_path)
     stateful = _accepts_state(fn)
     host, pid = socket.gethostname(), os.getpid()
@@ -79,11 +84,11 @@ def _one(fn: Callable[..., Any], stateful: bool, job: BatchJob, trial_id: str, c
         result = fn(merged, state=None) if stateful else fn(merged)
         reports = [result] if isinstance(result, dict) else result
         if reports is None or not hasattr(reports, "__iter__"):
-            raise TypeError(f"{job.fn_path} returned {type(result).__name__}; expected a dict of metrics or an iterator of dicts")
+            raise TypeError(f"{code_name(job.fn_path)} returned {type(result).__name__}; expected a dict of metrics or an iterator of dicts")
         for item in reports:
             metrics = item[0] if isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], dict) else item
             if not isinstance(metrics, dict):
-                raise TypeError(f"{job.fn_path} yielded {type(metrics).__name__}; expected a dict of metrics")
+                raise TypeError(f"{code_name(job.fn_path)} yielded {type(metrics).__name__}; expected a dict of metrics")
             now = time.time()
             step = len(rows) + 1
             row = apply_rule(_plain(metrics), job.objectives, step) if job.objectives else _plain(metrics)
@@ -96,7 +101,7 @@ def _one(fn: Callable[..., Any], stateful: bool, job: BatchJob, trial_id: str, c
     except Exception as exc:  # noqa: BLE001 - a trial's own error is its result
         return Evaluation(trial_id, rows, f"{type(exc).__name__}: {exc}".splitlines()[0][:300], type(exc).__name__)
     if not rows:
-        return Evaluation(trial_id, rows, f"MetricError: {job.fn_path} reported nothing", "MetricError")
+        return Evaluation(trial_id, rows, f"MetricError: {code_name(job.fn_path)} reported nothing", "MetricError")
     rows[-1]["done"] = True
     return Evaluation(trial_id, rows)
 

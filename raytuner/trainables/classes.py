@@ -36,6 +36,7 @@ from typing import Any, Callable
 
 from raytuner.errors import SpecError
 from raytuner.spec.classes import ClassTrainableSpec
+from raytuner.spec.code import code_name
 from raytuner.spec.params import Space
 from raytuner.spec.registry import import_object
 from raytuner.trainables.base import Trainable
@@ -75,9 +76,11 @@ def shape_of(cls: type) -> ClassShape:
                       _defines(cls, "load_checkpoint"), _defines(cls, "cleanup"))
 
 
-def load_class(path: str) -> tuple[type, ClassShape]:
-    """The class at ``path`` and its shape; SpecError (naming trainable.class) for what cannot run."""
-    cls = import_object(path, FIELD)
+def load_class(ref: Any) -> tuple[type, ClassShape]:
+    """The class at ``ref`` (an import path or the class) and its shape; SpecError (naming
+    trainable.class) for what cannot run."""
+    cls = import_object(ref, FIELD)
+    path = code_name(ref)
     if not inspect.isclass(cls):
         raise SpecError.at(FIELD, path, f"a class with setup(config) and step() (got a {type(cls).__name__})")
     shape = shape_of(cls)
@@ -121,7 +124,7 @@ class ClassTrainable(Trainable):
                        every=spec.checkpoint_every)
 
 
-def class_trial(config: dict[str, Any], *, cls_path: str, fixed: dict[str, Any], steps: int | None,
+def class_trial(config: dict[str, Any], *, cls_path: Any, fixed: dict[str, Any], steps: int | None,
                 every: int) -> None:
     """One trial: set up an instance, restore the latest checkpoint, report a step per ``step()``."""
     from raytuner.trainables.checkpointing import report_step, restore
@@ -137,7 +140,7 @@ def class_trial(config: dict[str, Any], *, cls_path: str, fixed: dict[str, Any],
                 obj._iteration = step  # what Trainable.iteration / training_iteration read
             result = obj.step()
             if not isinstance(result, dict):
-                raise TypeError(f"{cls_path}.step() returned {type(result).__name__}; expected a dict of metrics")
+                raise TypeError(f"{code_name(cls_path)}.step() returned {type(result).__name__}; expected a dict of metrics")
             step += 1
             metrics = _clean({k: v for k, v in result.items() if k != DONE_KEY})
             last = bool(result.get(DONE_KEY)) or (steps is not None and step >= steps)

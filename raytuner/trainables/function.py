@@ -25,6 +25,7 @@ from typing import Any, Callable
 
 from raytuner.errors import SpecError
 from raytuner.spec.params import Space
+from raytuner.spec.code import code_dirs, code_name
 from raytuner.spec.registry import import_object
 from raytuner.spec.models import FunctionTrainableSpec
 from raytuner.trainables.base import Trainable
@@ -39,7 +40,7 @@ class FunctionTrainable(Trainable):
         from raytuner.trainables.batch import BatchJob
 
         return BatchJob(self.spec.function, dict(self.spec.params), tuple((str(n), str(m)) for n, m in objectives),
-                        max_steps, target)
+                        max_steps, target, code_dirs())
 
     def check(self, space: Space) -> str:
         metric = self.metric
@@ -59,7 +60,7 @@ class FunctionTrainable(Trainable):
         return partial(function_trial, fn_path=self.spec.function, fixed=dict(self.spec.params))
 
 
-def function_trial(config: dict[str, Any], *, fn_path: str, fixed: dict[str, Any]) -> None:
+def function_trial(config: dict[str, Any], *, fn_path: Any, fixed: dict[str, Any]) -> None:
     from raytuner.trainables.reporting import report
 
     fn = import_object(fn_path, "trainable.function")
@@ -71,10 +72,10 @@ def function_trial(config: dict[str, Any], *, fn_path: str, fixed: dict[str, Any
         report(_clean(result))
         return
     if result is None or not (inspect.isgenerator(result) or hasattr(result, "__iter__")):
-        raise TypeError(f"{fn_path} returned {type(result).__name__}; expected a dict of metrics or an iterator of dicts")
+        raise TypeError(f"{code_name(fn_path)} returned {type(result).__name__}; expected a dict of metrics or an iterator of dicts")
     for step in result:
         if not isinstance(step, dict):
-            raise TypeError(f"{fn_path} yielded {type(step).__name__}; expected a dict of metrics")
+            raise TypeError(f"{code_name(fn_path)} yielded {type(step).__name__}; expected a dict of metrics")
         report(_clean(step))
 
 
@@ -96,7 +97,7 @@ def accepts_state(fn: Any) -> bool:
         return False
 
 
-def stateful_trial(fn: Callable[..., Any], config: dict[str, Any], fn_path: str) -> None:
+def stateful_trial(fn: Callable[..., Any], config: dict[str, Any], fn_path: Any) -> None:
     """Run ``fn(config, state=...)``: restore the latest checkpoint, save one per (metrics, state) yielded."""
     from raytuner.trainables.checkpointing import report_step, restore
 
@@ -107,7 +108,7 @@ def stateful_trial(fn: Callable[..., Any], config: dict[str, Any], fn_path: str)
         report_step(_clean(result), step=step + 1, state=None, checkpoint=False)
         return
     if result is None or not hasattr(result, "__iter__"):
-        raise TypeError(f"{fn_path} returned {type(result).__name__}; expected a dict of metrics or an iterator")
+        raise TypeError(f"{code_name(fn_path)} returned {type(result).__name__}; expected a dict of metrics or an iterator")
     for item in result:
         if isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], dict):
             metrics, state, checkpoint = item[0], item[1], True
@@ -115,7 +116,7 @@ def stateful_trial(fn: Callable[..., Any], config: dict[str, Any], fn_path: str)
             metrics, state, checkpoint = item, None, False
         else:
             raise TypeError(
-                f"{fn_path} yielded {type(item).__name__}; expected a dict of metrics or a (metrics, state) pair"
+                f"{code_name(fn_path)} yielded {type(item).__name__}; expected a dict of metrics or a (metrics, state) pair"
             )
         step += 1
         report_step(_clean(metrics), step=step, state=state, checkpoint=checkpoint)

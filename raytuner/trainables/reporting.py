@@ -15,6 +15,7 @@ from functools import partial
 from typing import Any, Callable, Iterable
 
 from raytuner.results.metric_rule import apply_rule
+from raytuner.spec.code import use_code_dirs
 
 _lock = threading.Lock()
 _objectives: tuple[tuple[str, str], ...] = ()  # of the trial running in this process (set per call)
@@ -40,13 +41,18 @@ def report(metrics: dict[str, Any], checkpoint: Any = None, *, rule: bool = True
         tune.report(checked, checkpoint=checkpoint)
 
 
-def under_metric_rule(fn: Callable[[dict[str, Any]], Any], objectives: Iterable[tuple[str, str]]) -> Callable[[dict[str, Any]], Any]:
-    """The Tune function ``fn`` with its reports checked against ``objectives`` ((name, mode) pairs)."""
-    return partial(run_trial, fn=fn, objectives=tuple((str(n), str(m)) for n, m in objectives))
+def under_metric_rule(fn: Callable[[dict[str, Any]], Any], objectives: Iterable[tuple[str, str]],
+                      code_dirs: tuple[str, ...] = ()) -> Callable[[dict[str, Any]], Any]:
+    """The Tune function ``fn`` with its reports checked against ``objectives`` ((name, mode) pairs);
+    ``code_dirs``: the driver's folders of user modules, put on the worker's sys.path first."""
+    return partial(run_trial, fn=fn, objectives=tuple((str(n), str(m)) for n, m in objectives),
+                   code_dirs=tuple(code_dirs))
 
 
-def run_trial(config: dict[str, Any], *, fn: Callable[[dict[str, Any]], Any], objectives: tuple[tuple[str, str], ...]) -> Any:
+def run_trial(config: dict[str, Any], *, fn: Callable[[dict[str, Any]], Any], objectives: tuple[tuple[str, str], ...],
+              code_dirs: tuple[str, ...] = ()) -> Any:
     global _objectives, _reports
+    use_code_dirs(code_dirs)  # modules beside the spec: importable in the trial as on the driver
     with _lock:  # one trial at a time per actor process (reused actors run them one after another)
         _objectives, _reports = objectives, 0
     return fn(config)

@@ -27,6 +27,7 @@ from typing import Any, Callable, ClassVar
 
 import numpy as np
 
+from raytuner.spec.code import code_name
 from raytuner.errors import SpecError
 
 GROWS = "n_estimators"  # the rounds parameter of both scikit-learn wrappers
@@ -131,9 +132,9 @@ class LightGBMFamily(BoostingFamily):
 FAMILIES: dict[str, BoostingFamily] = {f.library: f for f in (XGBoostFamily(), LightGBMFamily())}
 
 
-def estimator_extra(path: str | None) -> str | None:
-    """The raytuner extra an estimator import path needs, if it is a boosting library's."""
-    family = FAMILIES.get((path or "").split(":")[0].split(".")[0])
+def estimator_extra(path: Any) -> str | None:
+    """The raytuner extra an estimator import path (or class) needs, if it is a boosting library's."""
+    family = FAMILIES.get(code_name(path or "").split(":")[0].split(".")[0])
     return family.extra if family is not None else None
 
 

@@ -60,7 +60,7 @@ class PreprocessSetup:
 class SklearnSetup:
     """One trial's estimator (by import path, or a pipeline), fixed arguments, splits, metric, fidelity."""
 
-    estimator: str | None
+    estimator: Any  # an import path, the class itself (a spec built in Python), or None
     fixed: dict[str, Any]  # constructor arguments: the spec's params over seed/n_jobs defaults
     cv: CVSetup
     metric: str  # a scikit-learn scorer name

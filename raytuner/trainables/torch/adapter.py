@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Any, Callable
 
-from raytuner.errors import SpecError, missing_extra
+from raytuner.errors import MISSING, SpecError, missing_extra
 from raytuner.spec.params import Space
 from raytuner.spec.registry import import_object
 from raytuner.spec.torch import (
@@ -133,7 +133,11 @@ class TorchTrainable(Trainable):
                                    f"[C, H, W] for {data.source} ('image' is known for {', '.join(IMAGE_SHAPES)})")
         task = self.task()
         if task is None and self.spec.loss == "auto":
-            raise SpecError.at("trainable.data.task", None, "'classification' or 'regression' (or set trainable.loss)")
+            why = ("a load function's Datasets do not say whether they are a classification or a regression "
+                   "task" if data.load is not None else "the task of this data is not known")
+            raise SpecError.at("trainable.data.task", MISSING, f"task: classification or task: regression under "
+                               f"trainable.data ({why}), or a named loss that implies it (trainable.loss: "
+                               f"cross_entropy or mse)")
         return task
 
     def _check_loss(self, task: str | None, loss: str, where: str) -> None:
@@ -142,7 +146,7 @@ class TorchTrainable(Trainable):
             if implied and task and implied != task:
                 raise SpecError.at(where, loss, f"a {task} loss for {task} data")
             return
-        if "." not in loss and ":" not in loss:
+        if isinstance(loss, str) and "." not in loss and ":" not in loss:
             raise SpecError.at(where, loss, "one of " + ", ".join(LOSS_NAMES) + ", 'auto' or an import path")
         if not callable(import_object(loss, where)):
             raise SpecError.at(where, loss, "a loss class or function")
@@ -175,7 +179,7 @@ class TorchTrainable(Trainable):
         from raytuner.trainables.torch.loop import TrialSetup
 
         return TrialSetup(
-            spec=self.spec.model_dump(mode="json"),
+            spec=self.spec.model_dump(),  # python mode: functions and classes given as objects stay objects
             metric=self.metric.name,
             mode=getattr(self, "_mode", None) or self.metric.mode or "max",
             seed=self.seed if self.seed is not None else 0,

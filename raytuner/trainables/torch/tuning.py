@@ -42,7 +42,7 @@ def effective_spec(spec: TorchTrainableSpec, config: Mapping[str, Any]) -> Torch
     tuned = {k: v for k, v in config.items() if k in TUNABLE}
     if not tuned:
         return spec
-    data = _merge(spec.model_dump(mode="json"), tuned)
+    data = _merge(spec.model_dump(), tuned)  # python mode: user code given as objects stays objects
     try:
         return TorchTrainableSpec.model_validate(data)
     except ValidationError as exc:
