@@ -133,7 +133,7 @@ class PartialSummary(Callback):
         self.interval_s = interval_s
         self.gap_s = gap_s
         self._start = time.time()
-        self._last = 0.0
+        self._last = -math.inf  # no write yet: the first is due at once (monotonic time may start near 0)
         self._due = math.inf  # when the next write is due (monotonic)
         self._cost = 0.0  # seconds the last write took
         self.trials: list[Any] = []  # Tune's Trial objects, as last seen
