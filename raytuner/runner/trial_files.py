@@ -59,7 +59,8 @@ class TrialFiles(LoggerCallback):
         directory = Path(trial.local_path)
         self.update_config(trial, trial.config)
         for name in (EXPR_RESULT_FILE, EXPR_PROGRESS_FILE):
-            self._restore_from_remote(name, trial)  # a restored trial's rows, from remote storage
+            if not (directory / name).exists():  # a local copy is the newest: storage's may lag a few rows
+                self._restore_from_remote(name, trial)  # a restored trial's rows, from remote storage
         progress = directory / EXPR_PROGRESS_FILE
         continued = progress.exists() and progress.stat().st_size > 0
         self._open[str(trial.trial_id)] = _Open((directory / EXPR_RESULT_FILE).open("at"), progress.open("at"),
