@@ -10,6 +10,10 @@ Ray's loggers keep a dict entry per trial for the whole run, keyed by the Trial 
 with thousands of trials the driver's memory grows with every finished one. Here a trial
 has an entry (its two open files and CSV columns) only while it runs: ``log_trial_end``
 closes and drops it. ``open_trials`` says which trials hold one (a test reads it).
+
+A trial that starts again (PBT pauses and clones, retries) appends to its local files; the
+copy on storage is read only when there is no local one (a resumed experiment): storage
+lags the local files, and copying it back lost the rows since its last upload.
 """
 
 from __future__ import annotations

@@ -118,15 +118,15 @@ class TorchTrainable(Trainable):
         return mutation_refusal(self.spec, path, self._declared_mutable())
 
     def _declared_mutable(self) -> frozenset[str]:
-        """What a user's model class or build function declares PBT may mutate (``raytuner_mutable``)."""
-        m = self.spec.model
+        """What a user's model class, build or load function declares PBT may mutate (``raytuner_mutable``)."""
+        m, owners = self.spec.model, []
         if isinstance(m, ClassModelSpec):
-            owner = import_object(m.path, "trainable.model.path")
+            owners.append(import_object(m.path, "trainable.model.path"))
         elif isinstance(m, BuildModelSpec):
-            owner = import_object(m.function, "trainable.model.function")
-        else:
-            return frozenset()
-        return frozenset(getattr(owner, "raytuner_mutable", ()))
+            owners.append(import_object(m.function, "trainable.model.function"))
+        if self.spec.data.load is not None:
+            owners.append(import_object(self.spec.data.load, "trainable.data.load"))
+        return frozenset(name for owner in owners for name in getattr(owner, "raytuner_mutable", ()))
 
     def _check_data(self) -> str | None:
         from raytuner.trainables.data import check_data

@@ -133,8 +133,8 @@ def mutation_refusal(spec: TorchTrainableSpec, path: tuple[str, ...],
     top, rest = path[0], ".".join(path[1:])
     if top not in TUNABLE:  # a key for the user's build/load functions
         return None if top in declared else (
-            f"a value the build function declares safe to mutate (set raytuner_mutable = ({top!r},) on it "
-            "if it keeps the model's parameter shapes)")
+            f"a value your build or load function declares safe to mutate (set raytuner_mutable = ({top!r},) "
+            "on it if the model's parameter shapes stay the same)")
     if not rest:
         return None if top in TorchTrainableSpec.pbt_mutable else f"a field PBT can mutate ({_listed(spec)})"
     if top == "model" and path[1] == "args" and len(path) == 3:
