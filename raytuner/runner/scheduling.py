@@ -32,6 +32,8 @@ def scheduling_report(plan: Plan, trials: list[TrialRecord], stops: StopReasons 
     if limit and finished:  # a PBT clone's step counter goes on from its donor's: it ends at limit too
         fallback = "scheduler" if plan.scheduler.stops_early else "trainable"
         early = _early_stopping(finished, limit, stops or StopReasons(), fallback)
+        if plan.scheduler.explores_itself and not early.stopped_early:
+            early = None  # PBT/PB2 stop no trial themselves: nothing to tell
     return SchedulingReport(scheduler=plan.scheduler.name, early_stopping=early, population=plan.scheduler.history())
 
 
