@@ -23,7 +23,8 @@ def scheduling_lines(summary: Summary, max_trials: int = 10) -> list[str]:
         full = early.steps_if_all_ran or 1
         scheduler = f"by the {info.scheduler or 'scheduler'} scheduler"
         words = {"scheduler": scheduler, "target": "at the target", "plateau": "on a plateau",
-                 "experiment_plateau": "when the experiment plateaued", "time_limit": "at the time limit"}
+                 "experiment_plateau": "when the experiment plateaued", "time_limit": "at the time limit",
+                 "early_stopping": "by their early_stopping", "trainable": "by the trainable"}
         parts = [f"{n} {words.get(reason, 'by ' + reason)}" for reason, n in early.stopped_by.items()]
         why = f" ({', '.join(parts)})" if parts else ""
         lines.append(

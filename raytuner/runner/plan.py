@@ -120,6 +120,7 @@ def make_plan(spec: ExperimentSpec, inputs: Any = None) -> Plan:
         checkpoints=trainable.checkpoints(),
         objectives=objectives,
         keep_checkpoints=spec.checkpoints.keep,
+        mutation_refusal=trainable.mutation_refusal,
     )
     scheduler.check(schedule)
     scheduler.check_checkpoints_kept(schedule)

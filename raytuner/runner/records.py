@@ -76,13 +76,16 @@ def trial_record(result: Any, metric: str, mode: str = "max", scope: str = LAST)
         best = scored_step(_history(result), metric, mode, BEST)
         if best.score is not None:
             score, step = best.score, best.step
+    path = str(result.path)
+    # the directory names the trial; a PBT clone's last metrics may be its donor's
+    trial_id = str(Path(path).name.removeprefix("trial_") or raw.get("trial_id"))
+    if status == "error" and raw.get("trial_id") not in (None, trial_id):
+        score = None  # a clone that failed before its first report: the donor's score is not its own
     small = {k: v for k, v in metrics.items() if k not in _SMALL_KEYS and isinstance(v, (int, float, str, bool))}
     small["node_ip"] = raw.get("node_ip")
-    path = str(result.path)
     log = f"{path.rstrip('/')}/{ERROR_FILE}" if result.error is not None else None
     return TrialRecord(
-        # the directory names the trial; a PBT clone's last metrics may be its donor's
-        trial_id=str(Path(path).name.removeprefix("trial_") or raw.get("trial_id")),
+        trial_id=trial_id,
         status=status,
         config=dict(result.config or {}),
         score=float(score) if isinstance(score, (int, float)) and not isinstance(score, bool) else None,

@@ -85,8 +85,9 @@ class RefitStep:
     @staticmethod
     def applies(plan: Any) -> bool:
         spec = plan.spec
-        wanted = spec.refit.enabled or spec.ensemble is not None or spec.trainable.data.holdout is not None
-        return is_sklearn_spec_run(plan) and wanted
+        if not is_sklearn_spec_run(plan):  # only sklearn data has a holdout
+            return False
+        return spec.refit.enabled or spec.ensemble is not None or spec.trainable.data.holdout is not None
 
     def run(self, ctx: Any) -> RefitResult | StepSkipped:
         from raytuner.results.export import MODEL_DIR

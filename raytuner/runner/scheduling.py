@@ -29,23 +29,31 @@ def scheduling_report(plan: Plan, trials: list[TrialRecord], stops: StopReasons 
     finished = [t for t in trials if t.status == "ok"]
     limit = plan.schedule.max_steps or max((t.steps for t in finished), default=0)
     early = None
-    if limit and finished and not plan.scheduler.explores_itself:  # PBT clones inherit the donor's step counter
-        early = _early_stopping(finished, limit, stops or StopReasons())
+    if limit and finished:  # a PBT clone's step counter goes on from its donor's: it ends at limit too
+        fallback = "scheduler" if plan.scheduler.stops_early else "trainable"
+        early = _early_stopping(finished, limit, stops or StopReasons(), fallback)
+        if plan.scheduler.explores_itself and not early.stopped_early:
+            early = None  # PBT/PB2 stop no trial themselves: nothing to tell
     return SchedulingReport(scheduler=plan.scheduler.name, early_stopping=early, population=plan.scheduler.history())
 
 
 def _own_stop(trial: TrialRecord) -> str | None:
     reason = trial.metrics.get("stopped_by")
-    return reason if isinstance(reason, str) else None
+    if isinstance(reason, str):
+        return reason
+    return "early_stopping" if trial.metrics.get("stopped_early") is True else None  # torch early_stopping
 
 
-def _early_stopping(finished: list[TrialRecord], limit: int, stops: StopReasons) -> EarlyStopping:
+def _early_stopping(finished: list[TrialRecord], limit: int, stops: StopReasons,
+                    fallback: str = "scheduler") -> EarlyStopping:
     """A trial that ended before ``limit`` steps was stopped by the condition that said
     so (target, plateau), else by the end of the experiment (experiment_plateau,
     time_limit), else by the trainable itself if its last report says so (``stopped_by``:
-    XGBoost/LightGBM early_stopping_rounds), else by the scheduler."""
+    XGBoost/LightGBM early_stopping_rounds; ``stopped_early``: torch early_stopping), else
+    by the scheduler when it stops trials early (``fallback``: "scheduler"), else by the
+    trainable (PBT and PB2 never stop a trial)."""
     early = [t for t in finished if 0 < t.steps < limit]
-    reasons = {t.trial_id: stops.trials.get(t.trial_id) or stops.ended_by or _own_stop(t) or "scheduler" for t in early}
+    reasons = {t.trial_id: stops.trials.get(t.trial_id) or stops.ended_by or _own_stop(t) or fallback for t in early}
     counts: dict[str, int] = {}
     for reason in reasons.values():
         counts[reason] = counts.get(reason, 0) + 1

@@ -10,6 +10,10 @@ Ray's loggers keep a dict entry per trial for the whole run, keyed by the Trial 
 with thousands of trials the driver's memory grows with every finished one. Here a trial
 has an entry (its two open files and CSV columns) only while it runs: ``log_trial_end``
 closes and drops it. ``open_trials`` says which trials hold one (a test reads it).
+
+A trial that starts again (PBT pauses and clones, retries) appends to its local files; the
+copy on storage is read only when there is no local one (a resumed experiment): storage
+lags the local files, and copying it back lost the rows since its last upload.
 """
 
 from __future__ import annotations
@@ -59,7 +63,8 @@ class TrialFiles(LoggerCallback):
         directory = Path(trial.local_path)
         self.update_config(trial, trial.config)
         for name in (EXPR_RESULT_FILE, EXPR_PROGRESS_FILE):
-            self._restore_from_remote(name, trial)  # a restored trial's rows, from remote storage
+            if not (directory / name).exists():  # a local copy is the newest: storage's may lag a few rows
+                self._restore_from_remote(name, trial)  # a restored trial's rows, from remote storage
         progress = directory / EXPR_PROGRESS_FILE
         continued = progress.exists() and progress.stat().st_size > 0
         self._open[str(trial.trial_id)] = _Open((directory / EXPR_RESULT_FILE).open("at"), progress.open("at"),

@@ -13,7 +13,7 @@ from pydantic import Field
 
 from raytuner.errors import MISSING, SpecError, missing_extra
 from raytuner.spec.params import FloatParam, IntParam, iter_params, parse_space
-from raytuner.schedulers._population import PopulationOptions, PopulationScheduler, select
+from raytuner.schedulers._population import PopulationOptions, PopulationScheduler, refuse_unsafe, select
 from raytuner.schedulers.base import ScheduleContext
 
 
@@ -39,8 +39,8 @@ def _bounds_space(raw: list[str] | dict[str, Any] | None, ctx: ScheduleContext) 
             for part in parts[:-1]:
                 node = node.setdefault(part, {})
             node[parts[-1]] = {"type": kind, "low": value[0], "high": value[1]}
-        return parse_space(nodes, field)
-    space = select(ctx.space or {}, raw, field)
+        return refuse_unsafe(parse_space(nodes, field), field, ctx.mutation_refusal)
+    space = select(ctx.space or {}, raw, field, ctx.mutation_refusal)
     numeric = _numeric(space)
     if not numeric:
         raise SpecError.at(field, raw if raw is not None else MISSING,

@@ -34,7 +34,7 @@ class PbtScheduler(PopulationScheduler):
     options: PbtOptions
 
     def explored_space(self, ctx: ScheduleContext) -> dict[str, Any]:
-        return select(ctx.space or {}, self.options.mutations, "scheduler.options.mutations")
+        return select(ctx.space or {}, self.options.mutations, "scheduler.options.mutations", ctx.mutation_refusal)
 
     def ray_class(self) -> type:
         from ray.tune.schedulers import PopulationBasedTraining

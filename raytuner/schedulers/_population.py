@@ -7,11 +7,11 @@ from __future__ import annotations
 import contextlib
 import copy
 import random
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from pydantic import Field
 
-from raytuner.errors import MISSING, SpecError
+from raytuner.errors import MISSING, Problem, SpecError
 from raytuner.results.scheduling import ExploitEvent, PopulationHistory
 from raytuner.spec.params import ChoiceParam, FloatParam, GridParam, IntParam, Space, iter_params, parse_space
 from raytuner.schedulers._common import STEP_ATTRS, Number, SchedulerOptions, check_at_most, metric_kwargs
@@ -119,21 +119,36 @@ def checkpoints_to_keep(options: PopulationOptions, ctx: ScheduleContext) -> int
 # -- the mutated part of the space ------------------------------------------
 
 
-def select(space: Space, spec: list[str] | dict[str, Any] | None, field: str) -> Space:
-    """The subspace PBT mutates: given names, given DSL nodes, or every tunable parameter."""
+Refusal = Callable[[tuple[str, ...]], "str | None"]
+
+
+def select(space: Space, spec: list[str] | dict[str, Any] | None, field: str, refusal: Refusal | None = None) -> Space:
+    """The subspace PBT mutates: given names, given DSL nodes, or every tunable parameter.
+
+    ``refusal`` (the trainable's ``mutation_refusal``): parameters a clone cannot continue
+    with when mutated (they change the checkpoint's shapes) are left out of the default and
+    are a SpecError when named."""
     if isinstance(spec, dict):
-        return parse_space(spec, field)
+        return refuse_unsafe(parse_space(spec, field), field, refusal)
     known = {".".join(path): param for path, param in iter_params(space)}
     if spec is None:
         names = [name for name, param in known.items() if isinstance(param, MUTABLE)]
-        if not names:
+        safe = [name for name in names if _refused(name, refusal) is None]
+        if not safe:
+            if names:  # every one would break the clones
+                name = names[0]
+                raise SpecError.at(field, MISSING, f"parameters to mutate: {name} cannot be ({_refused(name, refusal)})")
             raise SpecError.at(field, MISSING, "parameters to mutate: the space has no float, int or choice parameter")
+        names = safe
     else:
         names = list(spec)
         for i, name in enumerate(names):
             if name not in known or not isinstance(known[name], MUTABLE):
                 tunable = [n for n, p in known.items() if isinstance(p, MUTABLE)]
                 raise SpecError.at(f"{field}.{i}", name, f"a tuned parameter of the space: {', '.join(tunable)}")
+            reason = _refused(name, refusal)
+            if reason is not None:
+                raise SpecError.at(f"{field}.{i}", name, reason)
     out: Space = {}
     for name in names:
         node = out
@@ -142,6 +157,21 @@ def select(space: Space, spec: list[str] | dict[str, Any] | None, field: str) ->
             node = node.setdefault(part, {})
         node[parts[-1]] = known[name]
     return out
+
+
+def _refused(name: str, refusal: Refusal | None) -> str | None:
+    return None if refusal is None else refusal(tuple(name.split(".")))
+
+
+def refuse_unsafe(space: Space, field: str, refusal: Refusal | None) -> Space:
+    """``space`` when the trainable can continue a clone with every parameter of it mutated,
+    else a SpecError naming each that it cannot."""
+    problems = [Problem(f"{field}.{'.'.join(path)}", ".".join(path), reason)
+                for path, _ in iter_params(space)
+                if (reason := _refused(".".join(path), refusal)) is not None]
+    if problems:
+        raise SpecError(problems)
+    return space
 
 
 def to_mutations(space: Space) -> dict[str, Any]:
@@ -230,7 +260,9 @@ def recording(base: type, *, space: Space, seed: int | None, time_attr: str) -> 
             return clip(new_config, space), operations
 
         def _exploit(self, tune_controller: Any, trial: Any, trial_to_clone: Any) -> None:
-            step = (trial.last_result or {}).get(time_attr)
+            # the trial's own state holds the report that triggered this exploit (trial.last_result
+            # is only updated after the scheduler's callback: one report behind)
+            step = (self._trial_state[trial].last_result or trial.last_result or {}).get(time_attr)
             donor_state = self._trial_state[trial_to_clone]
             donor_step = (donor_state.last_result or {}).get(time_attr)
             donor_config = copy.deepcopy(trial_to_clone.config)

@@ -6,7 +6,7 @@ The scheduler decides *when* (stop, pause, perturb); the strategy decides *what*
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -33,6 +33,9 @@ class ScheduleContext:
     checkpoints: bool = False  # the trainable saves and restores a checkpoint every step
     objectives: tuple[Objective, ...] = ()  # every objective (the plan gives at least metric's); >1: multi-objective
     keep_checkpoints: int | str | None = None  # the spec's checkpoints.keep: N, "all", or None (the scheduler's default)
+    # why the trainable cannot continue a clone with the parameter at a space path mutated, or None
+    # (Trainable.mutation_refusal): PBT and PB2 leave such parameters out or refuse them
+    mutation_refusal: Callable[[tuple[str, ...]], str | None] | None = None
 
     @property
     def multi_objective(self) -> bool:

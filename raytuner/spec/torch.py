@@ -14,7 +14,7 @@ the user's ``build``/``load`` functions (and are an error when there are none).
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -31,12 +31,19 @@ Activation = Literal["relu", "gelu", "tanh", "silu", "leaky_relu", "elu", "sigmo
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    # fields PBT/PB2 may mutate: a clone loads its donor's checkpoint (weights, optimiser and
+    # schedule state) and goes on with the new value; any other field changes the parameters'
+    # shapes or is overwritten by the restored state (trainables.torch.tuning.mutation_refusal)
+    pbt_mutable: ClassVar[frozenset[str]] = frozenset()
+
 
 # -- model ----------------------------------------------------------------------
 
 
 class MLPModelSpec(_Model):
     """A multi-layer perceptron; input and output sizes come from the data."""
+
+    pbt_mutable: ClassVar[frozenset[str]] = frozenset({"activation", "dropout"})  # keep the shapes
 
     type: Literal["mlp"] = "mlp"
     depth: int = Field(2, ge=0, le=64, description="hidden layers (0: a linear model)")
@@ -48,6 +55,8 @@ class MLPModelSpec(_Model):
 
 class CNNModelSpec(_Model):
     """A small CNN for image data (C x H x W): conv blocks, then a dense head."""
+
+    pbt_mutable: ClassVar[frozenset[str]] = frozenset({"activation", "dropout"})  # keep the shapes
 
     type: Literal["cnn"] = "cnn"
     channels: int = Field(16, ge=1, le=4096, description="channels of the first block (doubled per block)")
@@ -90,6 +99,8 @@ ModelSpec = Annotated[
 
 class TorchDataSpec(_Model):
     """Bundled data, a CSV/Parquet file, or a user ``module:load(config) -> (train, val)``."""
+
+    pbt_mutable: ClassVar[frozenset[str]] = frozenset({"batch_size", "drop_last", "eval_batch_size", "shuffle"})
 
     source: str | None = Field(
         None,
@@ -148,6 +159,10 @@ class HypergradientSpec(_Model):
 
 
 class OptimizerSpec(_Model):
+    pbt_mutable: ClassVar[frozenset[str]] = frozenset({
+        "alpha", "beta1", "beta2", "eps", "hypergradient.beta", "lr", "momentum", "nesterov", "weight_decay",
+    })  # not name, fused: the restored optimiser state is that optimiser's
+
     name: Literal["sgd", "adam", "adamw", "rmsprop"] = "adam"
     lr: float = Field(1e-3, gt=0.0)
     weight_decay: float = Field(0.0, ge=0.0)
@@ -235,6 +250,8 @@ ScheduleSpec = Annotated[
 class EarlyStoppingSpec(_Model):
     """Stop a trial when the monitored value has not improved for patience epochs."""
 
+    pbt_mutable: ClassVar[frozenset[str]] = frozenset({"min_delta", "patience"})
+
     patience: int = Field(ge=1)
     min_delta: float = Field(0.0, ge=0.0)
     monitor: str | None = Field(None, description="a reported metric (default: the experiment's metric)")
@@ -264,6 +281,8 @@ class PruningSpec(_Model):
 
 class TorchTrainableSpec(_Model):
     """A PyTorch model trained for a number of epochs, one report (and checkpoint) per epoch."""
+
+    pbt_mutable: ClassVar[frozenset[str]] = frozenset({"checkpoint_every", "grad_clip", "loss", "overlap_reports"})
 
     type: Literal["torch"] = "torch"
     model: ModelSpec = Field(default_factory=MLPModelSpec)

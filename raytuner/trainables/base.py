@@ -91,6 +91,13 @@ class Trainable:
         """Whether a trial saves and restores a checkpoint every step (PBT, HyperBand need it)."""
         return False
 
+    def mutation_refusal(self, path: tuple[str, ...]) -> str | None:
+        """Why a population-based scheduler (PBT, PB2) must not mutate the parameter at ``path``
+        (a space path): what is expected instead. A clone restores its donor's checkpoint and goes
+        on with the mutated value, so a value that changes the checkpoint's shapes, or that the
+        restored state overwrites, cannot be mutated. Default: None (the trainable does not say)."""
+        return None
+
     def trial_resources(self) -> Any:
         """What Tune reserves for one trial: a resource dict, or a placement group factory
         when the spec asks for a placement strategy or child bundles (raytuner.trainables.placement).

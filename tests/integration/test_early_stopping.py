@@ -225,3 +225,19 @@ def test_time_limit_ends_the_run_and_is_the_stop_reason(ray_local: None, storage
     print_summary(summary, out)
     n = len(reported)
     assert f"{n} of {early.trials} trials stopped before {steps} steps ({n} at the time limit)" in out.getvalue()
+
+
+def test_pbt_credits_stops_to_the_condition_not_the_scheduler(ray_local: None, storage: Path) -> None:
+    """PBT never stops a trial: one that reached stop.target before its last step is reported
+    as stopped at the target (issue #16), while clones still end at max_steps."""
+    summary = run(storage, "resumable_curve", [3.0, 0.0, 6.0, 5.0],
+                  {"name": "pbt", "options": {"perturbation_interval": 3,
+                                              "mutations": {"x": {"type": "float", "low": 0.0, "high": 6.0}}}},
+                  steps=9, concurrent=4, stop={"max_steps": 9, "target": 2.0})
+    early = summary.scheduling.early_stopping
+    assert early is not None and early.stopped_early >= 1  # x=3: 10/step <= 2 at step 5
+    assert set(early.stopped_by) == {"target"}, early
+    assert all(t.steps == 9 or early.stop_reasons[t.trial_id] == "target" for t in summary.trials)
+    out = io.StringIO()
+    print_summary(summary, out)
+    assert "at the target" in out.getvalue() and "by the pbt scheduler" not in out.getvalue()

@@ -87,7 +87,7 @@ def test_old_summary_without_final_or_scheduling_reads(tmp_path: Path) -> None:
     assert back.final == FinalResults() and back.scheduling == SchedulingReport()
 
 
-def test_scheduling_report_uses_explores_itself() -> None:
+def test_scheduling_report_credits_stops_by_what_the_scheduler_can_do() -> None:
     from raytuner.runner.scheduling import StopReasons, scheduling_report
 
     trials = [TrialRecord(trial_id=i, status="ok", config={}, score=1.0, steps=s, time_s=0.1) for i, s in (("a", 3), ("b", 1))]
@@ -99,7 +99,11 @@ def test_scheduling_report_uses_explores_itself() -> None:
 
     report = scheduling_report(plan(False, True, False), trials, StopReasons(trials={"b": "plateau"}))
     assert report.early_stopping is not None and report.early_stopping.stop_reasons == {"b": "plateau"}
-    assert scheduling_report(plan(True, True, True), trials).early_stopping is None  # clones inherit step counters
+    # PBT never stops a trial (a clone's step counter goes on from its donor's): one that ended
+    # early was stopped by a condition or by itself, never by the scheduler
+    population = scheduling_report(plan(True, True, False), trials, StopReasons(trials={"b": "plateau"}))
+    assert population.early_stopping is not None and population.early_stopping.stop_reasons == {"b": "plateau"}
+    assert scheduling_report(plan(True, True, False), trials).early_stopping.stop_reasons == {"b": "trainable"}
     ended = scheduling_report(plan(False, False, False), trials, StopReasons(ended_by="time_limit"))
     assert ended.early_stopping is not None and ended.early_stopping.stopped_by == {"time_limit": 1}
 

@@ -17,7 +17,7 @@ from raytuner.spec.torch import (
     TorchTrainableSpec,
 )
 from raytuner.trainables.base import Trainable
-from raytuner.trainables.torch.tuning import check_space
+from raytuner.trainables.torch.tuning import check_space, mutation_refusal
 
 DRIVER_MEMORY = 256 * 1024**2  # bytes reserved by the driver of a DDP trial
 
@@ -116,6 +116,20 @@ class TorchTrainable(Trainable):
                 raise SpecError.at("trainable.model.function", m.function, "a callable build(config)")
         elif isinstance(m, CNNModelSpec) and self.spec.data.source and self.spec.data.shape == "vector":
             raise SpecError.at("trainable.data.shape", "vector", "'image' or [C, H, W] for the cnn model")
+
+    def mutation_refusal(self, path: tuple[str, ...]) -> str | None:
+        return mutation_refusal(self.spec, path, self._declared_mutable())
+
+    def _declared_mutable(self) -> frozenset[str]:
+        """What a user's model class, build or load function declares PBT may mutate (``raytuner_mutable``)."""
+        m, owners = self.spec.model, []
+        if isinstance(m, ClassModelSpec):
+            owners.append(import_object(m.path, "trainable.model.path"))
+        elif isinstance(m, BuildModelSpec):
+            owners.append(import_object(m.function, "trainable.model.function"))
+        if self.spec.data.load is not None:
+            owners.append(import_object(self.spec.data.load, "trainable.data.load"))
+        return frozenset(name for owner in owners for name in getattr(owner, "raytuner_mutable", ()))
 
     def _check_data(self) -> str | None:
         from raytuner.trainables.data import check_data

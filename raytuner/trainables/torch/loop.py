@@ -34,7 +34,7 @@ from raytuner.trainables.torch.pruning import (
     weight_sparsity,
 )
 from raytuner.trainables.torch.report import Session
-from raytuner.trainables.torch.schedules import Schedule, build_schedule
+from raytuner.trainables.torch.schedules import Schedule, build_schedule, lr_position
 from raytuner.trainables.torch.tuning import effective_spec, user_config
 
 # reported metrics: name -> the mode that is better ("min"/"max")
@@ -283,9 +283,12 @@ def restore(run: Run, state: dict[str, Any], early: EarlyStopper | None) -> int:
     refresh(model)
     run.optimizer.load_state_dict(state["optimizer"])
     run.schedule.load_state_dict(state["schedule"])
-    if state.get("optimizer_spec") != run.spec.optimizer.model_dump(mode="json"):
-        apply_hyperparameters(run.spec.optimizer, run.optimizer)  # PBT changed them
-        run.schedule.rebase(run.spec.optimizer.lr)
+    saved = state.get("optimizer_spec")
+    if saved != run.spec.optimizer.model_dump(mode="json"):  # PBT changed them: the donor's schedule goes on
+        position = lr_position(run.optimizer)
+        apply_hyperparameters(run.spec.optimizer, run.optimizer)
+        old_lr = (saved or {}).get("lr")
+        run.schedule.rebase(run.optimizer, position, run.spec.optimizer.lr / old_lr if old_lr else 1.0)
     if state.get("scaler"):
         run.scaler.load_state_dict(state["scaler"])
     if early is not None and state.get("early"):

@@ -107,6 +107,9 @@ def apply_hyperparameters(spec: OptimizerSpec, optimizer: torch.optim.Optimizer)
             group["momentum"] = spec.momentum
         if "betas" in group:
             group["betas"] = (spec.beta1, spec.beta2)
+        for key in ("eps", "alpha", "nesterov"):
+            if key in group:
+                group[key] = getattr(spec, key)
         if "hyper_beta" in group and spec.hypergradient is not None:
             group["hyper_beta"] = spec.hypergradient.beta
         if "initial_lr" in group:

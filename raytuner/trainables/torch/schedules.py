@@ -15,13 +15,27 @@ from raytuner.spec.torch import (
 )
 
 
-class Schedule:
-    """Steps a torch lr scheduler at the right moments: per batch, per epoch, or on val loss."""
+LR_KEYS = ("lr", "initial_lr", "max_lr", "min_lr")  # what a schedule keeps in each param group
 
-    def __init__(self, scheduler: Any, *, per_batch: bool = False, on_loss: bool = False) -> None:
+
+def lr_position(optimizer: torch.optim.Optimizer) -> list[dict[str, float]]:
+    """Where the schedule stands: each param group's lr (and one-cycle's bounds)."""
+    return [{key: group[key] for key in LR_KEYS if isinstance(group.get(key), (int, float))}
+            for group in optimizer.param_groups]
+
+
+class Schedule:
+    """Steps a torch lr scheduler at the right moments: per batch, per epoch, or on val loss.
+
+    ``follows_lr``: the schedule is relative to ``optimizer.lr`` (one-cycle with its own
+    ``max_lr`` is not), so a new base lr (PBT) scales it."""
+
+    def __init__(self, scheduler: Any, *, per_batch: bool = False, on_loss: bool = False,
+                 follows_lr: bool = True) -> None:
         self.scheduler = scheduler
         self.per_batch = per_batch
         self.on_loss = on_loss
+        self.follows_lr = follows_lr
 
     def after_batch(self) -> None:
         if self.scheduler is not None and self.per_batch:
@@ -42,12 +56,28 @@ class Schedule:
         if self.scheduler is not None and state is not None:
             self.scheduler.load_state_dict(state)
 
-    def rebase(self, lr: float) -> None:
-        """A restored schedule continues from a new base lr (PBT changed it)."""
-        if self.scheduler is None:
+    def rebase(self, optimizer: torch.optim.Optimizer, position: list[dict[str, float]], ratio: float) -> None:
+        """A restored schedule continues from its position with a base lr ``ratio`` times the
+        old one (PBT mutated ``optimizer.lr``): a step schedule at gamma**k stays at gamma**k
+        of the new base, cosine stays at its point of the curve, one-cycle and plateau scale.
+
+        ``position``: :func:`lr_position` of the restored optimiser, read before the new
+        hyperparameters were put in (they hold the undecayed base lr)."""
+        scale = ratio if self.follows_lr else 1.0
+        for group, saved in zip(optimizer.param_groups, position):
+            for key, value in saved.items():
+                group[key] = value * scale
+        sched = self.scheduler
+        if sched is None:
             return
-        if hasattr(self.scheduler, "base_lrs"):
-            self.scheduler.base_lrs = [lr for _ in self.scheduler.base_lrs]
+        if hasattr(sched, "base_lrs"):
+            sched.base_lrs = [lr * scale for lr in sched.base_lrs]
+        closed_form = getattr(sched, "_get_closed_form_lr", None)  # exact where torch has it (step, cosine)
+        if closed_form is not None:
+            for group, lr in zip(optimizer.param_groups, closed_form()):
+                group["lr"] = lr
+        if hasattr(sched, "_last_lr"):
+            sched._last_lr = [group["lr"] for group in optimizer.param_groups]
 
 
 def build_schedule(spec: TorchTrainableSpec, optimizer: torch.optim.Optimizer, steps_per_epoch: int) -> Schedule:
@@ -70,6 +100,7 @@ def build_schedule(spec: TorchTrainableSpec, optimizer: torch.optim.Optimizer, s
                 cycle_momentum=_has_momentum(spec),
             ),
             per_batch=True,
+            follows_lr=s.max_lr is None,
         )
     if isinstance(s, PlateauSchedule):
         return Schedule(

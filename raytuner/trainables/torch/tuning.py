@@ -117,3 +117,50 @@ def check_space(spec: TorchTrainableSpec, space: Space) -> int:
     if problems:
         raise SpecError(problems)
     return most
+
+
+# -- what PBT/PB2 may mutate -------------------------------------------------------
+
+SECTIONS = ("model", "data", "optimizer", "early_stopping")  # sections that declare pbt_mutable fields
+
+
+def mutation_refusal(spec: TorchTrainableSpec, path: tuple[str, ...],
+                     declared: frozenset[str] = frozenset()) -> str | None:
+    """Why a PBT clone cannot continue from its donor's checkpoint with the value at ``path``
+    changed; None when it can. What is safe is declared by the spec's classes (``pbt_mutable``:
+    fields that keep the parameters' shapes and that the restored state does not overwrite);
+    ``declared``: what a user's model class or build function declares (``raytuner_mutable``)
+    for ``model.args`` (class) or its own config keys (build)."""
+    top, rest = path[0], ".".join(path[1:])
+    if top not in TUNABLE:  # a key for the user's build/load functions
+        return None if top in declared else (
+            f"a value your build or load function declares safe to mutate (set raytuner_mutable = ({top!r},) "
+            "on it if the model's parameter shapes stay the same)")
+    if not rest:
+        return None if top in TorchTrainableSpec.pbt_mutable else f"a field PBT can mutate ({_listed(spec)})"
+    if top == "model" and path[1] == "args" and len(path) == 3:
+        return None if path[2] in declared else (
+            f"an argument the model class declares safe to mutate (set raytuner_mutable = ({path[2]!r},) on "
+            "the class if it keeps the parameter shapes); PBT clones load the donor's weights")
+    section = getattr(spec, top, None) if top in SECTIONS else None
+    safe = type(section).pbt_mutable if section is not None else frozenset()
+    if rest in safe:
+        return None
+    if top == "model":
+        kind = getattr(spec.model, "type", "model")
+        allowed = ", ".join(sorted(safe)) or "none"
+        return (f"a field that keeps the model's parameter shapes (PBT clones load the donor's weights; "
+                f"model type {kind!r} allows: {allowed}); tune {'.'.join(path)} with the strategy and "
+                "leave it out of the mutations")
+    if top == "schedule":
+        return "not a schedule field: a clone restores its donor's schedule, with its settings (mutate optimizer.lr)"
+    return f"a field PBT can mutate ({_listed(spec)})"
+
+
+def _listed(spec: TorchTrainableSpec) -> str:
+    names = sorted(TorchTrainableSpec.pbt_mutable)
+    for top in SECTIONS:
+        section = getattr(spec, top, None)
+        if section is not None:
+            names += [f"{top}.{name}" for name in sorted(type(section).pbt_mutable)]
+    return ", ".join(names)

@@ -95,6 +95,14 @@ def test_diverged_and_metric_failed_records(tmp_path: Path) -> None:
     assert ok.status == "ok" and ok.score == 0.5 and ok.error is None
 
 
+def test_a_clone_that_failed_before_reporting_is_not_ranked_with_its_donors_score(tmp_path: Path) -> None:
+    donors = {"loss": 0.1, "training_iteration": 4, "trial_id": "donor"}  # what PBT left as its last result
+    failed = trial_record(_result(tmp_path, donors, error=RuntimeError("does not fit"), tid="clone"), "loss")
+    assert failed.status == "error" and failed.score is None and failed.score_step is None
+    own = trial_record(_result(tmp_path, {**donors, "trial_id": "clone"}, error=RuntimeError("x"), tid="clone"), "loss")
+    assert own.score == 0.1  # a trial that failed after its own reports keeps its last score
+
+
 # -- the block ----------------------------------------------------------------------
 
 

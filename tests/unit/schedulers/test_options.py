@@ -234,3 +234,21 @@ def test_synchronous_scheduler_with_a_concurrency_limit_gets_a_note() -> None:
     assert any("budget.max_concurrent=2" in note and "hyperband" in note for note in limited.notes)
     assert not make_plan(spec({"name": "hyperband"}, budget={"trials": 6})).notes
     assert not make_plan(spec({"name": "asha"}, budget={"trials": 6, "max_concurrent": 2})).notes
+
+
+@pytest.mark.parametrize("name, fallback", [("pbt", "trainable"), ("asha", "scheduler")])
+def test_stops_are_credited_to_the_condition_that_stopped_the_trial(name: str, fallback: str) -> None:
+    """PBT never stops a trial: one that ended early was stopped by a stop condition or by
+    its own early stopping, never "by the pbt scheduler" (issue #16)."""
+    from raytuner.results.summary import TrialRecord
+    from raytuner.runner.scheduling import StopReasons, scheduling_report
+
+    def trial(tid: str, steps: int, **metrics: Any) -> TrialRecord:
+        return TrialRecord(trial_id=tid, status="ok", config={}, score=1.0, steps=steps, time_s=0.1, metrics=metrics)
+
+    plan = make_plan(spec({"name": name}))
+    trials = [trial("full", 9), trial("flat", 4), trial("own", 5, stopped_early=True), trial("cut", 3)]
+    report = scheduling_report(plan, trials, StopReasons(trials={"flat": "plateau"}))
+    early = report.early_stopping
+    assert early.stop_reasons == {"flat": "plateau", "own": "early_stopping", "cut": fallback}
+    assert early.stopped_by == dict(sorted({"plateau": 1, "early_stopping": 1, fallback: 1}.items()))
