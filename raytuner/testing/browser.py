@@ -81,7 +81,9 @@ def check_pages(paths: list[Path], screenshots: Path, chromium: str | None = Non
     """Load each file in one headless Chromium and return what each page did, in the order
     given (``timeout_s``: per page). Pages load in up to ``tabs`` windows at once (default: one
     per core, at most 4), each in its own renderer: a report's time is parsing and running its
-    inlined plotly.js, one core's work per page. The browser (its whole process group) is stopped before returning."""
+    inlined plotly.js, one core's work per page. Screenshots are ``<stem>.png`` (prefixed with
+    the page's index where stems repeat). The browser (its whole process group) is stopped
+    before returning."""
     chromium = chromium or find_chromium()
     screenshots.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="rt-chromium-") as profile:
@@ -131,6 +133,8 @@ async def _visit(port: int, paths: list[Path], screenshots: Path, tabs: int) -> 
     import aiohttp
 
     free = asyncio.Semaphore(max(1, tabs))
+    stems = [path.stem for path in paths]
+    names = [f"{stem}.png" if stems.count(stem) == 1 else f"{i:02d}-{stem}.png" for i, stem in enumerate(stems)]
     async with aiohttp.ClientSession() as http:
         async with http.get(f"http://127.0.0.1:{port}/json/version") as response:
             browser_url = (await response.json())["webSocketDebuggerUrl"]
@@ -138,9 +142,9 @@ async def _visit(port: int, paths: list[Path], screenshots: Path, tabs: int) -> 
             browser = _Cdp(browser_ws)
             opening = asyncio.Lock()  # one command at a time on the browser's socket
 
-            async def in_a_window(path: Path) -> PageCheck:
+            async def in_a_window(index: int, path: Path) -> PageCheck:
                 async with free:
-                    async with opening:  # a window of its own: a background tab is hidden and never paints
+                    async with opening:  # a window each: pages in background tabs never finished loading here
                         target = (await browser.call("Target.createTarget", url="about:blank", newWindow=True))
                     page_url = f"ws://127.0.0.1:{port}/devtools/page/{target['targetId']}"
                     try:
@@ -148,22 +152,21 @@ async def _visit(port: int, paths: list[Path], screenshots: Path, tabs: int) -> 
                             cdp = _Cdp(ws)
                             for method in ("Page.enable", "Runtime.enable", "Log.enable", "Network.enable"):
                                 await cdp.call(method)
-                            return await _check(cdp, path, screenshots)
+                            return await _check(cdp, path, screenshots / names[index])
                     finally:
                         async with opening:
                             await browser.call("Target.closeTarget", targetId=target["targetId"])
 
-            return list(await asyncio.gather(*(in_a_window(path) for path in paths)))
+            return list(await asyncio.gather(*(in_a_window(i, path) for i, path in enumerate(paths))))
 
 
-async def _check(cdp: "_Cdp", path: Path, screenshots: Path) -> PageCheck:
+async def _check(cdp: "_Cdp", path: Path, target: Path) -> PageCheck:
     url = path.resolve().as_uri()
     cdp.events.clear()
     await cdp.call("Page.navigate", url=url)
     await cdp.wait_for("Page.loadEventFired")
     plots = await _rendered_plots(cdp)
     shot = await _screenshot(cdp)
-    target = screenshots / f"{path.stem}.png"
     target.write_bytes(base64.b64decode(shot["data"]))
     errors, requests = [], []
     for method, params in cdp.events:
