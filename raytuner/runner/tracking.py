@@ -108,14 +108,51 @@ def tracking_callbacks(tracking: Tracking, experiment_name: str) -> list[Any]:
             tags={"raytuner.experiment": experiment_name, **target.tags},
         ))
     if tracking.wandb is not None:
-        from ray.air.integrations.wandb import WandbLoggerCallback
-
-        w = tracking.wandb
-        extra: dict[str, Any] = {"mode": w.mode, "tags": list(w.tags)}
-        if w.entity:
-            extra["entity"] = w.entity
-        callbacks.append(WandbLoggerCallback(project=w.project, group=w.group or experiment_name, **extra))
+        callbacks.append(_wandb_callback(tracking.wandb, experiment_name))
     return callbacks
+
+
+def _wandb_callback(w: WandbTarget, experiment_name: str) -> Any:
+    """Ray's WandbLoggerCallback, told the spec's mode before it looks for an API key: Ray
+    reads only the WANDB_MODE variable there, so ``mode: offline`` alone asked for a login."""
+    from ray.air.integrations.wandb import WANDB_MODE_ENV_VAR, WandbLoggerCallback
+
+    class SpecModeWandbLoggerCallback(WandbLoggerCallback):  # type: ignore[misc]
+        def setup(self, *args: Any, **kwargs: Any) -> None:
+            before = os.environ.get(WANDB_MODE_ENV_VAR)
+            os.environ[WANDB_MODE_ENV_VAR] = w.mode
+            try:
+                super().setup(*args, **kwargs)
+            finally:
+                if before is None:
+                    os.environ.pop(WANDB_MODE_ENV_VAR, None)
+                else:
+                    os.environ[WANDB_MODE_ENV_VAR] = before
+
+        def _start_logging_actor(self, trial: Any, exclude_results: list[str], **init: Any) -> None:
+            # Ray starts W&B in the trial's staging folder under Ray's temp dir and copies it to
+            # storage when it syncs, which the last trials' runs finish after: on local storage,
+            # W&B writes into the trial folder itself (its logging actor runs on this node)
+            folder = _local_trial_folder(trial)
+            if folder is not None:
+                folder.mkdir(parents=True, exist_ok=True)
+                init.setdefault("dir", str(folder))
+            super()._start_logging_actor(trial, exclude_results, **init)
+
+    extra: dict[str, Any] = {"mode": w.mode, "tags": list(w.tags)}
+    if w.entity:
+        extra["entity"] = w.entity
+    return SpecModeWandbLoggerCallback(project=w.project, group=w.group or experiment_name, **extra)
+
+
+def _local_trial_folder(trial: Any) -> Path | None:
+    """The trial's folder in storage where that storage is this machine's disk."""
+    import pyarrow.fs
+
+    storage = getattr(trial, "storage", None)
+    if storage is None or not isinstance(storage.storage_filesystem, pyarrow.fs.LocalFileSystem):
+        return None
+    return Path(storage.trial_fs_path)
 
 
 def _make_sqlite_folder(uri: str) -> None:

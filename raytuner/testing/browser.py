@@ -76,9 +76,14 @@ def _which() -> str | None:
 
 
 def check_pages(paths: list[Path], screenshots: Path, chromium: str | None = None,
-                timeout_s: float = 60.0, width: int = 1280, height: int = 1600) -> list[PageCheck]:
-    """Load each file in one headless Chromium and return what each page did (``timeout_s``:
-    per page); the browser (its whole process group) is stopped before returning."""
+                timeout_s: float = 60.0, width: int = 1280, height: int = 1600,
+                tabs: int | None = None) -> list[PageCheck]:
+    """Load each file in one headless Chromium and return what each page did, in the order
+    given (``timeout_s``: per page). Pages load in up to ``tabs`` windows at once (default: one
+    per core, at most 4), each in its own renderer: a report's time is parsing and running its
+    inlined plotly.js, one core's work per page. Screenshots are ``<stem>.png`` (prefixed with
+    the page's index where stems repeat). The browser (its whole process group) is stopped
+    before returning."""
     chromium = chromium or find_chromium()
     screenshots.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="rt-chromium-") as profile:
@@ -91,7 +96,8 @@ def check_pages(paths: list[Path], screenshots: Path, chromium: str | None = Non
         )
         try:
             port = _devtools_port(Path(profile), process, timeout_s)
-            return asyncio.run(asyncio.wait_for(_visit(port, paths, screenshots), timeout_s * max(1, len(paths))))
+            tabs = tabs or min(4, os.cpu_count() or 1)
+            return asyncio.run(asyncio.wait_for(_visit(port, paths, screenshots, tabs), timeout_s * max(1, len(paths))))
         finally:
             _stop(process)
 
@@ -123,28 +129,44 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             continue
 
 
-async def _visit(port: int, paths: list[Path], screenshots: Path) -> list[PageCheck]:
+async def _visit(port: int, paths: list[Path], screenshots: Path, tabs: int) -> list[PageCheck]:
     import aiohttp
 
+    free = asyncio.Semaphore(max(1, tabs))
+    stems = [path.stem for path in paths]
+    names = [f"{stem}.png" if stems.count(stem) == 1 else f"{i:02d}-{stem}.png" for i, stem in enumerate(stems)]
     async with aiohttp.ClientSession() as http:
-        async with http.get(f"http://127.0.0.1:{port}/json/list") as response:
-            targets = await response.json()
-        page = next(t for t in targets if t.get("type") == "page")
-        async with http.ws_connect(page["webSocketDebuggerUrl"], max_msg_size=0) as ws:
-            cdp = _Cdp(ws)
-            for method in ("Page.enable", "Runtime.enable", "Log.enable", "Network.enable"):
-                await cdp.call(method)
-            return [await _check(cdp, path, screenshots) for path in paths]
+        async with http.get(f"http://127.0.0.1:{port}/json/version") as response:
+            browser_url = (await response.json())["webSocketDebuggerUrl"]
+        async with http.ws_connect(browser_url, max_msg_size=0) as browser_ws:
+            browser = _Cdp(browser_ws)
+            opening = asyncio.Lock()  # one command at a time on the browser's socket
+
+            async def in_a_window(index: int, path: Path) -> PageCheck:
+                async with free:
+                    async with opening:  # a window each: pages in background tabs never finished loading here
+                        target = (await browser.call("Target.createTarget", url="about:blank", newWindow=True))
+                    page_url = f"ws://127.0.0.1:{port}/devtools/page/{target['targetId']}"
+                    try:
+                        async with http.ws_connect(page_url, max_msg_size=0) as ws:
+                            cdp = _Cdp(ws)
+                            for method in ("Page.enable", "Runtime.enable", "Log.enable", "Network.enable"):
+                                await cdp.call(method)
+                            return await _check(cdp, path, screenshots / names[index])
+                    finally:
+                        async with opening:
+                            await browser.call("Target.closeTarget", targetId=target["targetId"])
+
+            return list(await asyncio.gather(*(in_a_window(i, path) for i, path in enumerate(paths))))
 
 
-async def _check(cdp: "_Cdp", path: Path, screenshots: Path) -> PageCheck:
+async def _check(cdp: "_Cdp", path: Path, target: Path) -> PageCheck:
     url = path.resolve().as_uri()
     cdp.events.clear()
     await cdp.call("Page.navigate", url=url)
     await cdp.wait_for("Page.loadEventFired")
     plots = await _rendered_plots(cdp)
     shot = await _screenshot(cdp)
-    target = screenshots / f"{path.stem}.png"
     target.write_bytes(base64.b64decode(shot["data"]))
     errors, requests = [], []
     for method, params in cdp.events:

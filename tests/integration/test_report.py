@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-import os
+import importlib.util
+import json
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +20,11 @@ from raytuner.cli.main import main
 from raytuner.console.report import figures
 from raytuner.results.experiment import read_experiment
 from raytuner.results.summary import Summary
+
+
+# W&B where it is installed (raytuner[wandb]): offline runs in the trial folders, no account
+WANDB = ({"tracking": {"wandb": {"mode": "offline", "project": "rt-tests", "tags": ["suite"]}}}
+         if importlib.util.find_spec("wandb") else {})
 
 
 def spec(storage: Path, name: str, function: str, space: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -46,7 +54,7 @@ def runs(ray_local: None, tmp_path_factory: pytest.TempPathFactory) -> dict[str,
                      budget={"trials": 6, "max_concurrent": 2}, stop={"max_steps": 4},
                      tracking={"mlflow": {"experiment": "fifo-tracked", "tags": {"team": "tests"}}}),
         "failed": spec(storage, "failed", "fail_when_negative", {"x": {"type": "grid", "values": [-1.0, 2.0, 4.0]}},
-                       failure={"max_retries": 0}),
+                       failure={"max_retries": 0}, **WANDB),
         "asha": spec(storage, "asha", "curve", {"x": {"type": "grid", "values": [3.0, 3.5, 8.0, 9.0, 10.0]}},
                      trainable=curve, stop={"max_steps": 6},
                      scheduler={"name": "asha", "options": {"grace_period": 1, "reduction_factor": 3}}),
@@ -239,23 +247,69 @@ def test_mlflow_store_holds_one_run_per_trial_with_its_config_and_curve(runs: di
         assert [m.value for m in history] == pytest.approx(list(rows["loss"]))
 
 
+def wandb_records(file: Path) -> list[dict[str, Any]]:
+    """A W&B offline run's records, read by wandb's own reader (`wandb leet inspect --json`)."""
+    done = subprocess.run([str(Path(sys.executable).with_name("wandb")), "leet", "inspect", str(file), "--json"],
+                          capture_output=True, text=True, timeout=120, check=True)
+    return [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+
+
+def test_wandb_offline_runs_one_per_trial_with_its_config_and_curve(runs: dict[str, Summary]) -> None:
+    """tracking.wandb (mode offline) on the failed-trial run: one W&B run per trial, failed one
+    included, written into the trial's own folder."""
+    if not WANDB:
+        pytest.skip("wandb is not installed (pip install 'raytuner[wandb]')")
+    summary = runs["failed"]
+    files = sorted(Path(summary.experiment_path).glob("trial_*/wandb/offline-run-*/run-*.wandb"))
+    assert len(files) == len(summary.trials) == 3
+    by_folder = {Path(trial.path).name: trial for trial in summary.trials}
+    for file in files:
+        trial = by_folder[file.parents[2].name]
+        records = wandb_records(file)
+        (run,) = [r["run"] for r in records if r["type"] == "run"]
+        assert run["run_id"] == trial.trial_id and run["project"] == "rt-tests"
+        assert run["run_group"] == Path(summary.experiment_path).name
+        config = _wandb_config(records)
+        assert config["x"] == trial.config["x"]
+        progress = Path(trial.path, "progress.csv")
+        rows = pd.read_csv(progress) if progress.is_file() and progress.stat().st_size else pd.DataFrame()
+        history = [r["history"]["item"] for r in records if r["type"] == "history"]
+        assert [h["loss"] for h in history] == pytest.approx(list(rows["loss"]) if "loss" in rows else [])
+        assert len(history) == (0 if trial.status == "error" else 1)
+        assert [r["exit"]["exit_code"] for r in records if r["type"] == "exit"] == [0]
+
+
+def _wandb_config(records: list[dict[str, Any]]) -> dict[str, Any]:
+    config: dict[str, Any] = {}
+    for record in records:
+        if record["type"] == "run":
+            config.update(record["run"]["config"]["update"])
+        elif record["type"] == "config":
+            config.update(record["config"].get("update", {}))
+    return config
+
+
 def test_reports_open_in_headless_chromium_without_errors(runs: dict[str, Summary], reports: dict[str, Path],
                                                           tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Reports in a real browser (Debian's chromium, installed here where allowed): no console
-    error, no request beyond the file, every figure drawn, a screenshot."""
+    """Every report built here, and a comparison page, in a real browser (Debian's chromium,
+    installed here where allowed; one browser, a window per page): no console error, no
+    request beyond the file, every figure drawn, a screenshot."""
+    from raytuner.console.report.compare import write_comparison
+    from raytuner.results.comparison import compare_experiments
     from raytuner.testing.browser import BrowserUnavailable, check_pages, find_chromium
 
     try:
         chromium = find_chromium()
     except BrowserUnavailable as exc:
         pytest.skip(f"no headless Chromium for the browser test: {exc}")
-    shots = tmp_path_factory.mktemp("screenshots")
-    # each page parses ~4.8 MB of inlined plotly.js (1-2 s quiet, 8-10 s on a loaded 2-core box):
-    # one report by default (fifo: the most figures), every one with RAYTUNER_BROWSER_REPORTS=all
-    kinds = list(runs) if os.environ.get("RAYTUNER_BROWSER_REPORTS") == "all" else ["fifo"]
-    pages = check_pages([reports[kind] for kind in kinds], shots, chromium)
-    for kind, page in zip(kinds, pages):
-        html = reports[kind].read_text()
+    out = tmp_path_factory.mktemp("browser")
+    pages = {**reports, "compare": write_comparison(compare_experiments(
+        [runs["fifo"].experiment_path, runs["asha"].experiment_path]), out / "compare.html")}
+    # each page parses ~4.8 MB of inlined plotly.js: about 1 CPU-second a page
+    checked = check_pages(list(pages.values()), out / "screenshots", chromium)
+    assert [Path(page.url).name for page in checked] == [path.name for path in pages.values()]
+    for (kind, path), page in zip(pages.items(), checked):
+        html = path.read_text()
         assert page.errors == (), (kind, page.errors)
         assert page.requests == (), (kind, page.requests)
         assert page.plots == html.count('class="plotly-graph-div"') > 0, kind

@@ -166,3 +166,43 @@ def test_data_from_s3_read_by_validate_and_run(ray_local: None, s3_endpoint: str
 
     assert raytuner.read_summary(ran["experiment_path"], endpoint=s3_endpoint).best.trial_id == ran["best"]["trial_id"]
     assert raytuner.load_model(ran["experiment_path"], endpoint=s3_endpoint).meta["data_source"] == "s3://data-bucket/tables/iris.csv"
+
+
+def test_torch_export_saved_to_s3_loads_back_with_the_search_score(
+        ray_local: None, s3_endpoint: str, aws_env: None, tmp_path: Path) -> None:
+    """A torch run on S3 storage: its best checkpoint is exported into the bucket, and
+    ``load_model("s3://...")`` scores the validation split as the search did."""
+    pytest.importorskip("torch")
+    import numpy as np
+    from sklearn.datasets import load_digits
+
+    import raytuner
+    from raytuner.spec.loader import validate_spec
+    from raytuner.trainables.torch.data import split_table
+
+    _bucket(s3_endpoint, "torch-bucket")
+    csv = tmp_path / "digits.csv"
+    load_digits(as_frame=True).frame.rename(columns={"target": "label"}).iloc[:200].to_csv(csv, index=False)
+    spec = validate_spec({
+        "name": "torch-s3",
+        "trainable": {"type": "torch", "data": {"source": str(csv), "target": "label", "task": "classification",
+                                                "batch_size": 32},
+                      "model": {"type": "mlp", "depth": 1, "width": 16}, "epochs": 2,
+                      "optimizer": {"name": "adam", "lr": 0.01}},
+        "space": {"optimizer": {"lr": {"type": "float", "low": 0.005, "high": 0.05, "log": True}}},
+        "metric": {"name": "val_loss", "scope": "best"},
+        "strategy": {"name": "random", "seed": 0},
+        "budget": {"trials": 2, "max_concurrent": 2},
+        "storage": {"path": "s3://torch-bucket/exp", "endpoint": s3_endpoint},
+    })
+    summary = raytuner.run(spec, show_progress=False)
+    exp = summary.experiment_path
+    assert exp.startswith("s3://torch-bucket/exp/torch-s3-") and summary.best is not None
+    export = summary.final.export
+    assert export.trial_id == summary.best.trial_id and export.saved is not None and export.saved.path == f"{exp}/model"
+    saved = raytuner.load_model(exp, endpoint=s3_endpoint)
+    assert saved.path == f"{exp}/model" and saved.meta["framework"] == "torch"
+    assert saved.meta["epoch"] == summary.best.score_step
+    split = split_table(spec.trainable.data, spec.strategy.seed, "classification")
+    metrics = saved.model.evaluate(split.X_val, np.asarray(split.classes)[split.y_val])
+    assert metrics["val_loss"] == pytest.approx(summary.best.score, rel=1e-5)

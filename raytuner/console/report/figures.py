@@ -166,7 +166,9 @@ def parallel_coordinates(experiment: Experiment) -> go.Figure | None:
     dimensions.append({"label": experiment.metric or "score", "values": scores})
     fig = go.Figure(go.Parcoords(line={"color": scores, "colorscale": "Viridis", "showscale": True,
                                        "reversescale": experiment.mode == "min"}, dimensions=dimensions))
-    fig.update_layout(title="Parallel coordinates of configs, coloured by score", **LAYOUT)
+    # parcoords writes its axis names above the plot area: room for them below the title
+    fig.update_layout(title="Parallel coordinates of configs, coloured by score",
+                      **{**LAYOUT, "margin": {**LAYOUT["margin"], "t": 100}})
     return fig
 
 
