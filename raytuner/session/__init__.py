@@ -1,0 +1,147 @@
+"""A warm local session: one local Ray kept up between runs, on purpose (opt-in).
+
+``raytuner session start`` (or :func:`start`) starts it; every later ``raytuner run``,
+``raytuner.run`` and ``TuneSearchCV.fit`` given no address joins it (about half a second)
+instead of starting a Ray of its own (3-4 s), and says so in one line. It ends with
+``raytuner session stop`` (:func:`stop`: its own process group only, never ``ray stop``)
+or after ``idle_timeout_s`` with no driver connected. Its state file lives in
+``RAYTUNER_SESSION_DIR`` (default ``~/.cache/raytuner``); see ``runner.warm_session``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import asdict
+from typing import Any
+
+from raytuner.errors import ClusterError
+from raytuner.runner.warm_session import (
+    TOKEN_FILE, SessionState, live_session, pid_alive, read_state, session_dir, stale_reason, state_path,
+)
+
+__all__ = ["start", "stop", "status", "SessionState"]
+DAEMON = "raytuner.session._daemon"
+
+
+def start(idle_timeout_s: float = 0.0, num_cpus: int | None = None, *, wait_s: float = 90.0) -> SessionState:
+    """Start the session (or return the one already up)."""
+    if idle_timeout_s < 0:
+        raise ClusterError(f"idle timeout {idle_timeout_s!r}: expected 0 (none) or a positive number of seconds")
+    if num_cpus is not None and num_cpus < 1:
+        raise ClusterError(f"num_cpus {num_cpus!r}: expected a positive integer")
+    running = live_session()
+    if running is not None:
+        return running
+    _clear_stale()
+    root = session_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    token = root / TOKEN_FILE
+    fd = os.open(token, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(secrets.token_hex(32))
+    env = dict(os.environ, RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=str(token), RAY_USAGE_STATS_ENABLED="0")
+    env.pop("RAY_ADDRESS", None)
+    cmd = [sys.executable, "-m", DAEMON, "--idle-timeout", str(idle_timeout_s)]
+    if num_cpus is not None:
+        cmd += ["--num-cpus", str(num_cpus)]
+    log = open(root / "session.log", "ab")
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
+                            start_new_session=True, close_fds=True)
+    log.close()
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        state = read_state()
+        if state is not None and state.pid == proc.pid:
+            return state
+        if proc.poll() is not None:
+            raise ClusterError(f"the session did not start (exit status {proc.returncode}); see {root / 'session.log'}")
+        time.sleep(0.1)
+    _stop_group(proc.pid, 3.0)
+    raise ClusterError(f"the session did not start within {wait_s:.0f} s; see {root / 'session.log'}")
+
+
+def stop(grace_s: float = 5.0) -> bool:
+    """Stop the session this state file records (its process group only); False when none was up."""
+    state = read_state()
+    if state is None:
+        state_path().unlink(missing_ok=True)
+        return False
+    stopped = _ours(state.pid) and _stop_group(state.pid, grace_s)
+    _forget(state)
+    return stopped
+
+
+def status() -> dict[str, Any]:
+    """What the state file says and whether that session is usable from this process."""
+    state = read_state()
+    if state is None:
+        return {"running": False, "state_file": str(state_path())}
+    reason = stale_reason(state)
+    return {"running": pid_alive(state.pid), "usable": reason is None, "why_not": reason,
+            "state_file": str(state_path()), **asdict(state)}
+
+
+def _ours(pid: int) -> bool:
+    """The PID is still the session's daemon (not a reused PID) and leads its own group."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")
+        return DAEMON in cmdline and os.getpgid(pid) == pid
+    except (OSError, ProcessLookupError):
+        return False
+
+
+def _stop_group(pgid: int, grace_s: float) -> bool:
+    """SIGTERM to the session's process group, SIGKILL to what is left after the grace."""
+    try:
+        os.killpg(pgid, signal.SIGTERM)
+    except ProcessLookupError:
+        return False
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline and _group_alive(pgid):
+        time.sleep(0.1)
+    if _group_alive(pgid):
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    try:
+        os.waitpid(pgid, os.WNOHANG)  # our child when this process started it
+    except ChildProcessError:
+        pass
+    return True
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie child of this process still counts for killpg
+        pid, _ = os.waitpid(pgid, os.WNOHANG)
+        if pid == pgid:
+            return _group_alive(pgid)
+    except ChildProcessError:
+        pass
+    return True
+
+
+def _clear_stale() -> None:
+    state = read_state()
+    if state is not None and not pid_alive(state.pid):
+        _forget(state)
+
+
+def _forget(state: SessionState) -> None:
+    import shutil
+
+    current = read_state()
+    if current is not None and current.pid == state.pid:
+        state_path().unlink(missing_ok=True)
+    if state.temp_dir.startswith("/tmp/rts"):
+        shutil.rmtree(state.temp_dir, ignore_errors=True)
