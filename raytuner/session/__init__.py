@@ -132,9 +132,14 @@ def _group_alive(pgid: int) -> bool:
 
 
 def _clear_stale() -> None:
+    """Forget a dead session; stop a live one this process cannot use (another raytuner
+    version or source, another Python): ``start`` replaces it rather than orphaning it."""
     state = read_state()
-    if state is not None and not pid_alive(state.pid):
-        _forget(state)
+    if state is None:
+        return
+    if pid_alive(state.pid) and _ours(state.pid):
+        _stop_group(state.pid, 5.0)
+    _forget(state)
 
 
 def _forget(state: SessionState) -> None:
