@@ -39,7 +39,7 @@ def add_session_commands(sub: Any, command: Register) -> None:
 
 
 def _session(args: argparse.Namespace) -> int:
-    import raytuner.session as session
+    import raytuner.cluster.session as session
 
     if args.session_command == "start":
         started = time.perf_counter()

@@ -1,7 +1,7 @@
 """Finding the user's warm local session (``raytuner session start``) from a driver.
 
 A session is one long-lived local Ray, started on purpose by the user and stopped by
-``raytuner session stop`` or its idle timeout (``raytuner.session``). Its state file
+``raytuner session stop`` or its idle timeout (``raytuner.cluster.session``). Its state file
 (``session.json`` in ``RAYTUNER_SESSION_DIR``, default ``~/.cache/raytuner``) records the
 GCS address, the daemon's PID (leader of its own process group), the raytuner version and
 a hash of raytuner's source. A driver that is given no address uses the session when the

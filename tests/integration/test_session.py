@@ -1,4 +1,4 @@
-"""The opt-in warm session (raytuner.session): start, a run that joins it, stop (its own
+"""The opt-in warm session (raytuner.cluster.session): start, a run that joins it, stop (its own
 process group only), and the idle timeout. Each test's session lives in a state dir of its
 own (RAYTUNER_SESSION_DIR); the suite's shared Ray is never it (a run joins a session only
 when this process has no Ray of its own, so the run is a subprocess)."""
@@ -43,7 +43,7 @@ def session_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_start_run_in_it_status_and_stop_only_its_own(session_dir: Path, tmp_path: Path) -> None:
-    import raytuner.session as session
+    import raytuner.cluster.session as session
 
     bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])  # not the session's
     state = session.start(num_cpus=1)
@@ -75,7 +75,7 @@ def test_start_run_in_it_status_and_stop_only_its_own(session_dir: Path, tmp_pat
 
 
 def test_idle_timeout_stops_it(session_dir: Path) -> None:
-    import raytuner.session as session
+    import raytuner.cluster.session as session
 
     state = session.start(idle_timeout_s=1.0, num_cpus=1)
     deadline = time.monotonic() + 120

@@ -25,7 +25,7 @@ from raytuner.runner.warm_session import (
 )
 
 __all__ = ["start", "stop", "status", "SessionState"]
-DAEMON = "raytuner.session._daemon"
+DAEMON = "raytuner.cluster.session_daemon"
 
 
 def start(idle_timeout_s: float = 0.0, num_cpus: int | None = None, *, wait_s: float = 90.0) -> SessionState:

@@ -1,4 +1,4 @@
-"""``python -m raytuner.session._daemon``: the session's one process (leader of its own
+"""``python -m raytuner.cluster.session_daemon``: the session's one process (leader of its own
 process group). It starts a local Ray (``ray.init``: GCS, raylet and workers are its
 children, in its group), writes the state file, then watches: with an idle timeout it
 stops the session once no other driver has been connected for that long. SIGTERM
