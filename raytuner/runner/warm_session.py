@@ -7,7 +7,7 @@ GCS address, the daemon's PID (leader of its own process group), the raytuner ve
 a hash of raytuner's source. A driver that is given no address uses the session when the
 file is there, the PID lives, the version and source match this process's, and the address
 answers; anything else is a stale file: removed, and the driver starts its own Ray as
-always. ``RAYTUNER_SESSION=off`` ignores any session.
+always. ``RAYTUNER_SESSION=off`` (or ``RAY_ADDRESS``) ignores any session.
 """
 
 from __future__ import annotations
@@ -119,6 +119,8 @@ def live_session() -> SessionState | None:
     removed (the daemon's own PID is checked first, so a live session of another version
     is left alone, only ignored)."""
     if os.environ.get("RAYTUNER_SESSION", "").lower() in ("off", "0", "no", "false"):
+        return None
+    if os.environ.get("RAY_ADDRESS"):  # a job on a cluster, or a user's own choice: that Ray, not ours
         return None
     path = state_path()
     state = read_state(path) if path.exists() else None

@@ -53,8 +53,11 @@ def test_off_switch_and_unreadable_file(session_dir: Path, tmp_path: Path, monke
     (session_dir / ws.STATE_FILE).write_text("{not json")
     assert ws.live_session() is None
     assert not (session_dir / ws.STATE_FILE).exists()
-    monkeypatch.setenv("RAYTUNER_SESSION", "off")
     ws.write_state(_state(tmp_path, 1))
+    monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:1")  # a job on a cluster: that Ray, not the session
+    assert ws.live_session() is None
+    monkeypatch.delenv("RAY_ADDRESS")
+    monkeypatch.setenv("RAYTUNER_SESSION", "off")
     assert ws.live_session() is None
 
 
