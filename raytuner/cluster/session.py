@@ -97,38 +97,75 @@ def _ours(pid: int) -> bool:
 
 
 def _stop_group(pgid: int, grace_s: float) -> bool:
-    """SIGTERM to the session's process group, SIGKILL to what is left after the grace."""
-    try:
-        os.killpg(pgid, signal.SIGTERM)
-    except ProcessLookupError:
+    """SIGTERM to the session's processes, SIGKILL to what is left after the grace. Its
+    processes: its process group, and every descendant of the daemon (Ray's worker processes
+    put themselves in process groups of their own), read before the first signal."""
+    members = {pid: start for pid, start in _processes().items() if pid == pgid or _descends(pid, pgid) or _pgid(pid) == pgid}
+    if pgid not in members:
         return False
+    for pid in members:
+        _signal(pid, signal.SIGTERM)
     deadline = time.monotonic() + grace_s
-    while time.monotonic() < deadline and _group_alive(pgid):
+    while time.monotonic() < deadline and _left(members):
         time.sleep(0.1)
-    if _group_alive(pgid):
+    for pid in _left(members):
+        _signal(pid, signal.SIGKILL)
+    return True
+
+
+_PARENTS: dict[int, int] = {}
+
+
+def _processes() -> dict[int, str]:
+    """pid -> start time (field 22 of /proc/PID/stat) of every process; fills _PARENTS."""
+    out: dict[int, str] = {}
+    _PARENTS.clear()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
         try:
-            os.killpg(pgid, signal.SIGKILL)
-        except ProcessLookupError:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z":
+            out[int(entry)] = fields[19]
+        _PARENTS[int(entry)] = int(fields[1])
+    return out
+
+
+def _descends(pid: int, ancestor: int) -> bool:
+    seen = 0
+    while pid > 1 and seen < 64:
+        pid, seen = _PARENTS.get(pid, 0), seen + 1
+        if pid == ancestor:
+            return True
+    return False
+
+
+def _pgid(pid: int) -> int:
+    try:
+        return os.getpgid(pid)
+    except (ProcessLookupError, PermissionError):
+        return -1
+
+
+def _left(members: dict[int, str]) -> list[int]:
+    """The members still running (the same process: its start time unchanged)."""
+    now = _processes()
+    for pid in members:  # reap the daemon when this process started it
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
             pass
-    try:
-        os.waitpid(pgid, os.WNOHANG)  # our child when this process started it
-    except ChildProcessError:
-        pass
-    return True
+    return [pid for pid, start in members.items() if now.get(pid) == start]
 
 
-def _group_alive(pgid: int) -> bool:
+def _signal(pid: int, sig: int) -> None:
     try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    try:  # a zombie child of this process still counts for killpg
-        pid, _ = os.waitpid(pgid, os.WNOHANG)
-        if pid == pgid:
-            return _group_alive(pgid)
-    except ChildProcessError:
+        os.kill(pid, sig)
+    except (ProcessLookupError, PermissionError):
         pass
-    return True
 
 
 def _clear_stale() -> None:

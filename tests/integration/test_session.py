@@ -31,7 +31,16 @@ import json, sys
 import raytuner
 from raytuner.runner import session
 summary = raytuner.run(sys.argv[1], show_progress=False)
-print(json.dumps({"ray": summary.ray, "ok": summary.counts["ok"], "starts": session.local_ray_starts()}))
+import os, ray
+
+class Probe:
+    def pid(self):
+        return os.getpid()
+
+# a worker process that outlives this driver (Ray gives it a process group of its own)
+probe = ray.remote(num_cpus=0)(Probe).options(lifetime="detached", name="probe", namespace="t").remote()
+print(json.dumps({"ray": summary.ray, "ok": summary.counts["ok"], "starts": session.local_ray_starts(),
+                  "worker": ray.get(probe.pid.remote())}))
 """
 
 
@@ -61,7 +70,9 @@ def test_start_run_in_it_status_and_stop_only_its_own(session_dir: Path, tmp_pat
                               env=env, timeout=300)
         assert done.returncode == 0, done.stderr[-3000:]
         out = json.loads(done.stdout.strip().splitlines()[-1])
+        worker = out.pop("worker")
         assert out == {"ray": {"address": state.address, "session": True}, "ok": 3, "starts": 0}
+        assert _alive(worker) and os.getpgid(worker) != state.pid
         assert f"using the raytuner session at {state.address}" in done.stderr
     finally:
         members = _group(state.pid)
@@ -70,6 +81,7 @@ def test_start_run_in_it_status_and_stop_only_its_own(session_dir: Path, tmp_pat
     bystander.kill()
     bystander.wait()
     assert members and not [pid for pid in members if _alive(pid)]
+    assert not _alive(worker)  # a descendant in a group of its own: stopped too
     assert not (session_dir / "session.json").exists() and not Path(state.temp_dir).exists()
     assert session.stop() is False and session.status()["running"] is False
 
