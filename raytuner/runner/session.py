@@ -162,7 +162,7 @@ class _KeptRay:
     def _join_session(self, verbose: bool) -> bool:
         """Join the user's warm session (``raytuner session start``) when one is up and usable
         (runner.warm_session); kept joined like a started Ray, disconnected at exit."""
-        from raytuner.runner.warm_session import announce, live_session
+        from raytuner.runner.warm_session import announce, live_session, prestart_workers
 
         state = live_session()
         if state is None:
@@ -176,6 +176,7 @@ class _KeptRay:
                 raise
         self.session = state
         self.node_id = ray_node_id()
+        prestart_workers(state)  # the trials' worker processes boot while the driver sets up
         announce(state)
         if not self._exit_hook:
             atexit.register(stop_local_ray)
