@@ -249,7 +249,9 @@ def _quickstart_in_session(spec: Path, job: dict[str, Any], repeats: int) -> dic
     note = (f"{'met' if ratio <= 1.0 else 'MISSED'}: goal 1, quickstart with a raytuner session (opt-in, "
             f"`raytuner session start` took {start_s:.1f} s once): {ratio:.2f}x RandomizedSearchCV (goal <= 1.0x); "
             "what would close it: the trial workers' boot and first scikit-learn import (Ray starts fresh worker "
-            "processes for every driver: workers are never shared across jobs), then Tune's per-run set-up")
+            "processes for every driver: workers are never shared across jobs; the joining driver has them "
+            "prestarted at connect), then Tune's per-run set-up; sklearn trials as batched evaluations on "
+            "detached actors kept warm in the session would remove both")
     print(f"done: quickstart in a session {ratio:.2f}x", file=sys.stderr)
     return {"row": row, "note": note}
 
