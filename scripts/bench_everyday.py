@@ -234,7 +234,7 @@ def _quickstart_in_session(spec: Path, job: dict[str, Any], repeats: int) -> dic
     interleaved beside them."""
     first, later, theirs = [], [], []
     with tempfile.TemporaryDirectory(prefix="rt-bench-") as tmp, bench_session(tmp) as start_s:
-        for r in range(repeats + 2):  # the first run after start, then later runs
+        for r in range(repeats + 1):  # the first run after start, then later runs
             pair = [("ours", raytuner_cmd(spec, f"{tmp}/results")), ("theirs", sklearn_cmd(job, tmp))]
             for who, cmd in (pair if r % 2 == 0 else pair[::-1]):
                 if who == "ours":
