@@ -39,6 +39,10 @@ def resume(directory: str, *, retry_failed: bool = False, **kwargs):  # type: ig
 
 def __getattr__(name: str):  # type: ignore[no-untyped-def]
     """``read_experiment`` and ``Experiment`` import pandas: loaded on first use, not by ``import raytuner``."""
+    if name == "session":  # raytuner.session.start() / stop() / status(): the warm local session
+        from raytuner.cluster import session
+
+        return session
     if name in ("read_experiment", "Experiment"):
         from raytuner.results import experiment
 

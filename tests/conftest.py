@@ -63,6 +63,9 @@ def raytuner_home(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.Temp
     never to the real ~/.raytuner."""
     home = tmp_path_factory.mktemp("raytuner-home")
     monkeypatch.setenv("RAYTUNER_HOME", str(home))
+    # a user's warm session (raytuner session start) is never joined by a test: its state
+    # file is looked for in this empty dir (tests of the session set their own)
+    monkeypatch.setenv("RAYTUNER_SESSION_DIR", str(home / "session"))
     monkeypatch.delenv("RAYTUNER_HISTORY_URL", raising=False)
     return home
 

@@ -75,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     from raytuner.cli.cluster import add_cluster_commands
 
     add_cluster_commands(sub, command)
+    from raytuner.cli.session import add_session_commands  # session start|stop|status
+    add_session_commands(sub, command)
     from raytuner.cli.results import add_results_commands  # compare, experiments
     add_results_commands(sub, command)
     from raytuner.cli.history import add_history_commands  # history list|show|similar|forget|export

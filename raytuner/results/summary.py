@@ -76,6 +76,7 @@ class Summary:
     task_key: str | None = None  # equal for runs that score configs the same way (raytuner.runner.history.task_key)
     scope: str = "last"  # metric.scope: a trial's score is its last step's ("last") or its best step's ("best")
     preprocessing: dict[str, Any] | None = None  # a file's columns: kinds, what was done, rows dropped (trainable.data_report)
+    ray: dict[str, Any] = field(default_factory=dict)  # the Ray it ran on: {address, session} when a raytuner session
 
     def front(self) -> list[TrialRecord]:
         """The Pareto-optimal trials (multi-objective experiments)."""

@@ -27,7 +27,7 @@ from raytuner.runner.scheduling import StopReasons, scheduling_report
 from raytuner.runner.lean_trials import ReleaseFinished
 from raytuner.runner.records import trial_record
 from raytuner.runner.retries import no_retry_for_permanent_errors
-from raytuner.runner.session import quiet_ray, ray_session, scoped_environ
+from raytuner.runner.session import joined_session, quiet_ray, ray_session, scoped_environ
 from raytuner.runner.tuning import TunerPlan, build_stopper, multi_objective, search_setup, trial_loggers, tuner_plan
 from raytuner.spec.models import ExperimentSpec
 from raytuner.results.storage import experiment_uri, for_spec, probe
@@ -162,6 +162,7 @@ def run_experiment(
             print(f"  {line}", file=progress_stream or sys.stderr)
     with ray_session(address, verbose=verbose):  # quiet, and restored on exit
         preflight.result()  # its SpecError: Ray shut down, nothing written
+        session = joined_session()  # the user's warm session (raytuner session start), if joined
         require_feasible(plan.trainable.trial_resources(), spec.resources.wait_for_nodes_s, progress_stream)
         if plan.batch and resume is None:  # cheap trials in batches on warm actors (runner.batched)
             experiment_path, trials = _run_batched(plan, info, partial, callbacks[0] if show_progress else None)
@@ -209,6 +210,7 @@ def run_experiment(
         task_key=plan_task_key(plan),
         scope=plan.scope,
         preprocessing=preprocessing,
+        ray={"address": session.address, "session": True} if session is not None else {},
         **multi_objective(plan, trials),
     )
     _write_outputs(summary, spec)

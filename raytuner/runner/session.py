@@ -11,7 +11,7 @@ import shutil
 import sys
 import tempfile
 import threading
-from typing import Iterator, Mapping
+from typing import Any, Iterator, Mapping
 
 from raytuner.errors import ClusterError
 
@@ -126,6 +126,7 @@ class _KeptRay:
     def __init__(self) -> None:
         self.temp_dir: str | None = None
         self.node_id: str | None = None
+        self.session: Any = None  # the warm session joined (runner.warm_session.SessionState), if any
         self.starts = 0  # local Rays this process started (tests and benchmarks read it)
         self._lock = threading.Lock()
         self._background: concurrent.futures.Future[None] | None = None
@@ -144,6 +145,8 @@ class _KeptRay:
             if ray.is_initialized():
                 return
             self._forget()  # one started before and shut down by someone else: its files go
+            if self._join_session(verbose):
+                return
             try:
                 temp_dir = start_local_ray(num_cpus, verbose=verbose)
             except ClusterError:
@@ -155,6 +158,30 @@ class _KeptRay:
             if not self._exit_hook:
                 atexit.register(stop_local_ray)
                 self._exit_hook = True
+
+    def _join_session(self, verbose: bool) -> bool:
+        """Join the user's warm session (``raytuner session start``) when one is up and usable
+        (runner.warm_session); kept joined like a started Ray, disconnected at exit."""
+        from raytuner.runner.warm_session import announce, live_session, prestart_workers
+
+        state = live_session()
+        if state is None:
+            return False
+        with scoped_environ(state.environ()):
+            _reload_auth()  # Ray read RAY_AUTH_* once, at import: it reads the session's now
+            try:
+                _connect(state.address, verbose)
+            except BaseException:
+                _reload_auth()
+                raise
+        self.session = state
+        self.node_id = ray_node_id()
+        prestart_workers(state)  # the trials' worker processes boot while the driver sets up
+        announce(state)
+        if not self._exit_hook:
+            atexit.register(stop_local_ray)
+            self._exit_hook = True
+        return True
 
     def begin(self, num_cpus: int | None, verbose: bool) -> None:
         import ray  # imported here, in the caller's thread: the start thread only starts Ray
@@ -193,13 +220,15 @@ class _KeptRay:
         with self._lock:
             if self.up():
                 ray.shutdown()
+            if self.session is not None:
+                _reload_auth()  # the session's token is forgotten: a later local Ray reads the environment's
             self._forget()
             self._release.set()
 
     def _forget(self) -> None:
         if self.temp_dir:
             shutil.rmtree(self.temp_dir, ignore_errors=True)
-        self.temp_dir = self.node_id = None
+        self.temp_dir = self.node_id = self.session = None
 
 
 _KEPT = _KeptRay()
@@ -224,6 +253,28 @@ def _exit_on_sigterm() -> None:
 def stop_local_ray() -> None:
     """Shut down the local Ray this process started and kept (at exit; callable earlier)."""
     _KEPT.stop()
+
+
+def _reload_auth() -> None:
+    """Ray's authentication settings and token read again from the environment (Ray caches
+    both in the process; its own test utilities reset them the same way)."""
+    try:
+        from ray._raylet import AuthenticationTokenLoader, Config
+    except ImportError:  # another Ray: joining a session may then need RAY_AUTH_* set by the user
+        return
+    Config.initialize("")
+    AuthenticationTokenLoader.instance().reset_cache()
+
+
+def ray_node_id() -> str | None:
+    import ray
+
+    return ray.get_runtime_context().get_node_id() if ray.is_initialized() else None
+
+
+def joined_session() -> Any:
+    """The warm session this process joined and is still connected to (SessionState), or None."""
+    return _KEPT.session if _KEPT.up() else None
 
 
 def local_ray_starts() -> int:
