@@ -196,17 +196,24 @@ def sections(quick: bool) -> list[benchlib.Section]:
         benchlib.goal(ours["growth_mb"] <= allowed,
                       f"goal 5 memory: driver growth {ours['growth_mb']:.1f} MB from trial 100 to {trials} "
                       f"(≤ {allowed:.1f} MB allowed at this size, 50 MB at 10,000; raw Ray Tune "
-                      f"{figures[CONTENDERS[0]]['growth_mb']:.1f} MB). raytuner's own per-trial state is released "
-                      "(TrialFiles, ReleaseFinished, Progress); tracemalloc shows the Python objects left are "
-                      "Tune's Trial objects and their cached JSON (kept for the ResultGrid and the experiment state); "
-                      "the rest of the RSS growth is native (Ray core worker) and allocator high water. Closing it: "
-                      "run very long experiments as chained Tuner.fit() segments, or Tune keeping finished trials "
+                      f"{figures[CONTENDERS[0]]['growth_mb']:.1f} MB; {ours['kb_per_trial']:.1f} KB per trial against "
+                      f"{figures[CONTENDERS[0]]['kb_per_trial']:.1f}). raytuner's own per-trial state is released "
+                      "(TrialFiles, ReleaseFinished, Progress) and a completed Tune Trial is trimmed (step windows "
+                      "dropped, one shared resource request, the dirname creator pickled by name). Tune still holds "
+                      "each finished Trial (its state JSON, run-metadata JSON, last result and storage context are "
+                      "most of it) for the ResultGrid and the experiment state; the rest of the RSS growth is "
+                      "native (Ray core worker) and allocator high water, and it grows with the driver's load. "
+                      "What would close the gap: take a finished trial out of Tune's controller once raytuner has "
+                      "recorded it (a small record, its saved state moved to a side file that resume reads), "
+                      "or run very long experiments as chained Tuner.fit() segments; upstream, Tune keeping finished trials "
                       "as records (ray#64231)."),
         benchlib.goal(ratio <= GOAL_RATIO,
                       f"goal 5 overhead: last 100 trials {ours['ms_last_100']:.1f} ms/trial vs trials 100-200 "
                       f"{ours['ms_100_200']:.1f} ms/trial ({ratio:.2f}x, goal ≤ {GOAL_RATIO}x). Every experiment-state save "
-                      "and partial summary is O(trials); raytuner spaces them out with the trial count and their cost, "
-                      "what remains is Tune's per-step O(trials) scans (a smaller live-trial list in Tune would close it)."),
+                      "and partial summary is O(trials); raytuner spaces them out with the trial count and their cost. "
+                      "What would close the rest: Tune's per-step O(trials) scans over every Trial it keeps go with "
+                      "the same fix as memory (finished trials out of the controller). Timings on a shared machine "
+                      "are noisy: compare runs made side by side."),
         f"results directory: {ours['dir_mb']:.1f} MB in {ours['dir_files']} files for {trials} trials (raytuner).",
     ]
     return [benchlib.Section(
