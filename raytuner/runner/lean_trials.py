@@ -17,7 +17,10 @@ A trial that completed (Tune never runs it again, a resume included) gives up mo
 the step windows of the objectives too (``metric_n_steps``: only updated by new
 results), and its own copy of the resource request, replaced by one shared by every
 finished trial that asked the same (``release``). A failed trial keeps its windows: a
-resume with ``retry_failed`` runs it again. Measured by ``scripts/bench_scale.py``.
+resume with ``retry_failed`` runs it again. Either kind lets go of the ObjectRef Tune
+keeps of the actor's default metrics (``_default_result_or_future``, read only while a
+trial has not reported yet): held, it pins a reference and its small object in Ray's core
+worker for the whole run. Measured by ``scripts/bench_scale.py``.
 """
 
 from __future__ import annotations
@@ -47,7 +50,17 @@ def trim(trial: Any, keep: Iterable[str]) -> int:
     for name in [name for name in steps if name not in kept]:
         steps.pop(name, None)
     meta.invalidate_cache()  # the dicts changed in place: the cached JSON is stale
+    drop_default_future(trial)
     return len(gone)
+
+
+def drop_default_future(trial: Any) -> None:
+    """Forget the ObjectRef of the actor's default metrics once the trial has reported
+    (Tune's ``last_result`` reads it only for a trial with no report of its own)."""
+    meta = getattr(trial, "run_metadata", None)
+    reported = meta is not None and any(key != "trial_id" for key in meta.last_result)
+    if reported and getattr(trial, "_default_result_or_future", None) is not None:
+        trial._default_result_or_future = None
 
 
 def release(trial: Any, keep: Iterable[str], shared: dict[Any, Any]) -> None:

@@ -114,10 +114,16 @@ def test_completed_trials_share_one_resource_request_and_save_small() -> None:
         trial = Trial("t", stub=True, trial_dirname_creator=trial_dirname)
         trial.placement_group_factory = PlacementGroupFactory([{"CPU": 1}])  # each its own, as Tune makes them
         trial.run_metadata = _metadata()
+        trial.run_metadata.last_result = {"score": 3.0, "trial_id": trial.trial_id}
+        trial._default_result_or_future = object()  # stands in for the ObjectRef Tune keeps
         release.on_trial_complete(0, [], trial)
         trials.append(trial)
     assert trials[0].placement_group_factory is trials[1].placement_group_factory is trials[2].placement_group_factory
     assert trials[2].placement_group_factory == PlacementGroupFactory([{"CPU": 1}])
+    assert trials[0]._default_result_or_future is None and trials[0].last_result["score"] == 3.0
+    silent = SimpleNamespace(run_metadata=_metadata(), _default_result_or_future="ref")
+    release.on_trial_error(0, [], silent)  # never reported: Tune still reads the actor's defaults
+    assert silent._default_result_or_future == "ref"
     state, _ = trials[0].get_json_state()
     assert len(json.loads(state)["trial_dirname_creator"]) < 400  # pickled by name, not a lambda's code
     assert len(release._shared) == 1 and release.__getstate__()["_shared"] == {}
