@@ -10,6 +10,8 @@ Figures: RSS at trial 100 and at the last trial, the growth between them (MB, KB
 per-trial overhead (median over windows of 10 completions of ms per trial) for trials 100-200
 and the last 100, and the size of the results directory (bytes, files).
 Goal: growth <= 50 MB from trial 100 to trial 10,000; last-100 overhead within 1.2x of 100-200.
+With BENCH_SCALE_TRACE=1 a one-contender run also reports the Python heap's growth per trial
+(tracemalloc; what is left of the RSS growth is native memory and allocator high water).
 """
 
 from __future__ import annotations
@@ -39,17 +41,25 @@ CONTENDERS = ("raw Ray Tune (reuse_actors)", "raytuner")
 _COUNT = re.compile(r"trials (\d+)")
 
 
+TRACE_ENV = "BENCH_SCALE_TRACE"  # =1: also the Python heap (tracemalloc) per trial; its timings are not comparable
+
+
 class Samples:
-    """(trials done, seconds, RSS bytes) at each completion."""
+    """(trials done, seconds, RSS bytes) at each completion; with tracemalloc on, the traced bytes too."""
 
     def __init__(self) -> None:
         import psutil
 
         self._proc = psutil.Process()
         self.rows: list[tuple[int, float, int]] = []
+        self.traced: dict[int, int] = {}
 
     def take(self, done: int) -> None:
         self.rows.append((done, time.perf_counter(), self._proc.memory_info().rss))
+        import tracemalloc
+
+        if tracemalloc.is_tracing():
+            self.traced[done] = tracemalloc.get_traced_memory()[0]
 
 
 class ProgressSampler:
@@ -146,6 +156,10 @@ def measure(contender: str, trials: int) -> dict[str, Any]:
     from raytuner.testing import start_test_ray
 
     temp = start_test_ray(2)
+    if os.environ.get(TRACE_ENV) == "1":
+        import tracemalloc
+
+        tracemalloc.start(1)
     storage = tempfile.mkdtemp(prefix="rtscale")
     samples = Samples()
     try:
@@ -167,6 +181,9 @@ def measure(contender: str, trials: int) -> dict[str, Any]:
         "ms_100_200": per_trial_ms(samples.rows, 100, 200),
         "ms_last_100": per_trial_ms(samples.rows, trials - 100, trials),
         "dir_mb": size / 2**20, "dir_files": files,
+        # the Python heap's share of the growth (BENCH_SCALE_TRACE=1): the rest is native and allocator
+        **({"python_kb_per_trial": (samples.traced[trials] - samples.traced[100]) / 1024 / max(1, trials - 100)}
+           if 100 in samples.traced and trials in samples.traced else {}),
     }
 
 
