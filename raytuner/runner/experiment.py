@@ -24,6 +24,7 @@ from raytuner.results.summary import (INTERRUPTED, SPEC_FILE, Summary, TrialReco
 from raytuner.runner.partial import PartialSummary, RunInfo, write_spec
 from raytuner.runner.resume import ResumePoint, find_resume_point, restore_tuner
 from raytuner.runner.scheduling import StopReasons, scheduling_report
+from raytuner.runner.heap import HeapTrim
 from raytuner.runner.lean_trials import ReleaseFinished, trial_dirname
 from raytuner.runner.records import trial_record
 from raytuner.runner.retries import no_retry_for_permanent_errors
@@ -149,6 +150,7 @@ def run_experiment(
     partial = PartialSummary(info)  # summary.json with state "running", rewritten as trials finish
     callbacks.append(partial)
     callbacks.append(ReleaseFinished(o.name for o in plan.objectives))  # a finished trial's metric statistics
+    callbacks.append(HeapTrim())  # the freed heap back to the OS as trials finish
     started_at = info.started_at
     start = time.perf_counter()
     stopper = build_stopper(tuning)

@@ -133,3 +133,17 @@ def test_experiment_state_saves_back_off_with_many_trials() -> None:
     from raytuner.runner.tuning import experiment_state_period
 
     assert [experiment_state_period(n) for n in (8, 200, 1000, 10_000)] == ["1", "1", "5", "50"]
+
+
+def test_heap_trim_every_n_finished_trials_and_not_pickled() -> None:
+    import pickle
+
+    from raytuner.runner.heap import HeapTrim, malloc_trim
+
+    calls: list[int] = []
+    heap = HeapTrim(every=3, trim=lambda: calls.append(1))
+    for i in range(7):
+        (heap.on_trial_complete if i % 2 else heap.on_trial_error)(0, [], SimpleNamespace())
+    assert heap.trims == len(calls) == 2  # after the 3rd and the 6th finished trial
+    restored = pickle.loads(pickle.dumps(heap))  # Ray saves callbacks with the experiment state
+    assert restored.trims == 2 and (restored._trim is None) == (malloc_trim() is None)  # libc's own, if any
