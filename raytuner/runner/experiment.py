@@ -24,7 +24,8 @@ from raytuner.results.summary import (INTERRUPTED, SPEC_FILE, Summary, TrialReco
 from raytuner.runner.partial import PartialSummary, RunInfo, write_spec
 from raytuner.runner.resume import ResumePoint, find_resume_point, restore_tuner
 from raytuner.runner.scheduling import StopReasons, scheduling_report
-from raytuner.runner.lean_trials import ReleaseFinished
+from raytuner.runner.heap import HeapTrim
+from raytuner.runner.lean_trials import ReleaseFinished, trial_dirname
 from raytuner.runner.records import trial_record
 from raytuner.runner.retries import no_retry_for_permanent_errors
 from raytuner.runner.session import joined_session, quiet_ray, ray_session, scoped_environ
@@ -63,7 +64,7 @@ def build_tuner(plan: Plan, tuning: TunerPlan, name: str, callbacks: list[Any], 
         max_concurrent_trials=tuning.max_concurrent_trials,
         time_budget_s=tuning.time_budget_s,
         reuse_actors=True,
-        trial_dirname_creator=lambda trial: f"trial_{trial.trial_id}",
+        trial_dirname_creator=trial_dirname,  # a module function: pickled by name in each trial's state
     )
     run_config = tune.RunConfig(
         name=name,
@@ -149,6 +150,7 @@ def run_experiment(
     partial = PartialSummary(info)  # summary.json with state "running", rewritten as trials finish
     callbacks.append(partial)
     callbacks.append(ReleaseFinished(o.name for o in plan.objectives))  # a finished trial's metric statistics
+    callbacks.append(HeapTrim())  # the freed heap back to the OS as trials finish
     started_at = info.started_at
     start = time.perf_counter()
     stopper = build_stopper(tuning)

@@ -8,6 +8,7 @@ import json
 import pickle
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 from raytuner.console.progress import Progress
 from raytuner.runner.trial_files import TrialFiles
@@ -72,25 +73,77 @@ def test_progress_keeps_values_only_for_running_trials() -> None:
     assert "best score 1.2 (t4)" in progress.line()
 
 
-def test_a_finished_trial_keeps_only_its_objectives_statistics() -> None:
+def _metadata() -> Any:
     from ray.tune.trainable.metadata import _TrainingRunMetadata
-
-    from raytuner.runner.lean_trials import ReleaseFinished
 
     meta = _TrainingRunMetadata()
     for step in (1, 2, 3):
         for name in ("score", "time_this_iter_s", "timestamp", "loss"):
             meta.update_metric(name, float(step), step=step)
+    return meta
+
+
+def test_a_finished_trial_keeps_only_its_objectives_statistics() -> None:
+    from raytuner.runner.lean_trials import ReleaseFinished
+
+    meta = _metadata()
     before = len(meta.get_json_state())
     trial = SimpleNamespace(run_metadata=meta)
     ReleaseFinished(["score", "loss"]).on_trial_complete(0, [], trial)
-    assert sorted(meta.metric_analysis) == ["loss", "score"] and sorted(meta.metric_n_steps) == ["loss", "score"]
+    assert sorted(meta.metric_analysis) == ["loss", "score"] and meta.metric_n_steps == {}  # no window: no result comes
     assert meta.metric_analysis["score"]["max"] == 3.0  # the objectives' statistics are kept whole
     assert len(meta.get_json_state()) < before  # the cached JSON was rebuilt without the rest
-    meta.update_metric("time_this_iter_s", 1.0, step=4)  # a retried trial reports again: no KeyError
+    failed = _metadata()
+    ReleaseFinished(["score"]).on_trial_error(0, [], SimpleNamespace(run_metadata=failed))
+    assert sorted(failed.metric_analysis) == ["score"] and sorted(failed.metric_n_steps) == ["score"]
+    failed.update_metric("score", 1.0, step=4)  # a failed trial retried on resume reports again: no KeyError
+    failed.update_metric("time_this_iter_s", 1.0, step=4)
+
+
+def test_completed_trials_share_one_resource_request_and_save_small() -> None:
+    import json
+
+    from ray.tune.execution.placement_groups import PlacementGroupFactory
+    from ray.tune.experiment import Trial
+
+    from raytuner.runner.lean_trials import ReleaseFinished, trial_dirname
+
+    release = ReleaseFinished(["score"])
+    trials = []
+    for _ in range(3):
+        trial = Trial("t", stub=True, trial_dirname_creator=trial_dirname)
+        trial.placement_group_factory = PlacementGroupFactory([{"CPU": 1}])  # each its own, as Tune makes them
+        trial.run_metadata = _metadata()
+        trial.run_metadata.last_result = {"score": 3.0, "trial_id": trial.trial_id}
+        trial._default_result_or_future = object()  # stands in for the ObjectRef Tune keeps
+        release.on_trial_complete(0, [], trial)
+        trials.append(trial)
+    assert trials[0].placement_group_factory is trials[1].placement_group_factory is trials[2].placement_group_factory
+    assert trials[2].placement_group_factory == PlacementGroupFactory([{"CPU": 1}])
+    assert trials[0]._default_result_or_future is None and trials[0].last_result["score"] == 3.0
+    silent = SimpleNamespace(run_metadata=_metadata(), _default_result_or_future="ref")
+    release.on_trial_error(0, [], silent)  # never reported: Tune still reads the actor's defaults
+    assert silent._default_result_or_future == "ref"
+    state, _ = trials[0].get_json_state()
+    assert len(json.loads(state)["trial_dirname_creator"]) < 400  # pickled by name, not a lambda's code
+    assert len(release._shared) == 1 and release.__getstate__()["_shared"] == {}
 
 
 def test_experiment_state_saves_back_off_with_many_trials() -> None:
     from raytuner.runner.tuning import experiment_state_period
 
     assert [experiment_state_period(n) for n in (8, 200, 1000, 10_000)] == ["1", "1", "5", "50"]
+
+
+def test_heap_trim_every_n_finished_trials_and_not_pickled() -> None:
+    import pickle
+
+    from raytuner.runner.heap import HeapTrim, malloc_trim
+
+    calls: list[int] = []
+    heap = HeapTrim(every=3, trim=lambda: calls.append(1))
+    for i in range(7):
+        (heap.on_trial_complete if i % 2 else heap.on_trial_error)(0, [], SimpleNamespace())
+    assert heap.trims == len(calls) == 2  # after the 3rd and the 6th finished trial
+    restored = pickle.loads(pickle.dumps(heap))  # Ray saves callbacks with the experiment state
+    assert restored.trims == 2 and (restored._trim is None) == (malloc_trim() is None)  # libc's own, if any
