@@ -134,7 +134,7 @@ def _goal_row(section: benchlib.Section, mark: str, text: str) -> list[str]:
 
 
 # how a note says what would close its gap; else its first sentence is the figure
-_GAP = re.compile(r"[;.]?\s*(?:what would close it|what would close the gap|to close(?: a| the)? gap|to close|closing it)\s*:\s*",
+_GAP = re.compile(r"(?:^|[;.])\s*(?:what would close it|what would close the gap|to close(?: a| the)? gap|to close|closing it)\s*:\s*",
                   re.IGNORECASE)
 _SENTENCE = re.compile(r"(?<!\bi\.e)(?<!\be\.g)\.\s+(?=[A-Z(])")
 
