@@ -104,7 +104,10 @@ def code_dirs() -> tuple[str, ...]:
 
 
 def use_code_dirs(dirs: tuple[str, ...]) -> None:
-    """In a worker: append the driver's code folders that are not on ``sys.path`` yet."""
+    """In a worker: append the driver's code folders that are not on ``sys.path`` yet (and keep
+    them in :func:`code_dirs`, for the processes this worker starts: DDP workers)."""
     for path in dirs:
+        if path not in _CODE_DIRS:
+            _CODE_DIRS.append(path)
         if path not in sys.path:
             sys.path.append(path)

@@ -50,10 +50,13 @@ SCRIPT = textwrap.dedent('''
                         "metric": {"name": "val_accuracy", "mode": "max"}, **common}, show_progress=False)
     code = main(["run", spec_file, "--set", f"storage.path={storage}/beside"])
     beside = read_summary(latest_experiment(f"{storage}/beside"))
+    ddp_code = main(["run", spec_file.replace("spec.yaml", "ddp.yaml"), "--set", f"storage.path={storage}/ddp"])
+    ddp = read_summary(latest_experiment(f"{storage}/ddp"))
     print(json.dumps({
         "objective": {"scores": sorted(t.score for t in fn.trials), "best_x": fn.best.config["x"], "path": fn.experiment_path},
         "net": {"status": [t.status for t in net.trials], "scores": [t.score for t in net.trials], "path": net.experiment_path},
         "beside": {"code": code, "scores": sorted(t.score for t in beside.trials)},
+        "ddp": {"code": ddp_code, "status": [t.status for t in ddp.trials]},
     }))
 ''')
 
@@ -66,13 +69,44 @@ budget: {trials: 1}
 """
 
 
+MYMOD = textwrap.dedent('''
+    from torch import nn
+
+    def objective(config):
+        return {"score": -(config["x"] - 1.0) ** 2}
+
+    class Net(nn.Module):  # imported by name in the trial and in each DDP worker process
+        def __init__(self, hidden=8):
+            super().__init__()
+            self.layers = nn.Sequential(nn.Flatten(), nn.Linear(64, hidden), nn.ReLU(), nn.Linear(hidden, 10))
+
+        def forward(self, x):
+            return self.layers(x)
+''')
+
+DDP_SPEC = """
+name: ddp_beside
+trainable:
+  type: torch
+  model: {type: class, path: "mymod:Net", args: {hidden: 4}}
+  data: {source: "sklearn:digits", subset: 100}
+  epochs: 1
+  threads: 1
+  workers: 2
+metric: {name: val_accuracy, mode: max}
+budget: {trials: 1}
+resources: {cpu: 1}
+"""
+
+
 def test_objects_in_main_and_modules_beside_the_spec_run_on_ray(tmp_path: Path) -> None:
     (tmp_path / "scripts").mkdir()
     (tmp_path / "scripts" / "script.py").write_text(SCRIPT)
     project = tmp_path / "project"
     project.mkdir()
-    (project / "mymod.py").write_text("def objective(config):\n    return {'score': -(config['x'] - 1.0) ** 2}\n")
+    (project / "mymod.py").write_text(MYMOD)
     (project / "spec.yaml").write_text(BESIDE_SPEC)
+    (project / "ddp.yaml").write_text(DDP_SPEC)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_ADDRESS")}
@@ -93,3 +127,5 @@ def test_objects_in_main_and_modules_beside_the_spec_run_on_ray(tmp_path: Path) 
     assert saved["trainable"]["model"]["path"] == "__main__:Net (by value)"
     # mymod.py beside the spec: imported on the driver (validation) and in the trials
     assert out["beside"] == {"code": 0, "scores": [-4.0, 0.0]}
+    # and in the processes of a data-parallel (DDP) trial: the Ray Train workers import mymod too
+    assert out["ddp"] == {"code": 0, "status": ["ok"]}

@@ -30,9 +30,11 @@ def ddp_worker(loop_config: dict[str, Any]) -> None:
     import ray.train
     import torch
 
+    from raytuner.spec.code import use_code_dirs
     from raytuner.trainables.torch.loop import Distributed, prepare, train
     from raytuner.trainables.torch.report import TrainSession
 
+    use_code_dirs(loop_config.get("code_dirs", ()))  # modules beside the spec, as in the trial
     setup: TrialSetup = loop_config["setup"]
     ctx = ray.train.get_context()
     rank, world = ctx.get_world_rank(), ctx.get_world_size()
@@ -79,7 +81,8 @@ def _train_storage() -> str:
         return tune.get_context().get_trial_dir()
 
 
-def _fit(setup: "TrialSetup", config: dict[str, Any], workers: int, storage: str, resume: Any, q: Any) -> None:
+def _fit(setup: "TrialSetup", config: dict[str, Any], workers: int, storage: str, resume: Any, q: Any,
+         dirs: tuple[str, ...] = ()) -> None:
     """Runs as a Ray task: build and fit the TorchTrainer. Cancelling the task (the Tune
     trial stopped or failed) ends its Train controller and workers with it."""
     import ray.train
@@ -91,7 +94,8 @@ def _fit(setup: "TrialSetup", config: dict[str, Any], workers: int, storage: str
         trainer = TorchTrainer(
             ddp_worker,
             # Train V2 has no resume_from_checkpoint: the workers get Tune's checkpoint themselves
-            train_loop_config={"config": config, "setup": setup, "resume": resume, "queue": q},
+            train_loop_config={"config": config, "setup": setup, "resume": resume, "queue": q,
+                               "code_dirs": dirs},
             torch_config=TorchConfig(backend="nccl" if use_gpu else "gloo"),
             scaling_config=ray.train.ScalingConfig(num_workers=workers, use_gpu=use_gpu, resources_per_worker=resources),
             run_config=ray.train.RunConfig(
@@ -113,11 +117,12 @@ def ddp_trial(config: dict[str, Any], *, setup: "TrialSetup", workers: int) -> N
     from ray import tune
     from ray.util.queue import Empty, Queue
 
+    from raytuner.spec.code import code_dirs
     from raytuner.trainables.reporting import report
 
     q = Queue(actor_options={"num_cpus": 0})
     fit = ray.remote(num_cpus=0, max_retries=0)(_fit)
-    ref = fit.remote(setup, config, workers, _train_storage(), tune.get_checkpoint(), q)
+    ref = fit.remote(setup, config, workers, _train_storage(), tune.get_checkpoint(), q, code_dirs())
     finished = False
     group = None
     try:
