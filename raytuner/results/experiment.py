@@ -28,7 +28,7 @@ from typing import Any
 import pandas as pd
 
 from raytuner.errors import ResultsError, SpecError
-from raytuner.results.metric_rule import STATUS_KEY, WORST
+from raytuner.results.metric_rule import STATUS_KEY, WALL_CLOCK_KEY, WORST
 from raytuner.results.scope import LAST, scored_step
 from raytuner.results.summary import (FINISHED, SPEC_FILE, SUMMARY_FILE, Summary, TrialRecord, best_of, read_summary,
                                       run_state)
@@ -290,9 +290,11 @@ def _columns(records: list[dict[str, Any]]) -> list[str]:
 
 
 def _times(rows: pd.DataFrame, directory: Path | None) -> tuple[float | None, float | None]:
-    """A trial's start and end (epoch seconds): from its reports, else its files' times."""
-    if not rows.empty and "timestamp" in rows and "time_total_s" in rows:
-        stamps = pd.to_numeric(rows["timestamp"], errors="coerce")
+    """A trial's start and end (epoch seconds): from its reports (raytuner's sub-second wall clock
+    where the rows carry it, else Ray's whole-second ``timestamp``), else its files' times."""
+    stamp = WALL_CLOCK_KEY if WALL_CLOCK_KEY in rows and rows[WALL_CLOCK_KEY].notna().any() else "timestamp"
+    if not rows.empty and stamp in rows and "time_total_s" in rows:
+        stamps = pd.to_numeric(rows[stamp], errors="coerce")
         totals = pd.to_numeric(rows["time_total_s"], errors="coerce")
         end = float(stamps.max())
         start = float((stamps - totals).min())

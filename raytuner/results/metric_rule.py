@@ -38,6 +38,9 @@ RAW_PREFIX = "raytuner_raw_"
 DIVERGED = "diverged"
 FAILED = "error"
 WORST = 1e300  # large and finite: every searcher and scheduler can compare and average it
+# a float epoch time per row of a trial's files (Ray's ``timestamp`` is whole seconds): when the
+# report was logged, so the report can order trials that end within the same second
+WALL_CLOCK_KEY = "wall_clock_s"
 
 
 def worst_value(mode: str) -> float:

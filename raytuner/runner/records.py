@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from raytuner.errors import causes
-from raytuner.results.metric_rule import DIVERGED, REASON_KEY, STATUS_KEY, flagged, restore_raw
+from raytuner.results.metric_rule import DIVERGED, REASON_KEY, STATUS_KEY, WALL_CLOCK_KEY, flagged, restore_raw
 from raytuner.results.scope import BEST, LAST, scored_step
 from raytuner.results.summary import TrialRecord
 
 _SMALL_KEYS = ("trial_id", "training_iteration", "time_total_s", "config", "date", "timestamp",
                "pid", "hostname", "node_ip", "time_since_restore", "iterations_since_restore",
-               "time_this_iter_s", "checkpoint_dir_name", "done", STATUS_KEY, REASON_KEY)
+               "time_this_iter_s", "checkpoint_dir_name", "done", STATUS_KEY, REASON_KEY, WALL_CLOCK_KEY)
 ERROR_FILE = "error.txt"  # Ray Tune writes each failure's traceback there, in the trial directory
 ERROR_PICKLE = "error.pkl"  # and the exception itself (a RayTaskError wrapping the original), pickled
 METRIC_ERROR = "MetricError"  # error_type of a trial ended for a missing or non-number metric

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -29,6 +30,8 @@ from ray.air.constants import EXPR_PARAM_FILE, EXPR_PARAM_PICKLE_FILE, EXPR_PROG
 from ray.tune.logger import LoggerCallback
 from ray.tune.utils import flatten_dict
 from ray.tune.utils.util import SafeFallbackEncoder
+
+from raytuner.results.metric_rule import WALL_CLOCK_KEY
 
 
 @dataclass
@@ -75,12 +78,14 @@ class TrialFiles(LoggerCallback):
         if files is None:
             self.log_trial_start(trial)
             files = self._open[str(trial.trial_id)]
+        result = {**result, WALL_CLOCK_KEY: result.get(WALL_CLOCK_KEY, time.time())}  # sub-second order
         json.dump(result, files.results, cls=SafeFallbackEncoder)
         files.results.write("\n")
         files.results.flush()
         row = flatten_dict({k: v for k, v in result.items() if k != "config"}, delimiter="/")
-        if files.writer is None:
-            files.writer = csv.DictWriter(files.progress, list(row))
+        if files.writer is None:  # a continued file keeps its header: the new rows line up with it
+            header = _header(Path(files.progress.name)) if files.continued else None
+            files.writer = csv.DictWriter(files.progress, header or list(row))
             if not files.continued:
                 files.writer.writeheader()
         files.writer.writerow({k: v for k, v in row.items() if k in files.writer.fieldnames})
@@ -103,3 +108,12 @@ class TrialFiles(LoggerCallback):
 
     def __getstate__(self) -> dict[str, Any]:  # Ray pickles callbacks with the experiment state
         return {**self.__dict__, "_open": {}}
+
+
+def _header(path: Path) -> list[str] | None:
+    """The columns of an existing progress.csv (its first line), or None."""
+    try:
+        with path.open(newline="") as fh:
+            return next(csv.reader(fh), None) or None
+    except OSError:
+        return None

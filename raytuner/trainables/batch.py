@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
-from raytuner.results.metric_rule import flagged
+from raytuner.results.metric_rule import WALL_CLOCK_KEY, flagged
 from raytuner.spec.code import code_name, use_code_dirs
 
 _functions: dict[Any, Callable[..., Any]] = {}  # fn_path -> function, per process
@@ -94,6 +94,7 @@ def _one(fn: Callable[..., Any], stateful: bool, job: BatchJob, trial_id: str, c
             row = apply_rule(_plain(metrics), job.objectives, step) if job.objectives else _plain(metrics)
             row.update(training_iteration=step, time_this_iter_s=now - last, time_total_s=now - start,
                        timestamp=int(now), done=bool(row.get("done", False)))
+            row[WALL_CLOCK_KEY] = now
             rows.append(row)
             last = now
             if flagged(row) or _stop(job, row, step):

@@ -124,6 +124,26 @@ def test_read_experiment_without_summary_reads_trial_directories(tmp_path: Path)
     assert path == tmp_path / "report.html" and "RuntimeError: boom" in path.read_text()
 
 
+def test_trials_ending_within_one_second_are_spread_by_their_sub_second_times(tmp_path: Path) -> None:
+    """Ray's ``timestamp`` is whole seconds: raytuner's ``wall_clock_s`` orders the ends."""
+    import yaml
+
+    (tmp_path / "spec.yaml").write_text(yaml.safe_dump({"name": "fast", "space": SPACE,
+                                                        "metric": {"name": "loss", "mode": "min"}}))
+    for i in range(4):
+        d = tmp_path / f"trial_f_0000{i}"
+        d.mkdir()
+        (d / "params.json").write_text(json.dumps({"x": float(i), "n": 2, "kind": "a"}))
+        row = {"loss": 5.0 - i, "training_iteration": 1, "trial_id": f"f_0000{i}", "timestamp": 1000,
+               "wall_clock_s": 1000.1 + 0.2 * i, "time_total_s": 0.05, "done": True}
+        pd.DataFrame([row]).to_csv(d / "progress.csv", index=False)
+    exp = read_experiment(tmp_path)
+    x, _, best, ids = figures.best_series(exp, by="time")
+    assert ids == [f"f_0000{i}" for i in range(4)] and best == [5.0, 4.0, 3.0, 2.0]
+    assert all(a < b for a, b in zip(x, x[1:]))  # strictly ordered: not one vertical line
+    assert x[-1] - x[0] == pytest.approx(0.6)
+
+
 def test_read_experiment_refuses_what_is_not_an_experiment(tmp_path: Path) -> None:
     from raytuner.errors import ResultsError
 

@@ -52,8 +52,9 @@ def test_a_restarted_trial_appends_without_a_second_header(tmp_path: Path) -> No
         files.on_trial_start(0, [], trial)
         files.on_trial_result(0, [], trial, {"score": attempt, "training_iteration": attempt})
         files.on_trial_complete(0, [], trial)
-    text = (Path(trial.local_path) / "progress.csv").read_text().splitlines()
-    assert text == ["score,training_iteration", "1,1", "2,2"]
+    rows = list(csv.reader((Path(trial.local_path) / "progress.csv").open()))
+    assert [row[:2] for row in rows] == [["score", "training_iteration"], ["1", "1"], ["2", "2"]]
+    assert rows[0][2] == "wall_clock_s" and float(rows[1][2]) <= float(rows[2][2])  # sub-second times, in order
     assert files.__getstate__()["_open"] == {}
 
 
@@ -147,3 +148,16 @@ def test_heap_trim_every_n_finished_trials_and_not_pickled() -> None:
     assert heap.trims == len(calls) == 2  # after the 3rd and the 6th finished trial
     restored = pickle.loads(pickle.dumps(heap))  # Ray saves callbacks with the experiment state
     assert restored.trims == 2 and (restored._trim is None) == (malloc_trim() is None)  # libc's own, if any
+
+
+def test_a_continued_file_keeps_its_own_columns(tmp_path: Path) -> None:
+    """A resumed trial whose progress.csv has other columns (an older raytuner): rows still line up."""
+    trial = _trial(tmp_path, "d4", 0.1)
+    Path(trial.local_path).mkdir(parents=True)
+    (Path(trial.local_path) / "progress.csv").write_text("training_iteration,score\n1,0.5\n")
+    files = TrialFiles()
+    files.on_trial_start(0, [], trial)
+    files.on_trial_result(0, [], trial, {"score": 0.25, "training_iteration": 2, "extra": 1})
+    files.on_trial_complete(0, [], trial)
+    text = (Path(trial.local_path) / "progress.csv").read_text().splitlines()
+    assert text == ["training_iteration,score", "1,0.5", "2,0.25"]
