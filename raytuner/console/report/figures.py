@@ -15,6 +15,7 @@ from raytuner.console.report import decisions
 from raytuner.results.experiment import STEP, Experiment, finite_number
 
 FAILED = "#d62728"
+TRIAL_ORDER = [[0.0, "#9ecae1"], [1.0, "#08306b"]]  # earliest trials light blue, yet visible on white
 LAYOUT = {"template": "plotly_white", "margin": {"l": 60, "r": 20, "t": 50, "b": 50}}
 
 
@@ -181,7 +182,7 @@ def slices(experiment: Experiment) -> list[go.Figure]:
             break
         values, ticks = axis_values(trials[column])
         fig = go.Figure(go.Scatter(x=values, y=list(trials["score"]), mode="markers", text=list(trials["trial_id"]),
-                                   marker={"color": list(range(len(trials))), "colorscale": "Blues",
+                                   marker={"color": list(range(len(trials))), "colorscale": TRIAL_ORDER,
                                            "showscale": False}))
         name = column.removeprefix("config.")
         fig.update_layout(title=f"Slice: {name}", xaxis_title=name, yaxis_title=experiment.metric, height=320,
@@ -212,9 +213,11 @@ def timeline(experiment: Experiment) -> go.Figure | None:
             y=[f"{n} · {t}" for n, t in zip(part["node"], part["trial_id"])], orientation="h",
             name="failed" if failed else "ran", marker={"color": FAILED if failed else "#1f77b4"},
             text=[f"{t} failed" if failed else str(t) for t in part["trial_id"]],
-            meta={"kind": "failed" if failed else "ran"}))
+            cliponaxis=False, meta={"kind": "failed" if failed else "ran"}))
+    span = max(float(trials["end"].max()) - t0, 0.05)
+    # room right of the last end: a bar's label drawn outside it (a short, failed one) stays on the page
     fig.update_layout(title="Timeline: trials per node (failed in red)", xaxis_title="seconds since the first start",
-                      yaxis={"autorange": "reversed"}, barmode="overlay",
+                      xaxis={"range": [0, span * 1.35]}, yaxis={"autorange": "reversed"}, barmode="overlay",
                       height=max(250, 24 * len(trials) + 120), **LAYOUT)
     return fig
 

@@ -14,7 +14,8 @@ CONFIG = {"displaylogo": False, "responsive": True}
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
 h1 { margin-bottom: 0.2em; } h2 { border-bottom: 1px solid #ddd; padding-bottom: 0.2em; margin-top: 2em; }
-table { border-collapse: collapse; font-size: 0.9em; } td, th { border: 1px solid #ddd; padding: 0.25em 0.6em; }
+table { border-collapse: collapse; font-size: 0.9em; display: block; max-width: 100%; overflow-x: auto; }
+td, th { border: 1px solid #ddd; padding: 0.25em 0.6em; } td { max-width: 40em; overflow-wrap: anywhere; }
 th { background: #f4f4f4; text-align: left; } pre { background: #f8f8f8; padding: 0.8em; overflow-x: auto; }
 .note { color: #666; } .error { color: #b00; white-space: pre-wrap; font-family: monospace; font-size: 0.85em; }
 nav a { margin-right: 1em; }
