@@ -21,10 +21,11 @@ from typing import Any
 
 from raytuner.errors import ClusterError
 from raytuner.runner.warm_session import (
-    TOKEN_FILE, SessionState, live_session, pid_alive, read_state, session_dir, stale_reason, state_path,
+    KEEP_LOOPBACK_ENV, TOKEN_FILE, SessionState, live_session, pid_alive, read_state, session_dir, stale_reason,
+    state_path,
 )
 
-__all__ = ["start", "stop", "status", "SessionState"]
+__all__ = ["start", "stop", "status", "processes", "SessionState"]
 DAEMON = "raytuner.cluster.session_daemon"
 
 
@@ -44,7 +45,8 @@ def start(idle_timeout_s: float = 0.0, num_cpus: int | None = None, *, wait_s: f
     fd = os.open(token, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as out:
         out.write(secrets.token_hex(32))
-    env = dict(os.environ, RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=str(token), RAY_USAGE_STATS_ENABLED="0")
+    env = dict(os.environ, RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=str(token), RAY_USAGE_STATS_ENABLED="0",
+               **{KEEP_LOOPBACK_ENV: "0"})  # node IP 127.0.0.1: every port on loopback (see the daemon)
     env.pop("RAY_ADDRESS", None)
     cmd = [sys.executable, "-m", DAEMON, "--idle-timeout", str(idle_timeout_s)]
     if num_cpus is not None:
@@ -100,7 +102,7 @@ def _stop_group(pgid: int, grace_s: float) -> bool:
     """SIGTERM to the session's processes, SIGKILL to what is left after the grace. Its
     processes: its process group, and every descendant of the daemon (Ray's worker processes
     put themselves in process groups of their own), read before the first signal."""
-    members = {pid: start for pid, start in _processes().items() if pid == pgid or _descends(pid, pgid) or _pgid(pid) == pgid}
+    members = processes(pgid)
     if pgid not in members:
         return False
     for pid in members:
@@ -114,6 +116,12 @@ def _stop_group(pgid: int, grace_s: float) -> bool:
 
 
 _PARENTS: dict[int, int] = {}
+
+
+def processes(pgid: int) -> dict[int, str]:
+    """The session's processes (pid -> start time): its daemon's process group and every
+    descendant of the daemon (Ray's worker processes put themselves in groups of their own)."""
+    return {pid: start for pid, start in _processes().items() if pid == pgid or _descends(pid, pgid) or _pgid(pid) == pgid}
 
 
 def _processes() -> dict[int, str]:

@@ -1,8 +1,9 @@
 """``python -m raytuner.cluster.session_daemon``: the session's one process (leader of its own
 process group). It starts a local Ray (``ray.init``: GCS, raylet and workers are its
-children, in its group), writes the state file, then watches: with an idle timeout it
-stops the session once no other driver has been connected for that long. SIGTERM
-(``raytuner session stop``) stops Ray and removes the state file and temp dir."""
+children, in its group; node IP 127.0.0.1, so every port listens on loopback only), writes
+the state file, then watches: with an idle timeout it stops the session once no other
+driver has been connected for that long. SIGTERM (``raytuner session stop``) stops Ray and
+removes the state file and temp dir."""
 
 from __future__ import annotations
 
@@ -15,7 +16,9 @@ import sys
 import tempfile
 import time
 
-from raytuner.runner.warm_session import SessionState, read_state, source_hash, state_path, write_state
+from raytuner.runner.warm_session import (
+    KEEP_LOOPBACK_ENV, SessionState, read_state, source_hash, state_path, write_state,
+)
 
 POLL_S = 1.0
 
@@ -35,12 +38,18 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stopping.update(now=True))
     signal.signal(signal.SIGINT, lambda *_: stopping.update(now=True))
 
+    # Ray binds its GCS, raylet, agents and metrics to loopback only for node IP 127.0.0.1, which
+    # it keeps (rather than swapping in the machine's address) with this, read at import by this
+    # process and by every process it starts (see raytuner.cluster.ray_node)
+    os.environ[KEEP_LOOPBACK_ENV] = "0"
     import ray
+    from ray._private import ray_constants
 
+    ray_constants.ENABLE_RAY_CLUSTER = False  # in case ray was imported before
     temp_dir = tempfile.mkdtemp(prefix="rts", dir="/tmp")
     path = state_path()
     try:
-        ray.init(num_cpus=args.num_cpus, include_dashboard=False, _temp_dir=temp_dir, namespace="raytuner-session",
+        ray.init(num_cpus=args.num_cpus, include_dashboard=False, _node_ip_address="127.0.0.1", _temp_dir=temp_dir, namespace="raytuner-session",
                  log_to_driver=False, logging_level=logging.ERROR, configure_logging=True)
         from raytuner.results.versions import __version__
 

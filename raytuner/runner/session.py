@@ -162,12 +162,12 @@ class _KeptRay:
     def _join_session(self, verbose: bool) -> bool:
         """Join the user's warm session (``raytuner session start``) when one is up and usable
         (runner.warm_session); kept joined like a started Ray, disconnected at exit."""
-        from raytuner.runner.warm_session import announce, live_session, prestart_workers
+        from raytuner.runner.warm_session import announce, keep_loopback, live_session, prestart_workers
 
         state = live_session()
         if state is None:
             return False
-        with scoped_environ(state.environ()):
+        with scoped_environ(state.environ()), keep_loopback():
             _reload_auth()  # Ray read RAY_AUTH_* once, at import: it reads the session's now
             try:
                 _connect(state.address, verbose)

@@ -12,10 +12,12 @@ always. ``RAYTUNER_SESSION=off`` (or ``RAY_ADDRESS``) ignores any session.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import socket
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,9 @@ STATE_FILE = "session.json"
 TOKEN_FILE = "auth_token"
 DEFAULT_DIR = "~/.cache/raytuner"
 NAMESPACE = "raytuner-session"
+# Ray keeps 127.0.0.1 as the node IP (and so listens on loopback only) when this is 0; read
+# by Ray at import (see raytuner.cluster.ray_node)
+KEEP_LOOPBACK_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 
 
 @dataclass(frozen=True)
@@ -41,7 +46,7 @@ class SessionState:
 
     def environ(self) -> dict[str, str]:
         """What a driver needs to join it (the session's own token)."""
-        return {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": self.token_path}
+        return {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": self.token_path, KEEP_LOOPBACK_ENV: "0"}
 
 
 def session_dir() -> Path:
@@ -134,6 +139,21 @@ def live_session() -> SessionState | None:
     if not pid_alive(state.pid):
         path.unlink(missing_ok=True)
     return None
+
+
+@contextlib.contextmanager
+def keep_loopback() -> Iterator[None]:
+    """While a driver joins the session (it listens on 127.0.0.1 only): connect to 127.0.0.1
+    as 127.0.0.1. Ray read ``KEEP_LOOPBACK_ENV`` at import, so its constant is set here;
+    once connected, Ray answers the node IP from the joined node."""
+    from ray._private import ray_constants
+
+    before = ray_constants.ENABLE_RAY_CLUSTER
+    ray_constants.ENABLE_RAY_CLUSTER = False
+    try:
+        yield
+    finally:
+        ray_constants.ENABLE_RAY_CLUSTER = before
 
 
 def announce(state: SessionState, stream: Any = None) -> None:

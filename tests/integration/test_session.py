@@ -1,7 +1,8 @@
-"""The opt-in warm session (raytuner.cluster.session): start, a run that joins it, stop (its own
-process group only), and the idle timeout. Each test's session lives in a state dir of its
-own (RAYTUNER_SESSION_DIR); the suite's shared Ray is never it (a run joins a session only
-when this process has no Ray of its own, so the run is a subprocess)."""
+"""The opt-in warm session (raytuner.cluster.session): start, a run that joins it, every port
+of its processes on loopback only, stop (its own process group only), and the idle timeout.
+Each test's session lives in a state dir of its own (RAYTUNER_SESSION_DIR); the suite's
+shared Ray is never it (a run joins a session only when this process has no Ray of its
+own, so the run is a subprocess)."""
 
 from __future__ import annotations
 
@@ -74,6 +75,12 @@ def test_start_run_in_it_status_and_stop_only_its_own(session_dir: Path, tmp_pat
         assert out == {"ray": {"address": state.address, "session": True}, "ok": 3, "starts": 0}
         assert _alive(worker) and os.getpgid(worker) != state.pid
         assert f"using the raytuner session at {state.address}" in done.stderr
+        # every port of the session's processes (GCS, raylet, agents, workers) on loopback only
+        from raytuner.cluster import sockets
+
+        found = sockets.listening(sorted(session.processes(state.pid)))
+        assert state.address.startswith("127.0.0.1:") and len(found) >= 3
+        assert [str(item) for item in found if not item.loopback] == []
     finally:
         members = _group(state.pid)
         assert session.stop() is True
