@@ -301,7 +301,7 @@ def down_cluster(cluster: LocalCluster, grace_s: float = 3.0) -> list[int]:
     """SIGTERM every process of every node, SIGKILL what is left after ``grace_s``."""
     targets = {pid for node in cluster.nodes for pid in _ours(node)}
     for pid in targets:
-        _signal(pid, signal.SIGTERM)
+        send_signal(pid, signal.SIGTERM)
     deadline = time.monotonic() + grace_s
     while time.monotonic() < deadline and any(_exists(pid) for pid in targets):
         time.sleep(0.1)
@@ -309,7 +309,7 @@ def down_cluster(cluster: LocalCluster, grace_s: float = 3.0) -> list[int]:
         targets |= set(_ours(node))
     for pid in targets:
         if _exists(pid):
-            _signal(pid, signal.SIGKILL)
+            send_signal(pid, signal.SIGKILL)
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline and any(_exists(pid) for pid in targets):
         time.sleep(0.05)
@@ -328,7 +328,8 @@ def _exists(pid: int) -> bool:
         return True
 
 
-def _signal(pid: int, sig: int) -> None:
+def send_signal(pid: int, sig: int) -> None:
+    """``sig`` to ``pid``; a process already gone (or not ours to signal) is no error."""
     try:
         os.kill(pid, sig)
     except OSError:

@@ -19,6 +19,7 @@ import time
 from dataclasses import asdict
 from typing import Any
 
+from raytuner.cluster.local import send_signal as _signal
 from raytuner.errors import ClusterError
 from raytuner.runner.warm_session import (
     KEEP_LOOPBACK_ENV, TOKEN_FILE, SessionState, live_session, pid_alive, read_state, session_dir, stale_reason,
@@ -115,19 +116,17 @@ def _stop_group(pgid: int, grace_s: float) -> bool:
     return True
 
 
-_PARENTS: dict[int, int] = {}
-
-
 def processes(pgid: int) -> dict[int, str]:
     """The session's processes (pid -> start time): its daemon's process group and every
     descendant of the daemon (Ray's worker processes put themselves in groups of their own)."""
-    return {pid: start for pid, start in _processes().items() if pid == pgid or _descends(pid, pgid) or _pgid(pid) == pgid}
+    table = _processes()
+    return {pid: start for pid, (start, _) in table.items()
+            if pid == pgid or _descends(pid, pgid, table) or _pgid(pid) == pgid}
 
 
-def _processes() -> dict[int, str]:
-    """pid -> start time (field 22 of /proc/PID/stat) of every process; fills _PARENTS."""
-    out: dict[int, str] = {}
-    _PARENTS.clear()
+def _processes() -> dict[int, tuple[str, int]]:
+    """pid -> (start time: field 22 of /proc/PID/stat, parent pid) of every live process."""
+    out: dict[int, tuple[str, int]] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -137,15 +136,14 @@ def _processes() -> dict[int, str]:
         except OSError:
             continue
         if fields[0] != "Z":
-            out[int(entry)] = fields[19]
-        _PARENTS[int(entry)] = int(fields[1])
+            out[int(entry)] = (fields[19], int(fields[1]))
     return out
 
 
-def _descends(pid: int, ancestor: int) -> bool:
+def _descends(pid: int, ancestor: int, table: dict[int, tuple[str, int]]) -> bool:
     seen = 0
     while pid > 1 and seen < 64:
-        pid, seen = _PARENTS.get(pid, 0), seen + 1
+        pid, seen = (table[pid][1] if pid in table else 0), seen + 1
         if pid == ancestor:
             return True
     return False
@@ -166,14 +164,7 @@ def _left(members: dict[int, str]) -> list[int]:
             os.waitpid(pid, os.WNOHANG)
         except ChildProcessError:
             pass
-    return [pid for pid, start in members.items() if now.get(pid) == start]
-
-
-def _signal(pid: int, sig: int) -> None:
-    try:
-        os.kill(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
+    return [pid for pid, start in members.items() if now.get(pid, ("", 0))[0] == start]
 
 
 def _clear_stale() -> None:
