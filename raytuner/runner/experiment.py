@@ -28,7 +28,8 @@ from raytuner.runner.heap import HeapTrim
 from raytuner.runner.lean_trials import ReleaseFinished, trial_dirname
 from raytuner.runner.records import trial_record
 from raytuner.runner.retries import no_retry_for_permanent_errors
-from raytuner.runner.session import joined_session, quiet_ray, ray_session, scoped_environ
+from raytuner.runner.session import joined_session, quiet_ray, ray_session, scoped_environ, warm_trial_workers
+from raytuner.runner.warm_workers import trial_slots, worker_modules
 from raytuner.runner.tuning import TunerPlan, build_stopper, multi_objective, search_setup, trial_loggers, tuner_plan
 from raytuner.spec.models import ExperimentSpec
 from raytuner.results.storage import experiment_uri, for_spec, probe
@@ -162,7 +163,7 @@ def run_experiment(
         print("preprocessing (inside the pipeline, fitted per fold):", file=progress_stream or sys.stderr)
         for line in preprocessing["lines"]:
             print(f"  {line}", file=progress_stream or sys.stderr)
-    with ray_session(address, verbose=verbose):  # quiet, and restored on exit
+    with ray_session(address, verbose=verbose, preload=worker_modules(plan.trainable)):  # quiet, restored on exit
         preflight.result()  # its SpecError: Ray shut down, nothing written
         session = joined_session()  # the user's warm session (raytuner session start), if joined
         require_feasible(plan.trainable.trial_resources(), spec.resources.wait_for_nodes_s, progress_stream)
@@ -173,6 +174,7 @@ def run_experiment(
             from raytuner.runner.batched import release_pool
 
             release_pool()  # a batched run's warm actors give their CPUs back to the trials
+            warm_trial_workers(trial_slots(plan))  # booted (and imported) while the Tuner is built
             with tuner_environ(tuning, verbose):
                 if resume is not None:
                     tuner = restore_tuner(resume, plan, tuning, callbacks, stopper)

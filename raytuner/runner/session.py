@@ -11,85 +11,35 @@ import shutil
 import sys
 import tempfile
 import threading
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterator
 
 from raytuner.errors import ClusterError
 
-QUIET_ENV = {
-    "RAY_AIR_NEW_OUTPUT": "0",  # the old reporter honours verbose=0: no tables
-    "RAY_DEDUP_LOGS": "1",
-    "TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S": "1000000",
-    "RAY_TRAIN_ENABLE_V2_MIGRATION_WARNINGS": "0",
-}
-
-
-# without --verbose: Tune does not log each failed trial's traceback (raytuner prints
-# one grouped block of failures after the run; the tracebacks stay in the trial's
-# error.txt); set only for the block, and a user's own value wins
-QUIET_TRIAL_ERRORS_ENV = {"TUNE_PRINT_ALL_TRIAL_ERRORS": "0"}
-
-QUIET_LOGGERS = ("ray", "ray.tune", "ray.train", "ray.data")
-# loggers whose ERROR records only repeat what raytuner reports itself (without --verbose):
-# ray.tune.tune logs "Trials did not complete: [...]" after a run with failed trials
-SILENT_LOGGERS = ("ray.tune.tune",)
+from raytuner.runner.quiet import (  # noqa: F401 - re-exported: callers import them from here
+    QUIET_ENV,
+    QUIET_LOGGERS,
+    QUIET_TRIAL_ERRORS_ENV,
+    SILENT_LOGGERS,
+    quiet_loggers,
+    quiet_ray,
+    scoped_environ,
+)
 
 
 @contextlib.contextmanager
-def scoped_environ(values: Mapping[str, str | None]) -> Iterator[None]:
-    """Set environment variables for the block; on exit (also on error) every one of them
-    is as it was before. A variable already set (by the user) keeps its value; None
-    sets nothing."""
-    saved = {key: os.environ.get(key) for key in values}
-    try:
-        for key, value in values.items():
-            if value is not None and key not in os.environ:
-                os.environ[key] = value
-        yield
-    finally:
-        for key, old in saved.items():
-            if old is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = old
-
-
-@contextlib.contextmanager
-def quiet_loggers(verbose: bool = False) -> Iterator[None]:
-    """Ray's loggers at ERROR for the block (unless verbose); their levels restored on exit."""
-    levels = {**{name: logging.ERROR for name in QUIET_LOGGERS}, **{name: logging.CRITICAL for name in SILENT_LOGGERS}}
-    loggers = [logging.getLogger(name) for name in levels]
-    saved = [logger.level for logger in loggers]
-    try:
-        if not verbose:
-            for logger in loggers:
-                logger.setLevel(levels[logger.name])
-        yield
-    finally:
-        for logger, level in zip(loggers, saved):
-            logger.setLevel(level)
-
-
-@contextlib.contextmanager
-def quiet_ray(verbose: bool = False) -> Iterator[None]:
-    """Ray's noise turned down for the block (QUIET_ENV, log levels; without ``verbose``
-    no trial tracebacks either); all restored on exit."""
-    env = QUIET_ENV if verbose else {**QUIET_ENV, **QUIET_TRIAL_ERRORS_ENV}
-    with scoped_environ(env), quiet_loggers(verbose):
-        yield
-
-
-@contextlib.contextmanager
-def ray_session(address: str | None = None, *, num_cpus: int | None = None, verbose: bool = False) -> Iterator[None]:
+def ray_session(address: str | None = None, *, num_cpus: int | None = None, verbose: bool = False,
+                preload: tuple[str, ...] = ()) -> Iterator[None]:
     """Use the Ray already initialised in this process, or start one (no address: a local
     Ray, kept up for later sessions in this process and shut down at exit, see
-    ``_KeptRay``) or join one for the block (an address); quiet (``quiet_ray``) for the block."""
-    with quiet_ray(verbose), _session(address, num_cpus, verbose):
+    ``_KeptRay``; its workers import ``preload`` at boot, ``runner.warm_workers``) or join
+    one for the block (an address); quiet (``quiet_ray``) for the block."""
+    with quiet_ray(verbose), _session(address, num_cpus, verbose, preload):
         yield
 
 
 
 @contextlib.contextmanager
-def _session(address: str | None, num_cpus: int | None, verbose: bool) -> Iterator[None]:
+def _session(address: str | None, num_cpus: int | None, verbose: bool, preload: tuple[str, ...]) -> Iterator[None]:
     import ray
 
     if address is not None:
@@ -103,7 +53,7 @@ def _session(address: str | None, num_cpus: int | None, verbose: bool) -> Iterat
         yield
         return
     if address is None:  # started once, kept for the next sessions, shut down at exit
-        _KEPT.start(num_cpus, verbose)
+        _KEPT.start(num_cpus, verbose, preload)
         yield
         return
     try:
@@ -128,6 +78,7 @@ class _KeptRay:
         self.node_id: str | None = None
         self.session: Any = None  # the warm session joined (runner.warm_session.SessionState), if any
         self.starts = 0  # local Rays this process started (tests and benchmarks read it)
+        self.fresh = False  # started or joined, and no run has used the workers Ray prestarted yet
         self._lock = threading.Lock()
         self._background: concurrent.futures.Future[None] | None = None
         self._exit_hook = False
@@ -138,7 +89,7 @@ class _KeptRay:
 
         return self.node_id is not None and ray.is_initialized() and ray.get_runtime_context().get_node_id() == self.node_id
 
-    def start(self, num_cpus: int | None, verbose: bool) -> None:
+    def start(self, num_cpus: int | None, verbose: bool, preload: tuple[str, ...] = ()) -> None:
         import ray
 
         with self._lock:
@@ -148,12 +99,12 @@ class _KeptRay:
             if self._join_session(verbose):
                 return
             try:
-                temp_dir = start_local_ray(num_cpus, verbose=verbose)
+                temp_dir = start_local_ray(num_cpus, verbose=verbose, preload=preload)
             except ClusterError:
                 raise
             except Exception as exc:  # Ray raises ConnectionError, RuntimeError, ValueError...
                 raise ClusterError(f"could not start Ray: {exc}") from None
-            self.temp_dir, self.starts = temp_dir, self.starts + 1
+            self.temp_dir, self.starts, self.fresh = temp_dir, self.starts + 1, True
             self.node_id = ray.get_runtime_context().get_node_id() if ray.is_initialized() else None
             if not self._exit_hook:
                 atexit.register(stop_local_ray)
@@ -177,13 +128,14 @@ class _KeptRay:
         self.session = state
         self.node_id = ray_node_id()
         prestart_workers(state)  # the trials' worker processes boot while the driver sets up
+        self.fresh = True
         announce(state)
         if not self._exit_hook:
             atexit.register(stop_local_ray)
             self._exit_hook = True
         return True
 
-    def begin(self, num_cpus: int | None, verbose: bool) -> None:
+    def begin(self, num_cpus: int | None, verbose: bool, preload: tuple[str, ...] = ()) -> None:
         import ray  # imported here, in the caller's thread: the start thread only starts Ray
 
         if ray.is_initialized() or self._background is not None:
@@ -193,7 +145,7 @@ class _KeptRay:
 
         def run() -> None:
             try:
-                self.start(num_cpus, verbose)
+                self.start(num_cpus, verbose, preload)
             except BaseException as exc:  # raised in the session that waits for it
                 future.set_exception(exc)
                 return
@@ -219,6 +171,7 @@ class _KeptRay:
 
         with self._lock:
             if self.up():
+                _stop_monitor()
                 ray.shutdown()
             if self.session is not None:
                 _reload_auth()  # the session's token is forgotten: a later local Ray reads the environment's
@@ -229,18 +182,53 @@ class _KeptRay:
         if self.temp_dir:
             shutil.rmtree(self.temp_dir, ignore_errors=True)
         self.temp_dir = self.node_id = self.session = None
+        self.fresh = False
+
+    def warm_workers(self, num_workers: int) -> None:
+        """Worker processes booted for this run's trials (``runner.warm_workers.prestart``),
+        unless Ray has just prestarted them for this driver (its first run)."""
+        if self.fresh:
+            self.fresh = False
+        elif self.session is not None:
+            from raytuner.runner.warm_session import prestart_workers
+
+            prestart_workers(self.session)
+        elif self.up():
+            from raytuner.runner.warm_workers import prestart
+
+            prestart(num_workers)
 
 
 _KEPT = _KeptRay()
 
 
-def begin_local_ray(num_cpus: int | None = None, *, verbose: bool = False) -> None:
+def begin_local_ray(num_cpus: int | None = None, *, verbose: bool = False, preload: tuple[str, ...] = ()) -> None:
     """Start this process's local Ray in a thread now (when none is up); the next
     ``ray_session`` without an address waits for it. ``raytuner run`` calls it once the
     spec and data are checked, so Ray's start-up overlaps the driver's imports and the
     preflight sample fit. A start that fails raises its error in that session. Call it
     inside ``quiet_ray`` (Ray's processes inherit the environment it sets)."""
-    _KEPT.begin(num_cpus, verbose)
+    _KEPT.begin(num_cpus, verbose, preload)
+
+
+def warm_trial_workers(num_workers: int) -> None:
+    """Before a run's Tune trials: boot their worker processes now, on this process's local
+    Ray or session (``_KeptRay.warm_workers``); nothing on a cluster given by address."""
+    _KEPT.warm_workers(num_workers)
+
+
+def _stop_monitor() -> None:
+    """Ray's autoscaler monitor of a local Ray started here killed at once: it ignores the
+    SIGTERM of ``ray.shutdown`` for the whole second Ray then waits before killing it
+    (it holds no state of a local Ray without autoscaling)."""
+    try:
+        from ray._private import worker
+
+        node = getattr(worker, "_global_node", None)
+        if node is not None and node.head:
+            node.kill_monitor(check_alive=False)
+    except Exception:  # noqa: BLE001 - ray.shutdown kills it anyway, a second later
+        pass
 
 
 def _exit_on_sigterm() -> None:
@@ -282,9 +270,13 @@ def local_ray_starts() -> int:
     return _KEPT.starts
 
 
-def start_local_ray(num_cpus: int | None, *, verbose: bool = False, prefix: str = "rt") -> str:
-    """Start a quiet local Ray (no dashboard) in a short temp dir of its own; return that dir."""
+def start_local_ray(num_cpus: int | None, *, verbose: bool = False, prefix: str = "rt",
+                    preload: tuple[str, ...] = ()) -> str:
+    """Start a quiet local Ray (no dashboard) in a short temp dir of its own; return that dir.
+    Its worker processes import ``preload`` when they boot (``runner.warm_workers``)."""
     import ray
+
+    from raytuner.runner.warm_workers import preload_config
 
     temp_dir = tempfile.mkdtemp(prefix=prefix, dir="/tmp")
     ray.init(
@@ -294,6 +286,7 @@ def start_local_ray(num_cpus: int | None, *, verbose: bool = False, prefix: str 
         log_to_driver=verbose,
         logging_level=logging.INFO if verbose else logging.ERROR,
         configure_logging=True,
+        _system_config=preload_config(preload) or None,
     )
     return temp_dir
 

@@ -167,26 +167,10 @@ def prestart_workers(state: SessionState, keep_alive_s: int = 60) -> None:
     """Ask the session's raylet to boot this driver's worker processes now (one per CPU), in
     the background, so the run's first trials find them booted, as a fresh local Ray's first
     driver does (Ray prestarts workers for the first driver of a raylet only, and never
-    shares a worker between drivers). Ray's own ``PrestartWorkers`` RPC, which it exposes to
-    no Python API; best effort: any failure leaves the trials to boot their workers."""
-    import threading
+    shares a worker between drivers); see ``raytuner.runner.warm_workers``."""
+    from raytuner.runner.warm_workers import prestart
 
-    def run() -> None:
-        try:
-            import grpc
-            import ray
-            from ray.core.generated import common_pb2, node_manager_pb2, node_manager_pb2_grpc
+    def metadata() -> list[tuple[str, str]]:
+        return [("authorization", f"Bearer {Path(state.token_path).read_text().strip()}")]
 
-            context = ray.get_runtime_context()
-            node = next(n for n in ray.nodes() if n["Alive"] and n["NodeID"] == context.get_node_id())
-            token = Path(state.token_path).read_text().strip()
-            request = node_manager_pb2.PrestartWorkersRequest(
-                language=common_pb2.PYTHON, job_id=ray.JobID.from_hex(context.get_job_id()).binary(),
-                keep_alive_duration_secs=keep_alive_s, num_workers=max(1, state.num_cpus))
-            with grpc.insecure_channel(f"{node['NodeManagerAddress']}:{node['NodeManagerPort']}") as channel:
-                node_manager_pb2_grpc.NodeManagerServiceStub(channel).PrestartWorkers(
-                    request, metadata=[("authorization", f"Bearer {token}")], timeout=10)
-        except Exception:  # noqa: BLE001 - an optimisation only
-            pass
-
-    threading.Thread(target=run, name="raytuner-prestart", daemon=True).start()
+    prestart(max(1, state.num_cpus), keep_alive_s=keep_alive_s, metadata=metadata)
