@@ -13,6 +13,7 @@ from typing import Any, Callable, Iterator, TextIO
 import yaml
 
 from raytuner.errors import ExperimentFailed, Interrupted
+from raytuner.runner.early import light_usage_tags
 from raytuner.runner.finish import finish_experiment
 from raytuner.runner.history import plan_task_key, record_history
 from raytuner.runner.warm_start import warm_start
@@ -175,6 +176,7 @@ def run_experiment(
 
             release_pool()  # a batched run's warm actors give their CPUs back to the trials
             warm_trial_workers(trial_slots(plan))  # booted (and imported) while the Tuner is built
+            light_usage_tags()  # Ray's callback telemetry without importing mlflow, W&B, Comet, Aim
             with tuner_environ(tuning, verbose):
                 if resume is not None:
                     tuner = restore_tuner(resume, plan, tuning, callbacks, stopper)
