@@ -32,10 +32,10 @@ def make_setup(epochs: int = 3) -> TrialSetup:
                       task="classification")
 
 
-def test_snapshot_is_a_copy_training_cannot_change() -> None:
+def test_packed_state_is_a_copy_training_cannot_change() -> None:
     weight = torch.ones(3)
     state = {"model": {"w": weight}, "groups": [{"lr": 0.1, "params": [0]}], "rng": (1, 2)}
-    copy = ckpt.snapshot(state)
+    copy = ckpt.pack(state).unpack()
     weight.add_(5)
     state["groups"][0]["lr"] = 9.0
     assert torch.equal(copy["model"]["w"], torch.ones(3))
