@@ -3,6 +3,10 @@
 Restoring puts back exactly what the next epoch depends on, so a trial resumed
 from epoch k (PBT exploit, failure retry, experiment resume) computes the same
 weights as one that never stopped (on CPU, at a fixed seed).
+
+A checkpoint is taken every epoch by default, so taking one is on the hot path: the
+training thread only ``pack``s the state (its tensors copied into one flat CPU tensor
+per dtype); a writer thread pickles the few objects left and writes the file.
 """
 
 from __future__ import annotations
@@ -112,7 +116,7 @@ def _dense(value: torch.Tensor) -> bool:
 def pack(state: Any) -> Packed:
     """Copy a checkpoint state out of training's reach (see :class:`Packed`): dense tensors
     flattened into one CPU tensor per dtype, other tensors (sparse, quantized, subclasses)
-    cloned to the CPU in place; numbers, strings, RNG tuples and numpy arrays from
+    cloned to the CPU in place; numbers, strings, RNG tuples and arrays from
     ``rng_state`` are kept as they are (never mutated in place by training)."""
     tensors: list[torch.Tensor] = []
 
