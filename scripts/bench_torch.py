@@ -249,9 +249,9 @@ def sections(quick: bool) -> list[benchlib.Section]:
     tune_best = min(tune_every)
     close = ("what would close it: a quiet machine first (the lead's rerun); then the per-epoch work left "
              "(evaluation in 1024-row batches, the metrics dict)")
-    close_ckpt = ("what would close it: a quiet machine first (the writer thread needs the second core); then the "
-                  "training thread's share: capture ~0.08 ms (numpy's RNG state 0.03 ms), pack ~0.08 ms, the "
-                  "writer's GIL-held pickling ~0.1 ms")
+    close_ckpt = ("what would close it: a quiet machine first (the writer thread's file write, 0.3-1 ms of kernel "
+                  "time here, needs the second core); then the training thread's share: capture ~0.08 ms (numpy's "
+                  "RNG state 0.03 ms), pack ~0.08 ms, the writer's GIL-held pickling ~0.05 ms")
     notes = [
         f"The fastest plain loop here: {fastest_name} ({floor * 1000:.1f} ms/epoch wall, {floor_cpu * 1000:.1f} ms CPU). "
         "raytuner uses torch's fused Adam/AdamW/SGD step by default (`optimizer.fused`), so the fair floor "
