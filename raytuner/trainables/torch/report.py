@@ -72,8 +72,8 @@ class OverlappedTuneSession(TuneSession):
     Ray Tune's function trainables report synchronously: ``tune.report`` copies the
     checkpoint into the trial's storage, hands the result to the driver and blocks
     until the driver asks for the next one (scheduler, stoppers, loggers: tens of ms).
-    Here the training thread only takes a snapshot of the epoch's state (tensors
-    cloned to the CPU: ``checkpoint.snapshot``); a background thread writes it to a
+    Here the training thread only takes a copy of the epoch's state (its tensors
+    flattened to the CPU: ``checkpoint.pack``); a background thread writes it to a
     temporary directory and then makes the ``tune.report`` call naming it, so the
     checkpoint Tune copies is always complete and the report order is the epoch order.
     At most one report is in flight: the next report, and the end of training, wait
@@ -89,9 +89,9 @@ class OverlappedTuneSession(TuneSession):
         self._jobs = ckpt.Background("raytuner-report")
 
     def report(self, metrics: dict[str, Any], state: dict[str, Any] | None) -> None:
-        self._jobs.submit(self._deliver, dict(metrics), None if state is None else ckpt.snapshot(state))
+        self._jobs.submit(self._deliver, dict(metrics), None if state is None else ckpt.pack(state))
 
-    def _deliver(self, metrics: dict[str, Any], state: dict[str, Any] | None) -> None:
+    def _deliver(self, metrics: dict[str, Any], state: ckpt.Packed | None) -> None:
         from ray import tune
 
         from raytuner.trainables.reporting import report
@@ -139,7 +139,7 @@ class TrainSession(_Synchronous):
 class LocalSession(_Synchronous):
     """In-process: keeps the reports; checkpoints go to ``directory``/epoch-N.
 
-    ``background=True`` (the default): the state is snapshotted in the training thread
+    ``background=True`` (the default): the state is packed (copied) in the training thread
     and written by a background thread while the next epoch trains; ``checkpoints``
     lists a directory once its file is complete, and ``close()`` (the end of
     ``train``) waits for the last write. A write that fails stops training at the next
@@ -166,9 +166,9 @@ class LocalSession(_Synchronous):
         if self._jobs is None:
             self._write(state, target)
         else:
-            self._jobs.submit(self._write, ckpt.snapshot(state), target)
+            self._jobs.submit(self._write, ckpt.pack(state), target)
 
-    def _write(self, state: dict[str, Any], target: Path) -> None:
+    def _write(self, state: dict[str, Any] | ckpt.Packed, target: Path) -> None:
         target.mkdir(parents=True, exist_ok=True)
         ckpt.save(state, target)
         self.checkpoints.append(target)

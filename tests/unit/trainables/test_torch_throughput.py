@@ -32,14 +32,51 @@ def make_setup(epochs: int = 3) -> TrialSetup:
                       task="classification")
 
 
-def test_snapshot_is_a_copy_training_cannot_change() -> None:
-    weight = torch.ones(3)
-    state = {"model": {"w": weight}, "groups": [{"lr": 0.1, "params": [0]}], "rng": (1, 2)}
-    copy = ckpt.snapshot(state)
+def test_packed_state_is_a_copy_training_cannot_change() -> None:
+    weight, bias = torch.ones(3), torch.zeros(2, dtype=torch.float64)  # bias: the only tensor of its dtype
+    state = {"model": {"w": weight, "b": bias}, "groups": [{"lr": 0.1, "params": [0]}], "rng": (1, 2)}
+    packed = ckpt.pack(state)
     weight.add_(5)
+    bias.add_(5)
     state["groups"][0]["lr"] = 9.0
-    assert torch.equal(copy["model"]["w"], torch.ones(3))
+    copy = packed.unpack()
+    assert torch.equal(copy["model"]["w"], torch.ones(3)) and torch.equal(copy["model"]["b"], torch.zeros(2).double())
     assert copy["groups"][0]["lr"] == 0.1 and copy["rng"] == (1, 2)
+
+
+def test_saved_state_loads_back_exactly_and_old_torch_save_files_still_load(tmp_path: Path) -> None:
+    """Dtypes, strides (channels_last, expanded), 0-d, empty, sparse and requires_grad come back
+    as they were; the RNG states restore the same draws; a state.pt written by torch.save
+    (checkpoints from before the packed format) still loads."""
+    import random
+
+    import numpy as np
+
+    ckpt.seed_everything(7)
+    rng = ckpt.rng_state()
+    draws = (random.random(), float(np.random.normal()), torch.rand(2))
+    state = {
+        "w": torch.randn(2, 3, 4, 5).to(memory_format=torch.channels_last), "step": torch.tensor(3.0),
+        "half": torch.randn(4, dtype=torch.bfloat16), "mask": torch.tensor([True, False]),
+        "empty": torch.zeros(0, dtype=torch.float64), "wide": torch.ones(2).expand(3, 2),
+        "sparse": torch.eye(3).to_sparse(), "grad": torch.ones(2, requires_grad=True),
+        "groups": [{"lr": 0.1, "betas": (0.9, 0.99)}], "rng": rng,
+    }
+    ckpt.save(state, tmp_path)
+    back = ckpt.load(tmp_path)
+    for key in ("w", "step", "half", "mask", "empty", "wide", "grad"):
+        assert torch.equal(back[key], state[key]) and back[key].dtype == state[key].dtype, key
+        assert back[key].requires_grad == state[key].requires_grad, key
+    assert back["w"].stride() == state["w"].stride()
+    assert torch.equal(back["sparse"].to_dense(), torch.eye(3)) and back["groups"] == state["groups"]
+    ckpt.set_rng_state(back["rng"])
+    assert (random.random(), float(np.random.normal())) == draws[:2] and torch.equal(torch.rand(2), draws[2])
+
+    old = {"epoch": 2, "w": torch.ones(2), "rng": {**rng, "python": random.getstate()}}
+    torch.save(old, tmp_path / ckpt.STATE_FILE)
+    loaded = ckpt.load(tmp_path)
+    assert loaded["epoch"] == 2 and torch.equal(loaded["w"], torch.ones(2))
+    ckpt.set_rng_state(loaded["rng"])
 
 
 def test_background_checkpoint_is_listed_only_once_complete(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
