@@ -4,6 +4,8 @@ Tune's JSON and CSV loggers write them (``raytuner results/report/predict`` read
 ``write_trial`` writes one trial's files; ``TrialFileWriter`` writes them off the driver's
 loop, a batch at a time, on a thread of its own: the driver goes on asking the searcher and
 feeding the actors while the files are written (the file system's calls release the GIL).
+Creating a file is most of a trivial trial's cost on a busy VM's ext4 (0.1-0.5 ms each,
+the kernel's time; measured: a second or third writer thread did not make it faster).
 Per trial: one ``mkdir`` and, per file, one ``open``/``write``/``close`` (Python's text
 ``open`` adds an ``fstat``, an ``ioctl`` and an ``lseek``), and the config encoded once for
 params.json and every line of result.json. The bytes are the ones the plain
@@ -76,16 +78,15 @@ Batch = Iterable[tuple[str, dict[str, Any], list[dict[str, Any]]]]  # (trial dir
 
 
 class TrialFileWriter:
-    """Writes batches of trials' files on daemon threads; ``close`` waits for every one.
+    """Writes batches of trials' files on daemon threads (one by default); ``close`` waits
+    for every one.
 
-    File creation is the kernel's work (a few hundred microseconds a file on a busy VM's
-    ext4) and releases the GIL, so ``threads`` writers create files side by side.
     A write that fails (a full disk) is raised by the next ``put`` or by ``close``; the
     batches after it are not written. Use as a context manager: leaving it waits for the
     files (also on an exception, so an interrupted run's summary names written trials).
     """
 
-    def __init__(self, threads: int = 2) -> None:
+    def __init__(self, threads: int = 1) -> None:
         self._queue: queue.SimpleQueue[list[Any] | None] = queue.SimpleQueue()
         self._error: BaseException | None = None
         self._threads = [threading.Thread(target=self._work, name=f"raytuner-trial-files-{i}", daemon=True)
