@@ -59,3 +59,15 @@ def test_the_writer_writes_every_batch_by_close_and_raises_a_failed_write(tmp_pa
     files.put([(str(blocker / "trial_x"), {"x": 1}, [{"loss": 1.0}])])  # a directory under a file
     with pytest.raises(NotADirectoryError):
         files.close()
+
+
+def test_the_progress_view_keeps_only_the_best_of_finished_batched_trials() -> None:
+    from raytuner.console.progress import Progress, ProgressView
+
+    view = ProgressView(Progress("loss", "min", total=3), io.StringIO(), live=False)
+    view.record("a", {"loss": 2.0}, True)
+    view.record("b", {"loss": 1.0}, True)
+    view.record("c", {"loss": 1e300}, False)
+    progress = view.progress
+    assert progress.latest == {} and (progress.done, progress.failed) == (2, 1)  # nothing kept per trial
+    assert (progress.best_trial, progress.best) == ("b", 1.0)
