@@ -150,6 +150,7 @@ class ProgressView(Callback):
         """A trial that ran outside Ray Tune (a batched run) ended: ``ok``, or failed/diverged."""
         if ok:
             self.progress.observe(trial_id, metrics.get(self.progress.metric))
+            self.progress.finish(trial_id)  # only the best finished value is kept
             self.progress.done += 1
         else:
             self.progress.failed += 1

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
@@ -108,7 +108,7 @@ class Summary:
         return scored + [t for t in self.trials if not _rankable(t)]
 
     def to_data(self) -> dict[str, Any]:
-        data = asdict(self)
+        data = _fields(self)  # json_safe copies what it walks: no deep copy first (asdict's)
         data["final"] = self.final.to_data()
         data["scheduling"] = self.scheduling.to_data()
         data["counts"] = self.counts
@@ -138,8 +138,18 @@ def _finite(value: Any) -> bool:
     return isinstance(value, (int, float)) and math.isfinite(value)
 
 
+_PLAIN = frozenset({str, int, bool, type(None)})
+
+
+def _fields(obj: Any) -> dict[str, Any]:
+    return {f.name: getattr(obj, f.name) for f in fields(obj)}
+
+
 def json_safe(value: Any) -> Any:
-    """``value`` as plain JSON (numpy scalars as Python's, non-finite floats as None/"inf"/"-inf")."""
+    """``value`` as plain JSON (numpy scalars as Python's, non-finite floats as None/"inf"/"-inf",
+    dataclasses as dicts of their fields)."""
+    if type(value) in _PLAIN:  # the common leaves, first (numpy's scalars are other types)
+        return value
     if isinstance(value, float) and not math.isfinite(value):
         return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
     if isinstance(value, dict):
@@ -150,6 +160,8 @@ def json_safe(value: Any) -> Any:
         return json_safe(value.item())
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
+    if is_dataclass(value) and not isinstance(value, type):
+        return json_safe(_fields(value))
     return repr(value)
 
 

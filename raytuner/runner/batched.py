@@ -18,19 +18,17 @@ run is not resumable (``raytuner resume``): its trials are few milliseconds each
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import math
+import os
 import time
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from raytuner.errors import RaytunerError, SpecError
 from raytuner.results.metric_rule import flagged, restore_raw
 from raytuner.results.summary import TrialRecord
+from raytuner.runner.batch_files import write_trial  # noqa: F401 - the trial files' writer, here as before
 
 AUTO_LIMIT_S = 0.1  # auto batches a function whose first evaluations take less than this
 BATCH_WORK_S = 0.05  # auto: about this much work per batch
@@ -120,16 +118,18 @@ def run_batched(plan: Any, experiment_path: str, view: Any, records: list[TrialR
     from ray.tune.search import Searcher
     from ray.tune.utils.util import merge_dicts
 
+    from raytuner.runner.batch_files import TrialFileWriter
+
     spec = plan.spec
+    total = plan.num_samples
+    actors = _pool(spec, total)  # first: the actors boot while the searcher is built
     searcher = _searcher(plan)
     space = plan.strategy.param_space(plan.search)
-    total = plan.num_samples
     job = plan.trainable.batch_job(plan.objectives, plan.schedule.max_steps, spec.stop.target)
-    actors = _pool(spec, total)
     size = max(1, min(plan.batch, math.ceil(total / len(actors))))
     searcher.set_max_concurrency(size * len(actors))  # every config of every batch in flight
     prefix = uuid.uuid4().hex[:5]
-    root = Path(experiment_path)
+    root = os.fspath(experiment_path)
     state = {"asked": 0, "finished": False}
 
     def next_items() -> list[tuple[str, dict[str, Any]]]:
@@ -159,32 +159,35 @@ def run_batched(plan: Any, experiment_path: str, view: Any, records: list[TrialR
             actor = idle.pop()
             inflight[actor.run.remote(job, items)] = (actor, items, 0)
 
-    submit()
-    while inflight:
-        (ref,), _ = ray.wait(list(inflight), num_returns=1)
-        actor, items, attempt = inflight.pop(ref)
-        try:
-            evaluations = ray.get(ref)
-        except RayActorError as exc:  # its node was lost: a fresh actor reruns the batch
-            fresh = _new_actor(spec)
-            actors[actors.index(actor)] = fresh
-            if attempt < spec.failure.max_retries:
-                inflight[fresh.run.remote(job, items)] = (fresh, items, attempt + 1)
-                continue
-            evaluations = [_lost(tid, exc) for tid, _ in items]
-            actor = fresh
-        for evaluation in evaluations:
-            last = evaluation.rows[-1] if evaluation.rows and evaluation.error is None else None
-            searcher.on_trial_complete(evaluation.trial_id, last, error=last is None)
-        idle.append(actor)
-        submit()  # the actors work on while the driver writes what came back
-        for evaluation, (trial_id, config) in zip(evaluations, items):
-            path = root / f"trial_{trial_id}"
-            write_trial(path, config, evaluation.rows)
-            record = trial_record(evaluation, config, str(path), plan.metric)
-            records.append(record)
-            if view is not None:
-                view.record(trial_id, record.metrics, record.status == "ok")
+    with TrialFileWriter() as files:  # trial files written on threads, beside the loop; all on exit
+        submit()
+        while inflight:
+            (ref,), _ = ray.wait(list(inflight), num_returns=1)
+            actor, items, attempt = inflight.pop(ref)
+            try:
+                evaluations = ray.get(ref)
+            except RayActorError as exc:  # its node was lost: a fresh actor reruns the batch
+                fresh = _new_actor(spec)
+                actors[actors.index(actor)] = fresh
+                if attempt < spec.failure.max_retries:
+                    inflight[fresh.run.remote(job, items)] = (fresh, items, attempt + 1)
+                    continue
+                evaluations = [_lost(tid, exc) for tid, _ in items]
+                actor = fresh
+            for evaluation in evaluations:
+                last = evaluation.rows[-1] if evaluation.rows and evaluation.error is None else None
+                searcher.on_trial_complete(evaluation.trial_id, last, error=last is None)
+            idle.append(actor)
+            submit()  # the actors work on while the driver records what came back
+            written = []
+            for evaluation, (trial_id, config) in zip(evaluations, items):
+                path = os.path.join(root, f"trial_{trial_id}")
+                written.append((path, config, evaluation.rows))
+                record = trial_record(evaluation, config, path, plan.metric)
+                records.append(record)
+                if view is not None:
+                    view.record(trial_id, record.metrics, record.status == "ok")
+            files.put(written)
     if view is not None:
         view.on_experiment_end([])
 
@@ -272,22 +275,7 @@ def release_pool(key: tuple[Any, ...] | None = None) -> None:
                 pass
 
 
-# -- what a batched trial leaves -----------------------------------------------
-
-def write_trial(path: Path, config: dict[str, Any], rows: list[dict[str, Any]]) -> None:
-    """params.json, result.json and progress.csv, as Ray Tune's loggers write them."""
-    path.mkdir(parents=True, exist_ok=True)
-    (path / "params.json").write_text(json.dumps(config, default=repr))
-    (path / "result.json").write_text("".join(json.dumps({**row, "config": config}, default=repr) + "\n" for row in rows))
-    if not rows:
-        return
-    columns = list(dict.fromkeys(k for row in rows for k in row))
-    out = io.StringIO()
-    writer = csv.DictWriter(out, columns)
-    writer.writeheader()
-    writer.writerows(rows)
-    (path / "progress.csv").write_text(out.getvalue())
-
+# -- what a batched trial leaves (its files: runner.batch_files) ------------------
 
 def trial_record(evaluation: Any, config: dict[str, Any], path: str, metric: str) -> TrialRecord:
     """A batched trial as a TrialRecord (the same statuses as ``runner.records``)."""
