@@ -12,9 +12,11 @@ count keeps ``num_samples``), and the schedulers raytuner allows this with
 (``Scheduler.releases_finished``) act only on live trials. Failed trials stay (a resume may
 retry them), and so do paused, pending and running ones.
 
-``tune.run`` builds its controller by name: ``lean_controller(keeper)`` swaps
-``ray.tune.tune.TuneController`` for this class while a Tuner runs in this process (a
-Tuner behind Ray Client runs elsewhere and keeps every trial, as before).
+``tune.run`` builds its controller by name, in the thread that calls ``Tuner.fit``:
+``lean_controller(keeper)`` swaps ``ray.tune.tune.TuneController`` for this class while any
+such block runs in the process, and the keeper is the calling thread's (a Tune run in
+another thread, without one, gets Tune's behaviour). A Tuner behind Ray Client runs
+elsewhere and keeps every trial, as before.
 """
 
 from __future__ import annotations
@@ -31,14 +33,15 @@ from raytuner.runner.retired import RetiredTrials
 
 STATE_KEY = "_raytuner_retired"  # the keeper's state in the snapshot's runner_data
 _PATCH_LOCK = threading.Lock()
+_PATCH = {"users": 0, "previous": None}  # blocks in force, and Tune's class to put back after the last
+_LOCAL = threading.local()  # .keeper: the RetiredTrials of the run this thread is in
 
 
 class LeanController(TuneController):
     """TuneController that retires completed trials beyond ``keeper.keep`` (see the module)."""
 
-    keeper: RetiredTrials | None = None  # set on the subclass ``lean_controller`` makes
-
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.keeper: RetiredTrials | None = getattr(_LOCAL, "keeper", None)  # None: Tune's behaviour
         self._finished: collections.deque[Trial] = collections.deque()  # completed trials, oldest first
         super().__init__(*args, **kwargs)
 
@@ -100,10 +103,10 @@ class LeanController(TuneController):
     # -- the snapshot (experiment_state-*.json) ------------------------------------------------
     def __getstate__(self) -> dict[str, Any]:
         state = super().__getstate__()
+        keeper = state.pop("keeper", None)
         state.pop("_finished", None)
-        state.pop("keeper", None)
-        if self.keeper is not None and len(self.keeper):
-            state[STATE_KEY] = self.keeper.state()
+        if keeper is not None and len(keeper):
+            state[STATE_KEY] = keeper.state()
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -127,13 +130,17 @@ def lean_controller(keeper: RetiredTrials | None) -> Iterator[None]:
         return
     import ray.tune.tune as tune_module
 
-    controller = type("LeanController", (LeanController,), {"keeper": keeper})
     with _PATCH_LOCK:
-        previous = tune_module.TuneController
-        tune_module.TuneController = controller  # type: ignore[misc]
+        if _PATCH["users"] == 0:
+            _PATCH["previous"] = tune_module.TuneController
+            tune_module.TuneController = LeanController  # type: ignore[misc]
+        _PATCH["users"] += 1
+    _LOCAL.keeper = keeper
     try:
         yield
     finally:
+        _LOCAL.keeper = None
         with _PATCH_LOCK:
-            if tune_module.TuneController is controller:
-                tune_module.TuneController = previous  # type: ignore[misc]
+            _PATCH["users"] -= 1
+            if _PATCH["users"] == 0 and tune_module.TuneController is LeanController:
+                tune_module.TuneController = _PATCH["previous"]  # type: ignore[misc]
