@@ -215,25 +215,24 @@ def sections(quick: bool) -> list[benchlib.Section]:
                       f"(≤ {allowed:.1f} MB allowed at this size, 50 MB at 10,000; raw Ray Tune "
                       f"{figures[CONTENDERS[0]]['growth_mb']:.1f} MB; {ours['kb_per_trial']:.1f} KB per trial against "
                       f"{figures[CONTENDERS[0]]['kb_per_trial']:.1f}). raytuner's own per-trial state is released "
-                      "(TrialFiles, ReleaseFinished, Progress) and a completed Tune Trial is trimmed (step windows "
-                      "dropped, one shared resource request, the dirname creator pickled by name, the ObjectRef of its"
-                      " actor's default metrics let go), and HeapTrim hands the freed heap back to the OS "
-                      "(malloc_trim) every 50 finished trials: most of the RSS growth without it was glibc keeping "
-                      "freed pages, not live objects (BENCH_SCALE_TRACE=1 gives the Python heap's share). Tune still "
-                      "holds each finished Trial (its state JSON, run-metadata JSON, last result and storage context "
-                      "are most of it) for the ResultGrid and the experiment state; the rest of the RSS growth is "
-                      "native (Ray core worker) and allocator high water, and it grows with the driver's load. What "
-                      "would close the gap: take a finished trial out of Tune's controller once raytuner has recorded "
-                      "it (a small record, its saved state moved to a side file that resume reads), or run very long "
-                      "experiments as chained Tuner.fit() segments; upstream, Tune keeping finished trials as records "
-                      "(ray#64231)."),
+                      "(TrialFiles, ReleaseFinished, Progress); Tune's controller keeps only the 200 most recently "
+                      "completed trials: an older one leaves it (every reference: its Trial, cached state JSON, "
+                      "status sets) once raytuner holds its record, ~300 bytes in Tune's experiment-state snapshot "
+                      "(runner.lean_controller, runner.retired), so saves no longer grow by ~8 KB a trial; Ray's "
+                      "TrialProgressCallback, which Tune adds to every run and which held every Trial to the end, is "
+                      "replaced by a silent stand-in (NoTrialProgress); HeapTrim "
+                      "hands the freed heap back to the OS (malloc_trim) every 50 finished trials. What is left: the "
+                      "records themselves, per-trial ids in the searcher and the fault log, native memory (Ray core "
+                      "worker) and allocator high water, which grows with the driver's load (BENCH_SCALE_TRACE=1 "
+                      "gives the Python heap's share). What would close the gap: records spilled to a file "
+                      "instead of held, and upstream, Tune keeping finished trials as records (ray#64231)."),
         benchlib.goal(ratio <= GOAL_RATIO,
                       f"goal 5 overhead: last 100 trials {ours['ms_last_100']:.1f} ms/trial vs trials 100-200 "
                       f"{ours['ms_100_200']:.1f} ms/trial ({ratio:.2f}x, goal ≤ {GOAL_RATIO}x). Every experiment-state save "
                       "and partial summary is O(trials); raytuner spaces them out with the trial count and their cost. "
-                      "What would close the rest: Tune's per-step O(trials) scans over every Trial it keeps go with "
-                      "the same fix as memory (finished trials out of the controller). Timings on a shared machine "
-                      "are noisy: compare runs made side by side."),
+                      "Tune's per-step scans cover only the trials its controller still holds (finished ones leave it). "
+                      "What would close the rest: the partial summary written from a file of records instead of "
+                      "rebuilt. Timings on a shared machine are noisy: compare runs made side by side."),
         f"results directory: {ours['dir_mb']:.1f} MB in {ours['dir_files']} files for {trials} trials (raytuner).",
     ]
     return [benchlib.Section(

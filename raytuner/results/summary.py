@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
@@ -183,6 +183,21 @@ def write_summary(summary: Summary, directory: str | Path) -> Path:
     tmp.write_text(json.dumps(summary.to_data(), indent=2, allow_nan=False))
     os.replace(tmp, path)
     return path
+
+
+_RECORD_DEFAULTS = {name: f.default if f.default_factory is MISSING else f.default_factory()  # type: ignore[misc]
+                    for name, f in TrialRecord.__dataclass_fields__.items()
+                    if f.default is not MISSING or f.default_factory is not MISSING}
+
+
+def record_line(record: TrialRecord) -> str:
+    """One record as compact JSON, fields at their default left out (``record_from_line`` reads it)."""
+    data = {k: v for k, v in asdict(record).items() if k not in _RECORD_DEFAULTS or v != _RECORD_DEFAULTS[k]}
+    return json.dumps(json_safe(data), separators=(",", ":"), allow_nan=False)
+
+
+def record_from_line(line: str) -> TrialRecord:
+    return _trial(json.loads(line))
 
 
 def _trial(data: dict[str, Any]) -> TrialRecord:

@@ -26,8 +26,10 @@ from raytuner.runner.partial import PartialSummary, RunInfo, write_spec
 from raytuner.runner.resume import ResumePoint, find_resume_point, restore_tuner
 from raytuner.runner.scheduling import StopReasons, scheduling_report
 from raytuner.runner.heap import HeapTrim
+from raytuner.runner.lean_controller import lean_controller
 from raytuner.runner.lean_trials import ReleaseFinished, trial_dirname
 from raytuner.runner.records import trial_record
+from raytuner.runner.retired import RetiredTrials
 from raytuner.runner.retries import no_retry_for_permanent_errors
 from raytuner.runner.session import joined_session, quiet_ray, ray_session, scoped_environ, warm_trial_workers
 from raytuner.runner.warm_workers import trial_slots, worker_modules
@@ -149,7 +151,8 @@ def run_experiment(
     info = _run_info(plan, name, resume)
     if announce is not None:
         announce(info.experiment_path)
-    partial = PartialSummary(info)  # summary.json with state "running", rewritten as trials finish
+    retired = _retired_trials(plan, progress)  # finished trials Tune's controller lets go of (None: it keeps all)
+    partial = PartialSummary(info, retired=retired)  # summary.json with state "running", rewritten as trials finish
     callbacks.append(partial)
     callbacks.append(ReleaseFinished(o.name for o in plan.objectives))  # a finished trial's metric statistics
     callbacks.append(HeapTrim())  # the freed heap back to the OS as trials finish
@@ -177,7 +180,7 @@ def run_experiment(
             release_pool()  # a batched run's warm actors give their CPUs back to the trials
             warm_trial_workers(trial_slots(plan))  # booted (and imported) while the Tuner is built
             light_usage_tags()  # Ray's callback telemetry without importing mlflow, W&B, Comet, Aim
-            with tuner_environ(tuning, verbose):
+            with tuner_environ(tuning, verbose), lean_controller(retired):
                 if resume is not None:
                     tuner = restore_tuner(resume, plan, tuning, callbacks, stopper)
                 else:
@@ -193,9 +196,12 @@ def run_experiment(
                 _record_interrupted(spec, plan, partial.write(partial.trials, INTERRUPTED), progress_stream)
                 raise Interrupted(info.experiment_path)  # the partial summary says "interrupted"
             experiment_path = experiment_uri(spec.storage, grid.experiment_path)
-            trials = [trial_record(result, plan.metric, plan.mode, plan.scope) for result in grid]
+            results = list(grid)  # the trials Tune's controller still held
+            trials = [trial_record(result, plan.metric, plan.mode, plan.scope) for result in results]
+            checkpoints = {t.trial_id: list(r.best_checkpoints or []) for t, r in zip(trials, results)}
+            if retired is not None:  # and the ones it let go of, recorded as they went
+                trials, checkpoints = retired.merged(trials), {**retired.checkpoints(), **checkpoints}
             fault_log.annotate(trials)
-            checkpoints = {t.trial_id: list(r.best_checkpoints or []) for t, r in zip(trials, grid)}
         final = finish_experiment(plan, trials, experiment_path, checkpoints)  # refit, export, ensemble, holdout
     wall = time.perf_counter() - start
     summary = Summary(
@@ -226,6 +232,26 @@ def run_experiment(
 
         raise ExperimentFailed(all_failed_message(trials, summary.experiment_path), summary)
     return summary
+
+
+def _retired_trials(plan: Plan, progress: Any) -> RetiredTrials | None:
+    """The keeper of the finished trials Tune's controller lets go of (runner.lean_controller), or
+    None where the scheduler reads finished trials back from the controller (PBT, HyperBand)."""
+    if not plan.scheduler.releases_finished:
+        return None
+    retired = RetiredTrials(plan.metric, plan.mode, plan.scope)
+
+    def count(records: list[TrialRecord]) -> None:  # a resume: the progress line counts them as ended
+        for record in records:
+            if record.status == "ok":
+                progress.observe(record.trial_id, record.score)
+                progress.done += 1
+            else:
+                progress.failed += 1
+            progress.finish(record.trial_id)
+
+    retired.on_load.append(count)
+    return retired
 
 
 def _record_interrupted(spec: ExperimentSpec, plan: Plan, summary: Summary, stream: Any) -> None:

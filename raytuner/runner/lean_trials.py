@@ -28,6 +28,7 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from ray.tune import Callback
+from ray.tune.progress_reporter import TrialProgressCallback
 
 
 def trial_dirname(trial: Any) -> str:
@@ -79,6 +80,26 @@ def release(trial: Any, keep: Iterable[str], shared: dict[Any, Any]) -> None:
         trial.placement_group_factory = same
     if hasattr(trial, "invalidate_json_state"):
         trial.invalidate_json_state()
+
+
+class NoTrialProgress(TrialProgressCallback):
+    """Stands in for Ray's ``TrialProgressCallback``, which Tune adds to every run of its old
+    output flow (raytuner's: ``RAY_AIR_NEW_OUTPUT=0``) unless one is given. At ``verbose=0`` it
+    prints nothing, yet keys four dicts and sets by the Trial object and never lets go: every
+    finished Trial stays alive for the whole run. This one keeps nothing (raytuner's progress
+    view prints the run)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
+        pass
+
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        pass
+
+    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        pass
 
 
 class ReleaseFinished(Callback):

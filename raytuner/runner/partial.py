@@ -128,8 +128,9 @@ def trial_record(trial: Any, metric: str, mode: str = "max", scope: str = "last"
 class PartialSummary(Callback):
     """Rewrites summary.json (state "running") as trials complete, fail or report."""
 
-    def __init__(self, info: RunInfo, interval_s: float = 2.0, gap_s: float = 1.0) -> None:
+    def __init__(self, info: RunInfo, interval_s: float = 2.0, gap_s: float = 1.0, retired: Any = None) -> None:
         self.info = info
+        self.retired = retired  # runner.retired.RetiredTrials: the trials Tune's controller let go of
         self.interval_s = interval_s
         self.gap_s = gap_s
         self._start = time.time()
@@ -148,6 +149,8 @@ class PartialSummary(Callback):
         records = [trial_record(t, self.info.metric, self.info.mode, self.info.scope) for t in trials]
         if state == INTERRUPTED:  # Tune marks the trials it stopped "terminated": say what they were
             records = [replace(r, status=self.ended.get(r.trial_id) or self._unended(r.trial_id)) for r in records]
+        if self.retired is not None and len(self.retired):
+            records = self.retired.merged(records)
         summary = self.info.summary(records, state, time.time() - self._start)
         write_partial(summary, self.info.storage)
         self._last, self._due = time.monotonic(), math.inf
@@ -197,4 +200,4 @@ class PartialSummary(Callback):
             self.trials = list(trials)  # the runner writes the final summary next
 
     def __getstate__(self) -> dict[str, Any]:  # Ray pickles callbacks with the experiment
-        return {**self.__dict__, "trials": [], "_tune_sigint": None}
+        return {**self.__dict__, "trials": [], "_tune_sigint": None, "retired": None}

@@ -7,7 +7,9 @@ trial's latest checkpoint, the searcher's state; saved every
 ``runner.tuning.EXPERIMENT_STATE_PERIOD_S`` seconds), and the partial
 summary.json. Finished trials are kept as they are, unfinished ones continue from their
 last checkpoint, failed ones are rerun from scratch with ``retry_failed``, and the
-searcher continues where it stopped, so the final count is the spec's budget.
+searcher continues where it stopped, so the final count is the spec's budget. Finished
+trials Tune's controller had let go of (``runner.lean_controller``) come back as records from
+the same snapshot and are not run again.
 """
 
 from __future__ import annotations

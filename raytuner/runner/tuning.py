@@ -201,11 +201,13 @@ def trial_loggers(tracking: Tracking, experiment_name: str) -> list[Any]:
     itself and turns Ray's automatic ones off (TunerPlan.environ). result.json,
     progress.csv and params.json/.pkl come from ``runner.trial_files.TrialFiles``, which
     keeps nothing for a trial once it ended (Ray's JSON/CSV loggers keep an entry per
-    trial for the whole run: ray#64231).
+    trial for the whole run: ray#64231). ``NoTrialProgress`` stands in for the console
+    callback Ray adds otherwise (silent at verbose=0, it holds every Trial to the end).
     """
+    from raytuner.runner.lean_trials import NoTrialProgress
     from raytuner.runner.trial_files import TrialFiles
 
-    return [TrialFiles(), *tracking_callbacks(tracking, experiment_name)]
+    return [TrialFiles(), NoTrialProgress(), *tracking_callbacks(tracking, experiment_name)]
 
 
 def build_stopper(tuning: TunerPlan) -> Any:

@@ -25,6 +25,7 @@ class HyperBandScheduler(Scheduler):
     Options = HyperBandOptions
     needs_checkpoints = True
     synchronous = True
+    releases_finished = False  # its brackets hold their trials to the end (not tested without them)
     stops_early = True
     options: HyperBandOptions
 

@@ -37,6 +37,7 @@ class PopulationScheduler(Scheduler):
 
     needs_checkpoints = True
     explores_itself = True
+    releases_finished = False  # a population clones from and ranks all its trials, finished ones too
     options: PopulationOptions
 
     def __init__(self, options: Any = None) -> None:

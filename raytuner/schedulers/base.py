@@ -54,6 +54,9 @@ class Scheduler:
     # gives it Ray's own generator for those (model-based searchers keep theirs)
     synchronous: ClassVar[bool] = False
     stops_early: ClassVar[bool] = False  # may end a trial before its last step
+    # Tune's controller may let go of a completed trial (raytuner keeps its record:
+    # runner.lean_controller); False where the scheduler reads finished trials back from it
+    releases_finished: ClassVar[bool] = True
     # it decides on every report (stop, pause, clone): a trial must be a Ray Tune trial;
     # only a scheduler that lets every trial run to its end allows batched execution
     decides_per_step: ClassVar[bool] = True
