@@ -1,5 +1,6 @@
 """Trial workers booted and imported ahead of the trials (runner.warm_workers): which modules
-a run preloads, how many workers it asks for, when it asks, and that Ray takes both."""
+a run preloads, how many workers it asks for and when (no Ray: tests/integration/test_warm_workers.py
+checks that Ray takes both)."""
 
 from __future__ import annotations
 
@@ -64,18 +65,6 @@ def test_a_later_run_asks_for_workers_the_first_run_gets_rays_own(monkeypatch) -
     kept.warm_workers(2)
     kept.warm_workers(1)
     assert asked == [2, 1]
-
-
-def test_ray_takes_the_prestart_request_and_the_workers_preload(ray_local, tmp_path) -> None:
-    warm_workers.request_workers(1, keep_alive_s=5)  # raises when the RPC or its token is refused
-    from raytuner.runner.experiment import run_experiment
-
-    spec = ExperimentSpec.model_validate({
-        "name": "pre", "trainable": {"type": "function", "function": "raytuner.testing:preload_probe"},
-        "space": {"x": {"type": "float", "low": 0, "high": 1}}, "metric": {"name": "loss", "mode": "min"},
-        "budget": {"trials": 2}, "storage": {"path": str(tmp_path)}})
-    summary = run_experiment(spec, show_progress=False)
-    assert [t.metrics["preloaded"] for t in summary.trials] == [1.0, 1.0]
 
 
 @pytest.fixture(autouse=True)
