@@ -232,7 +232,8 @@ def _pool(spec: Any, total: int) -> list[Any]:
         slots = min(slots, int(resources.get("GPU", 0) // gpu))
     wanted = max(1, min(slots, spec.budget.max_concurrent or slots, total))
     _cancel_timer()
-    key = (ray.get_runtime_context().get_job_id(), cpu, gpu)
+    context = ray.get_runtime_context()  # a Ray started again in this process is another node: a new pool
+    key = (context.get_node_id(), context.get_job_id(), cpu, gpu)
     for other in [k for k in _pool_cache if k != key]:
         release_pool(other)
     actors = _pool_cache.setdefault(key, [])
@@ -289,6 +290,9 @@ def release_pool(key: tuple[Any, ...] | None = None) -> None:
         return
     import ray
 
+    if not ray.is_initialized():  # Ray shut down: the actors went with it (and ray.kill would start a Ray)
+        _pool_cache.clear()
+        return
     for k in [key] if key is not None else list(_pool_cache):
         for actor in _pool_cache.pop(k, []):
             try:

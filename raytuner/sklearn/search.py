@@ -97,12 +97,9 @@ class TuneSearchCV(BaseSearchCV):
         Keep Ray Tune's results there (``experiment_path_``); None uses a temporary
         directory removed after ``fit``.
     batched : bool, default=True
-        Evaluate candidates on a pool of warm Ray actors (raytuner's ``execution.batch``)
-        whenever the scheduler lets every candidate run all its folds (fifo, no early
-        stopping); the pool is kept for the next fits of the process, as joblib keeps its
-        executor, and stopped after ``WARM_S`` idle seconds, by a Ray Tune run, or at
-        interpreter exit. Its actors hold their CPUs while warm. False: every candidate is a
-        Ray Tune trial.
+        Candidates on a pool of warm Ray actors (``execution.batch``) when the scheduler lets
+        each run all its folds (fifo); the pool is kept for later fits, as joblib keeps its
+        executor, until ``WARM_S`` idle seconds, a Ray Tune run or exit. False: Tune trials.
 
     Attributes
     ----------

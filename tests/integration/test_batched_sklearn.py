@@ -42,7 +42,7 @@ def _spec(storage: Path, batch: str) -> dict:
         "refit": {"enabled": False},
         "storage": {"path": str(storage / batch)},
         "history": {"record": False},
-        "execution": {"batch": batch},
+        "execution": {"batch": batch, "warm_s": 60},
     }
 
 
@@ -51,8 +51,8 @@ def _folds(path: str) -> list[tuple[int, float]]:
 
 
 def test_batched_sklearn_trials_score_as_tune_trials(ray_local: None, storage: Path) -> None:
-    batched = raytuner.run(_spec(storage, "auto"), show_progress=False)
     tune = raytuner.run(_spec(storage, "off"), show_progress=False)
+    batched = raytuner.run(_spec(storage, "auto"), show_progress=False)  # its pool kept for the next tests
 
     def by_config(summary: raytuner.Summary) -> dict[str, tuple[float, int]]:
         return {json.dumps(t.config, sort_keys=True): (t.score, t.steps) for t in summary.trials}
@@ -64,12 +64,29 @@ def test_batched_sklearn_trials_score_as_tune_trials(ray_local: None, storage: P
     assert sorted(_folds(batched.experiment_path)) == sorted(_folds(tune.experiment_path))
 
 
+def test_the_data_travels_by_object_ref_not_in_every_batch(ray_local: None, storage: Path) -> None:
+    import cloudpickle
+    import ray
+
+    from raytuner.runner.plan import make_plan
+    from raytuner.spec.loader import validate_spec
+
+    spec = validate_spec({**_spec(storage, "auto"), "trainable": {
+        "type": "sklearn", "estimator": "sklearn.linear_model.LogisticRegression", "data": {"source": "sklearn:digits"}}})
+    plan = make_plan(spec)
+    job = plan.trainable.batch_job(plan.objectives, plan.schedule.max_steps, None)
+    assert isinstance(job.fn_path.data, ray.ObjectRef)
+    assert len(cloudpickle.dumps(job)) < 20_000 < len(cloudpickle.dumps(ray.get(job.fn_path.data)))
+
+
 def _pids(storage: str) -> set[int]:
     return {json.loads(line)["pid"] for f in glob.glob(f"{storage}/*/trial_*/result.json") for line in open(f)}
 
 
 def test_tunesearchcv_fitted_twice_reuses_the_warm_actors(ray_local: None, tmp_path: Path) -> None:
     X, y = load_iris(return_X_y=True)
+    unbatched = TuneSearchCV(LogisticRegression(max_iter=300), {"C": [0.1, 1.0, 10.0]}, n_trials=3, cv=3,
+                             random_state=0, batched=False).fit(X, y)  # Ray Tune trials
     fits = []
     for i in range(2):
         search = TuneSearchCV(LogisticRegression(max_iter=300), {"C": [0.1, 1.0, 10.0]}, n_trials=3, cv=3,
@@ -78,8 +95,6 @@ def test_tunesearchcv_fitted_twice_reuses_the_warm_actors(ray_local: None, tmp_p
     first, second = _pids(str(tmp_path / "0")), _pids(str(tmp_path / "1"))
     assert first and second <= first  # the second fit ran on the first fit's actor processes
     assert list(fits[0].cv_results_["mean_test_score"]) == list(fits[1].cv_results_["mean_test_score"])
-    unbatched = TuneSearchCV(LogisticRegression(max_iter=300), {"C": [0.1, 1.0, 10.0]}, n_trials=3, cv=3,
-                             random_state=0, batched=False).fit(X, y)
     assert list(unbatched.cv_results_["mean_test_score"]) == list(fits[0].cv_results_["mean_test_score"])
     assert unbatched.cv_results_["params"] == fits[0].cv_results_["params"]
 
