@@ -17,9 +17,10 @@ fit is too costly to probe, and warm actors save the worker boot and imports wha
 fit costs) is batched under any scheduler that allows it, with no probe.
 
 What it does not do (refused, or Ray Tune trials with ``auto``): per-step scheduling
-(ASHA, HyperBand, PBT...), plateau stoppers, remote storage, tracking. A failed evaluation is recorded, not retried; an actor that dies (a node
-lost) has its batch rerun on a fresh actor, ``failure.max_retries`` times. A batched
-run is not resumable (``raytuner resume``): its trials are few milliseconds each.
+(ASHA, HyperBand, PBT...), plateau stoppers, remote storage, tracking. A failed
+evaluation is recorded, not retried; an actor that dies (a node lost) has its batch
+rerun on a fresh actor, ``failure.max_retries`` times. A batched run is not resumable
+(``raytuner resume``): it keeps no checkpoints.
 """
 
 from __future__ import annotations
@@ -196,7 +197,7 @@ def run_batched(plan: Any, experiment_path: str, view: Any, records: list[TrialR
             records.append(record)
             if view is not None:
                 view.record(trial_id, record.metrics, record.status == "ok")
-    records.sort(key=lambda r: r.trial_id)  # in the order the searcher asked, as Ray Tune lists trials
+    records.sort(key=lambda r: (len(r.trial_id), r.trial_id))  # in the order asked, as Ray Tune lists trials
     if view is not None:
         view.on_experiment_end([])
 
