@@ -9,11 +9,18 @@ slot, placed with Ray's SPREAD strategy so every node gets some) evaluates its b
 directories are written as Ray Tune writes them (params.json, result.json,
 progress.csv), so ``raytuner results/report/predict`` read a batched run as any other.
 
+Trainables that run batched say so (``Trainable.batchable``, ``batch_refusal``, ``batch_job``):
+functions, and scikit-learn k-fold trials (spec-built or TuneSearchCV's), whose data goes
+into the object store once per run. ``auto``: a function is probed in the driver (three
+evaluations) and batched when cheap; a trainable with ``auto_batch`` (scikit-learn: a CV
+fit is too costly to probe, and warm actors save the worker boot and imports whatever the
+fit costs) is batched under any scheduler that allows it, with no probe.
+
 What it does not do (refused, or Ray Tune trials with ``auto``): per-step scheduling
-(ASHA, HyperBand, PBT...), plateau stoppers, remote storage, trainables other than
-functions. A failed evaluation is recorded, not retried; an actor that dies (a node
-lost) has its batch rerun on a fresh actor, ``failure.max_retries`` times. A batched
-run is not resumable (``raytuner resume``): its trials are few milliseconds each.
+(ASHA, HyperBand, PBT...), plateau stoppers, remote storage, tracking. A failed
+evaluation is recorded, not retried; an actor that dies (a node lost) has its batch
+rerun on a fresh actor, ``failure.max_retries`` times. A batched run is not resumable
+(``raytuner resume``): it keeps no checkpoints.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import os
 import time
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from raytuner.errors import RaytunerError, SpecError
@@ -55,6 +63,9 @@ def choose_batch(spec: Any, trainable: Any, scheduler: Any, search: Any) -> Batc
         raise SpecError.at("execution.batch", asked, f"'off' {reason}")
     if asked != "auto":
         return BatchChoice(int(asked))
+    if trainable.auto_batch is not None:  # no probe: e.g. a CV fit is too costly to run in the driver
+        return BatchChoice(trainable.auto_batch, f"execution.batch auto: {trainable.kind} trials on warm actors, "
+                                                 f"{trainable.auto_batch} per call")
     seconds = _probe(spec, trainable, search)
     if seconds is None or seconds >= AUTO_LIMIT_S:
         return BatchChoice(0)
@@ -64,8 +75,9 @@ def choose_batch(spec: Any, trainable: Any, scheduler: Any, search: Any) -> Batc
 
 
 def _refusal(spec: Any, trainable: Any, scheduler: Any) -> str | None:
-    if not trainable.batchable:
-        return f"for trainable.type '{trainable.kind}' (only function trainables run batched)"
+    refusal = trainable.batch_refusal()
+    if refusal is not None:
+        return refusal
     if scheduler.decides_per_step:
         return (f"with scheduler '{scheduler.name}': it decides on every report of a trial (stop, pause, "
                 "clone), which needs Ray Tune trials; use scheduler fifo to run batched")
@@ -183,11 +195,15 @@ def run_batched(plan: Any, experiment_path: str, view: Any, records: list[TrialR
             for evaluation, (trial_id, config) in zip(evaluations, items):
                 path = os.path.join(root, f"trial_{trial_id}")
                 written.append((path, config, evaluation.rows))
-                record = trial_record(evaluation, config, path, plan.metric)
+                if evaluation.error is not None:  # error.txt / error.pkl beside the writer's files
+                    os.makedirs(path, exist_ok=True)
+                    write_error(Path(path), evaluation)
+                record = trial_record(evaluation, config, path, plan.metric, plan.mode, plan.scope)
                 records.append(record)
                 if view is not None:
                     view.record(trial_id, record.metrics, record.status == "ok")
             files.put(written)
+    records.sort(key=lambda r: (len(r.trial_id), r.trial_id))  # in the order asked, as Ray Tune lists trials
     if view is not None:
         view.on_experiment_end([])
 
@@ -207,6 +223,7 @@ def _searcher(plan: Any) -> Any:
 
 _pool_cache: dict[tuple[Any, ...], list[Any]] = {}
 _release_timer: Any = None  # a threading.Timer while a pool is kept warm (execution.warm_s)
+_released_at_exit = False
 
 
 def _pool(spec: Any, total: int) -> list[Any]:
@@ -222,12 +239,25 @@ def _pool(spec: Any, total: int) -> list[Any]:
         slots = min(slots, int(resources.get("GPU", 0) // gpu))
     wanted = max(1, min(slots, spec.budget.max_concurrent or slots, total))
     _cancel_timer()
-    key = (ray.get_runtime_context().get_job_id(), cpu, gpu)
+    context = ray.get_runtime_context()  # a Ray started again in this process is another node: a new pool
+    key = (context.get_node_id(), context.get_job_id(), cpu, gpu)
     for other in [k for k in _pool_cache if k != key]:
         release_pool(other)
     actors = _pool_cache.setdefault(key, [])
+    _release_at_exit()
     actors.extend(_new_actor(spec) for _ in range(wanted - len(actors)))
     return actors[:wanted]
+
+
+def _release_at_exit() -> None:
+    """A warm pool is stopped at interpreter exit (before the process's own Ray, whose atexit
+    hook was registered earlier and so runs later), as joblib stops its executor."""
+    global _released_at_exit
+    if not _released_at_exit:
+        import atexit
+
+        atexit.register(release_pool)
+        _released_at_exit = True
 
 
 def _new_actor(spec: Any) -> Any:
@@ -267,6 +297,9 @@ def release_pool(key: tuple[Any, ...] | None = None) -> None:
         return
     import ray
 
+    if not ray.is_initialized():  # Ray shut down: the actors went with it (and ray.kill would start a Ray)
+        _pool_cache.clear()
+        return
     for k in [key] if key is not None else list(_pool_cache):
         for actor in _pool_cache.pop(k, []):
             try:
@@ -277,9 +310,22 @@ def release_pool(key: tuple[Any, ...] | None = None) -> None:
 
 # -- what a batched trial leaves (its files: runner.batch_files) ------------------
 
-def trial_record(evaluation: Any, config: dict[str, Any], path: str, metric: str) -> TrialRecord:
-    """A batched trial as a TrialRecord (the same statuses as ``runner.records``)."""
-    from raytuner.runner.records import _SMALL_KEYS, flag_status
+def write_error(path: Path, evaluation: Any) -> None:
+    """A failed trial's error.txt (traceback) and error.pkl (the exception), as Ray Tune leaves them."""
+    from raytuner.runner.records import ERROR_FILE, ERROR_PICKLE
+
+    if evaluation.error is None:
+        return
+    (path / ERROR_FILE).write_text(evaluation.traceback or evaluation.error)
+    if evaluation.error_pickle is not None:
+        (path / ERROR_PICKLE).write_bytes(evaluation.error_pickle)
+
+
+def trial_record(evaluation: Any, config: dict[str, Any], path: str, metric: str, mode: str = "max",
+                 scope: str = "last") -> TrialRecord:
+    """A batched trial as a TrialRecord (the same statuses, score and scope as ``runner.records``)."""
+    from raytuner.results.scope import BEST, scored_step
+    from raytuner.runner.records import _SMALL_KEYS, ERROR_FILE, flag_status
 
     raw = dict(evaluation.rows[-1]) if evaluation.rows else {}
     metrics = restore_raw(raw)
@@ -289,14 +335,21 @@ def trial_record(evaluation: Any, config: dict[str, Any], path: str, metric: str
     elif flagged(raw):
         status, error, error_type = flag_status(raw)
     score = metrics.get(metric)
+    step = int(raw.get("training_iteration") or 0) or None
+    if scope == BEST and status == "ok":
+        best = scored_step(evaluation.rows, metric, mode, BEST)
+        if best.score is not None:
+            score, step = best.score, best.step
+    scored = isinstance(score, (int, float)) and not isinstance(score, bool)
     small = {k: v for k, v in metrics.items() if k not in _SMALL_KEYS and isinstance(v, (int, float, str, bool))}
     small["node_ip"] = evaluation.node_ip
     return TrialRecord(
         trial_id=evaluation.trial_id, status=status, config=config,
-        score=float(score) if isinstance(score, (int, float)) and not isinstance(score, bool) else None,
+        score=float(score) if scored else None,
         steps=int(raw.get("training_iteration") or 0), time_s=round(float(raw.get("time_total_s") or 0.0), 6),
         error=error, path=path, metrics=small, nodes=[evaluation.node_ip] if evaluation.node_ip else [],
-        error_type=error_type,
+        error_type=error_type, error_log=f"{path.rstrip('/')}/{ERROR_FILE}" if evaluation.error is not None else None,
+        score_step=step if scored else None,
     )
 
 

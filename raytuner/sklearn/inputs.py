@@ -14,7 +14,7 @@ running mean of the refit metric (for schedulers) plus every split's scores and 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -74,6 +74,14 @@ class SearchInputs:
 
         return tune.with_parameters(search_trial, inputs=self)
 
+    def batch_job(self, trainable: Any, objectives: Any, max_steps: int | None, target: float | None) -> Any:
+        """The batched path's job: no metrics rule (a NaN score is a result, as in GridSearchCV);
+        these inputs go into the object store once (call it with Ray up)."""
+        from raytuner.spec.code import code_dirs
+        from raytuner.trainables.batch import BatchJob, put_shared
+
+        return BatchJob(SearchEvaluator(put_shared(self)), {}, (), max_steps, target, code_dirs())
+
 
 def _flat_scores(prefix: str, scores: Any) -> dict[str, float]:
     if isinstance(scores, dict):
@@ -89,12 +97,10 @@ def _refit_score(scores: Any, refit_name: str | None) -> float:
     return float(scores)
 
 
-def search_trial(config: dict[str, Any], *, inputs: SearchInputs) -> None:
-    """One candidate over every split, one report per split (the running mean of the metric)."""
+def search_reports(config: dict[str, Any], inputs: SearchInputs) -> Iterator[dict[str, Any]]:
+    """One candidate over every split: one report per split (the running mean of the metric)."""
     from sklearn.base import clone
     from sklearn.model_selection._validation import _fit_and_score
-
-    from raytuner.trainables.reporting import report as report_step  # scikit-learn's error_score rules
 
     params = inputs.decoder.decode(config)
     report: dict[str, Any] = {}
@@ -114,7 +120,30 @@ def search_trial(config: dict[str, Any], *, inputs: SearchInputs) -> None:
         for key in SPLIT_FIELDS:
             report[f"split{i}_{key}"] = float(out[key])
         report[f"split{i}_fit_error"] = out["fit_error"] or ""
-        report_step({**report, inputs.metric: float(np.mean(scores)), "fold": i + 1}, rule=False)
+        yield {**report, inputs.metric: float(np.mean(scores)), "fold": i + 1}
+
+
+def search_trial(config: dict[str, Any], *, inputs: SearchInputs) -> None:
+    """The Ray Tune trial of one candidate: its reports as made, no metrics rule (scikit-learn's
+    error_score decides what a failed fit scores)."""
+    from raytuner.trainables.reporting import report
+
+    for metrics in search_reports(config, inputs):
+        report(metrics, rule=False)
+
+
+@dataclass(frozen=True)
+class SearchEvaluator:
+    """The batched trial of one candidate (``execution.batch``, TuneSearchCV's default): the same
+    reports as ``search_trial``. ``inputs``: an ObjectRef of the SearchInputs (X, y, splits,
+    estimator, scorer), put in the object store once per fit and read once per actor."""
+
+    inputs: Any
+
+    def __call__(self, config: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        from raytuner.trainables.batch import shared
+
+        return search_reports(config, shared(self.inputs))
 
 
 def split_results(metrics: dict[str, Any], n_splits: int, names: list[str] | None, return_train_score: bool) -> list[dict[str, Any]]:

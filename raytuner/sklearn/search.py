@@ -36,6 +36,7 @@ from raytuner.sklearn.distributions import Decoder, grid_points, to_space
 from raytuner.sklearn.inputs import SearchInputs, split_results
 
 _CONSTRAINTS = {k: v for k, v in BaseSearchCV._parameter_constraints.items() if k != "pre_dispatch"}
+WARM_S = 300.0  # idle seconds the batched pool waits for the next fit (joblib's loky workers: 300 s)
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,10 @@ class TuneSearchCV(BaseSearchCV):
     storage_path : str, default=None
         Keep Ray Tune's results there (``experiment_path_``); None uses a temporary
         directory removed after ``fit``.
+    batched : bool, default=True
+        Candidates on a pool of warm Ray actors (``execution.batch``) when the scheduler lets
+        each run all its folds (fifo); the pool is kept for later fits, as joblib keeps its
+        executor, until ``WARM_S`` idle seconds, a Ray Tune run or exit. False: Tune trials.
 
     Attributes
     ----------
@@ -117,6 +122,7 @@ class TuneSearchCV(BaseSearchCV):
         "time_budget_s": [Interval(numbers.Real, 0, None, closed="neither"), None],
         "ensemble": [str, dict, None],
         "storage_path": [str, None],
+        "batched": ["boolean"],
     }
 
     def __init__(
@@ -141,6 +147,7 @@ class TuneSearchCV(BaseSearchCV):
         time_budget_s: float | None = None,
         ensemble: str | dict[str, Any] | None = None,
         storage_path: str | None = None,
+        batched: bool = True,
     ) -> None:
         self.estimator = estimator
         self.param_distributions = param_distributions
@@ -161,6 +168,7 @@ class TuneSearchCV(BaseSearchCV):
         self.time_budget_s = time_budget_s
         self.ensemble = ensemble
         self.storage_path = storage_path
+        self.batched = batched
 
     def _run_search(self, evaluate_candidates: Any, *, callback_ctx: Any = None) -> None:  # pragma: no cover
         raise NotImplementedError("TuneSearchCV searches on Ray in fit(); it does not use evaluate_candidates")
@@ -221,6 +229,8 @@ class TuneSearchCV(BaseSearchCV):
             "storage": {"path": storage},
             "failure": {"max_retries": 0},
             "refit": False,
+            # auto: batched under a scheduler that lets candidates finish (else Ray Tune trials)
+            "execution": {"batch": "auto" if self.batched else "off", "warm_s": WARM_S},
         })
 
     def _check_names(self, names: list[str]) -> None:
@@ -361,6 +371,9 @@ class TuneSearchCV(BaseSearchCV):
     def _fit_ensemble(self, X: Any, y: Any, base: Any, results: dict[str, Any], refit_metric: Any, splits: list[Any]) -> None:
         from raytuner.ensemble import build_ensemble
         from raytuner.ensemble.core import distinct_top
+        from raytuner.runner.batched import release_pool
+
+        release_pool()  # the warm pool's CPUs go to the ensemble's Ray tasks
 
         conf = {"method": self.ensemble} if isinstance(self.ensemble, str) else dict(self.ensemble)  # type: ignore[arg-type]
         unknown = set(conf) - {"method", "top_k", "options"}

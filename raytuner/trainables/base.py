@@ -35,6 +35,10 @@ class Trainable:
     requires: ClassVar[tuple[tuple[str, str], ...]] = ()
     # its trials can run many per call on a warm actor pool (execution.batch): see batch_job
     batchable: ClassVar[bool] = False
+    # execution.batch auto: None probes a few evaluations in the driver and batches only cheap
+    # trials; a number batches that many trials per call with no probe (a trial costly to probe,
+    # e.g. a CV fit, that warm actors speed up whatever its length)
+    auto_batch: ClassVar[int | None] = None
     # a trial checkpoint can be exported as the experiment's model (``export_checkpoint``: torch)
     exports_checkpoints: ClassVar[bool] = False
     # a trial steps until something ends it (a class trainable without ``steps``): the plan
@@ -118,10 +122,17 @@ class Trainable:
         """The Tune function trainable (may close over data put in the object store)."""
         raise NotImplementedError
 
+    def batch_refusal(self) -> str | None:
+        """Why this trainable's trials cannot run batched (what ``'off'`` is expected for), or None."""
+        if not self.batchable:
+            return f"for trainable.type '{self.kind}' (only function and sklearn trainables run batched)"
+        return None
+
     def batch_job(self, objectives: Iterable[tuple[str, str]], max_steps: int | None, target: float | None) -> Any:
         """What a batched run sends with every batch (a ``trainables.batch.BatchJob``); only
         where ``batchable``."""
         raise NotImplementedError(f"trainable '{self.kind}' does not run batched")
+
     def export_checkpoint(self, checkpoint_dir: Any, config: dict[str, Any], out: Any) -> dict[str, Any]:
         """Write a trial checkpoint as model files into ``out``; returns their part of model.json.
         Only trainables with ``exports_checkpoints`` (the finish step asks no other)."""

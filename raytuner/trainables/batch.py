@@ -6,6 +6,11 @@ reports it made (each with Tune's bookkeeping columns, so the trial files read a
 Tune's), under the same metrics rule as a Tune trial (``results.metric_rule``), and the
 per-trial stopping conditions applied here (``max_steps``, ``target``). No Ray import
 at module level: ``BatchWorker`` becomes an actor in the runner.
+
+A trainable's evaluator (``BatchJob.fn_path``: a small picklable callable, e.g. the
+scikit-learn folds of ``trainables.sklearn.folds``) holds its data as an ObjectRef: the
+driver puts the data in Ray's object store once per run (``put_shared``) and each actor
+reads it once (``shared``), not once per batch.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ _functions: dict[Any, Callable[..., Any]] = {}  # fn_path -> function, per proce
 class BatchJob:
     """How every trial of a run is evaluated (sent with each batch; small)."""
 
-    fn_path: Any  # an import path, or the function itself (pickled by value)
+    fn_path: Any  # an import path, or a callable (pickled by value: a function, a trainable's evaluator)
     fixed: dict[str, Any] = field(default_factory=dict)
     objectives: tuple[tuple[str, str], ...] = ()
     max_steps: int | None = None  # stop.max_steps
@@ -45,6 +50,35 @@ class Evaluation:
     error: str | None = None  # "Type: message"
     error_type: str | None = None
     node_ip: str = ""
+    error_pickle: bytes | None = None  # the exception itself (cloudpickle), as Ray Tune keeps it in error.pkl
+    traceback: str | None = None  # its traceback, as Ray Tune writes error.txt
+
+
+_shared: dict[str, Any] = {}  # ObjectRef hex -> value, per process (the latest few runs' data)
+_SHARED_KEPT = 2
+
+
+def put_shared(value: Any) -> Any:
+    """The driver's side: ``value`` in Ray's object store once (an ObjectRef), or itself when
+    Ray is not up (an evaluation in the driver, e.g. a unit test)."""
+    import ray
+
+    return ray.put(value) if ray.is_initialized() else value
+
+
+def shared(value: Any) -> Any:
+    """The actor's side: the value behind an ObjectRef, read from the object store once per
+    process and kept for the next batches (the latest ``_SHARED_KEPT`` refs); else ``value``."""
+    import ray
+
+    if not isinstance(value, ray.ObjectRef):
+        return value
+    key = value.hex()
+    if key not in _shared:
+        while len(_shared) >= _SHARED_KEPT:
+            _shared.pop(next(iter(_shared)))  # the oldest run's data
+        _shared[key] = ray.get(value)
+    return _shared[key]
 
 
 def function_of(fn_path: Any) -> Callable[..., Any]:
@@ -100,11 +134,26 @@ def _one(fn: Callable[..., Any], stateful: bool, job: BatchJob, trial_id: str, c
             if flagged(row) or _stop(job, row, step):
                 break
     except Exception as exc:  # noqa: BLE001 - a trial's own error is its result
-        return Evaluation(trial_id, rows, f"{type(exc).__name__}: {exc}".splitlines()[0][:300], type(exc).__name__)
+        return _failed(trial_id, rows, exc)
     if not rows:
         return Evaluation(trial_id, rows, f"MetricError: {code_name(job.fn_path)} reported nothing", "MetricError")
     rows[-1]["done"] = True
     return Evaluation(trial_id, rows)
+
+
+def _failed(trial_id: str, rows: list[dict[str, Any]], exc: Exception) -> Evaluation:
+    """A trial that raised: its one-line message, and the exception and traceback as Ray Tune
+    keeps them (error.pkl, error.txt), so the original error can be re-raised (TuneSearchCV)."""
+    import traceback
+
+    try:
+        import cloudpickle
+
+        pickled: bytes | None = cloudpickle.dumps(exc)
+    except Exception:  # noqa: BLE001 - an exception that cannot be pickled: its message only
+        pickled = None
+    return Evaluation(trial_id, rows, f"{type(exc).__name__}: {exc}".splitlines()[0][:300], type(exc).__name__,
+                      error_pickle=pickled, traceback="".join(traceback.format_exception(exc)))
 
 
 def _stop(job: BatchJob, row: dict[str, Any], step: int) -> bool:

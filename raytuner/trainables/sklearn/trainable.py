@@ -6,20 +6,16 @@ every fold, so a scheduler can drop a poor config after a few folds.
 
 from __future__ import annotations
 
-import time
 from functools import partial
 from typing import Any, Callable
 
-import numpy as np
-
-from raytuner.trainables.data import Dataset, check_data, take_rows
+from raytuner.trainables.data import Dataset, check_data
 from raytuner.errors import SpecError
 from raytuner.spec.params import Space
 from raytuner.spec.registry import import_object
 from raytuner.spec.sklearn import SklearnTrainableSpec
 from raytuner.trainables.base import SampleFit, Trainable
 from raytuner.trainables.sklearn.boosting import BoostingRequires
-from raytuner.trainables.sklearn.estimator import build_estimator, make_splits
 from raytuner.trainables.sklearn.names import estimator_params, tree_names
 from raytuner.trainables.sklearn.setup import CVSetup, SklearnSetup
 from raytuner.trainables.sklearn.steps import check_fidelity, fidelity_setup, fidelity_steps, step_trial
@@ -28,6 +24,8 @@ from raytuner.trainables.sklearn.steps import check_fidelity, fidelity_setup, fi
 class SklearnTrainable(Trainable):
     kind = "sklearn"
     sklearn_model = True
+    batchable = True  # k-fold trials (and TuneSearchCV's) on the warm actor pool: batch_job
+    auto_batch = 1  # execution.batch auto: one trial per call, no probe (warm actors help any CV fit)
     spec: SklearnTrainableSpec
     inputs: Any = None  # in-memory inputs from Python (raytuner.sklearn.inputs), see take_inputs
     _dataset: Dataset | None = None  # the search rows, once loaded (by the sample fit or build)
@@ -278,6 +276,26 @@ class SklearnTrainable(Trainable):
             preprocess=self.preprocess_setup(),
         )
 
+    def batch_refusal(self) -> str | None:
+        """Plain k-fold trials run batched; the other fidelities keep fitted models per step."""
+        kind = self.spec.fidelity.kind
+        if self.inputs is None and kind != "folds":
+            return (f"with trainable.fidelity.kind '{kind}' (its trials keep fitted models between steps as "
+                    "checkpoints; only kind 'folds' runs batched)")
+        return None
+
+    def batch_job(self, objectives: Any, max_steps: int | None, target: float | None) -> Any:
+        """Each trial's folds on a warm actor (``FoldsEvaluator``); the search rows go into Ray's
+        object store once per run. Call it with Ray up."""
+        if self.inputs is not None:
+            return self.inputs.batch_job(self, objectives, max_steps, target)
+        from raytuner.spec.code import code_dirs
+        from raytuner.trainables.batch import BatchJob, put_shared
+        from raytuner.trainables.sklearn.folds import FoldsEvaluator
+
+        evaluator = FoldsEvaluator(self.setup(), put_shared(self.search_dataset()))
+        return BatchJob(evaluator, {}, tuple((str(n), str(m)) for n, m in objectives), max_steps, target, code_dirs())
+
     def build(self) -> Callable[[dict[str, Any]], None]:
         from ray import tune
 
@@ -300,32 +318,9 @@ def _bundled_task(source: str) -> str | None:
 
 def sklearn_trial(config: dict[str, Any], *, setup: SklearnSetup, dataset: Dataset) -> None:
     """One trial: k folds, reporting the running mean score after each (checkpoint: the scores)."""
-    from sklearn.base import clone
-    from sklearn.metrics import get_scorer
-
     from raytuner.trainables.checkpointing import report_step, restore
+    from raytuner.trainables.sklearn.folds import fold_reports
 
-    metric_name = setup.metric
-    scorer = get_scorer(metric_name)
-    template = build_estimator(setup, config)
     restored = restore()
-    scores: list[float] = list(restored.state) if restored else []
-    X, y = dataset.X, dataset.y
-    for fold, (train, test) in enumerate(make_splits(setup.cv, X, y), start=1):
-        if fold <= len(scores):
-            continue  # done before a pause or retry
-        start = time.perf_counter()
-        estimator = clone(template).fit(take_rows(X, train), y[train])
-        score = float(scorer(estimator, take_rows(X, test), y[test]))
-        scores.append(score)
-        report_step(
-            {
-                metric_name: float(np.mean(scores)),
-                "fold": fold,
-                "fold_score": score,
-                "score_std": float(np.std(scores)),
-                "fold_time_s": time.perf_counter() - start,
-            },
-            step=fold,
-            state=scores,
-        )
+    for fold, report, scores in fold_reports(setup, dataset, config, list(restored.state) if restored else []):
+        report_step(report, step=fold, state=scores)

@@ -66,3 +66,36 @@ def test_one_batch_applies_the_metrics_rule_errors_and_stopping(tmp_path) -> Non
     experiment = read_experiment(tmp_path)
     assert list(experiment.trials["trial_id"]) == ["d"] and len(experiment.history) == 4
     assert experiment.trials["config.x"].tolist() == [3.0]
+
+
+def _sklearn_spec(**extra: object) -> ExperimentSpec:
+    data = {"name": "s", "trainable": {"type": "sklearn", "estimator": "sklearn.ensemble.RandomForestClassifier",
+                                       "data": {"source": "sklearn:iris"}, "cv": {"folds": 3}},
+            "space": {"n_estimators": {"type": "int", "low": 2, "high": 4}}, "metric": {"name": "accuracy", "mode": "max"},
+            "budget": {"trials": 2}, "storage": {"path": "unused"}, **extra}
+    return ExperimentSpec.model_validate(data)
+
+
+def test_auto_batches_sklearn_folds_under_fifo_without_a_probe(monkeypatch: pytest.MonkeyPatch) -> None:
+    import raytuner.runner.batched as batched
+
+    monkeypatch.setattr(batched, "_probe", lambda *a: pytest.fail("an sklearn trial is not probed"))
+    plan = make_plan(_sklearn_spec(execution={"batch": "auto"}, resources={"cpu": 2}))
+    assert plan.batch == 1 and any("sklearn trials on warm actors" in n for n in plan.notes)
+    assert make_plan(_sklearn_spec()).batch == 0  # off stays the default
+    assert make_plan(_sklearn_spec(execution={"batch": "auto"}, scheduler={"name": "asha"})).batch == 0
+    job = plan.trainable.batch_job(plan.objectives, plan.schedule.max_steps, None)  # Ray not up: the data itself
+    assert job.fn_path.setup.fixed["n_jobs"] == 2 and job.fn_path.setup.cv.seed == plan.spec.strategy.seed
+    (evaluation,) = evaluate(job, [("t", {"n_estimators": 3})])
+    assert evaluation.error is None and [r["fold"] for r in evaluation.rows] == [1, 2, 3]
+    assert [r["step"] for r in evaluation.rows] == [1, 2, 3] and 0 < evaluation.rows[-1]["accuracy"] <= 1
+
+
+def test_sklearn_fidelities_other_than_folds_are_refused_batched() -> None:
+    trainable = {"type": "sklearn", "estimator": "sklearn.ensemble.RandomForestClassifier",
+                 "data": {"source": "sklearn:iris"}, "fidelity": {"kind": "estimators", "steps": 2}}
+    spec = _sklearn_spec(execution={"batch": 2}).model_dump()
+    spec["trainable"] = trainable
+    with pytest.raises(SpecError) as caught:
+        make_plan(ExperimentSpec.model_validate(spec))
+    assert "execution.batch" in str(caught.value) and "fidelity.kind 'estimators'" in str(caught.value)
