@@ -12,7 +12,6 @@ from typing import Any
 from raytuner.results.storage import for_spec, probe
 from raytuner.runner.resources import require_feasible_here
 from raytuner.runner.session import begin_local_ray
-from raytuner.runner.warm_workers import worker_modules
 
 
 def start_ray_early(plan: Any, address: str | None, *, verbose: bool = False) -> bool:
@@ -26,7 +25,7 @@ def start_ray_early(plan: Any, address: str | None, *, verbose: bool = False) ->
     plan.trainable.check_data()  # a data mistake: refused, and Ray never starts
     require_feasible_here(plan.trainable.trial_resources(), address, spec.resources.wait_for_nodes_s)
     probe(for_spec(spec.storage), "write results to")
-    begin_local_ray(verbose=verbose, preload=worker_modules(plan.trainable))  # runner.warm_workers
+    begin_local_ray(verbose=verbose)
     warm_imports()
     return True
 

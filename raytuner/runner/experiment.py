@@ -31,8 +31,7 @@ from raytuner.runner.lean_trials import ReleaseFinished, trial_dirname
 from raytuner.runner.records import trial_record
 from raytuner.runner.retired import RetiredTrials
 from raytuner.runner.retries import no_retry_for_permanent_errors
-from raytuner.runner.session import joined_session, quiet_ray, ray_session, scoped_environ, warm_trial_workers
-from raytuner.runner.warm_workers import trial_slots, worker_modules
+from raytuner.runner.session import joined_session, quiet_ray, ray_session, scoped_environ
 from raytuner.runner.tuning import TunerPlan, build_stopper, multi_objective, search_setup, trial_loggers, tuner_plan
 from raytuner.spec.models import ExperimentSpec
 from raytuner.results.storage import experiment_uri, for_spec, probe
@@ -167,7 +166,7 @@ def run_experiment(
         print("preprocessing (inside the pipeline, fitted per fold):", file=progress_stream or sys.stderr)
         for line in preprocessing["lines"]:
             print(f"  {line}", file=progress_stream or sys.stderr)
-    with ray_session(address, verbose=verbose, preload=worker_modules(plan.trainable)):  # quiet, restored on exit
+    with ray_session(address, verbose=verbose):  # quiet, and restored on exit
         preflight.result()  # its SpecError: Ray shut down, nothing written
         session = joined_session()  # the user's warm session (raytuner session start), if joined
         require_feasible(plan.trainable.trial_resources(), spec.resources.wait_for_nodes_s, progress_stream)
@@ -178,7 +177,6 @@ def run_experiment(
             from raytuner.runner.batched import release_pool
 
             release_pool()  # a batched run's warm actors give their CPUs back to the trials
-            warm_trial_workers(trial_slots(plan))  # booted (and imported) while the Tuner is built
             light_usage_tags()  # Ray's callback telemetry without importing mlflow, W&B, Comet, Aim
             with tuner_environ(tuning, verbose), lean_controller(retired):
                 if resume is not None:

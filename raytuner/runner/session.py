@@ -27,19 +27,17 @@ from raytuner.runner.quiet import (  # noqa: F401 - re-exported: callers import 
 
 
 @contextlib.contextmanager
-def ray_session(address: str | None = None, *, num_cpus: int | None = None, verbose: bool = False,
-                preload: tuple[str, ...] = ()) -> Iterator[None]:
+def ray_session(address: str | None = None, *, num_cpus: int | None = None, verbose: bool = False) -> Iterator[None]:
     """Use the Ray already initialised in this process, or start one (no address: a local
     Ray, kept up for later sessions in this process and shut down at exit, see
-    ``_KeptRay``; its workers import ``preload`` at boot, ``runner.warm_workers``) or join
-    one for the block (an address); quiet (``quiet_ray``) for the block."""
-    with quiet_ray(verbose), _session(address, num_cpus, verbose, preload):
+    ``_KeptRay``) or join one for the block (an address); quiet (``quiet_ray``) for the block."""
+    with quiet_ray(verbose), _session(address, num_cpus, verbose):
         yield
 
 
 
 @contextlib.contextmanager
-def _session(address: str | None, num_cpus: int | None, verbose: bool, preload: tuple[str, ...]) -> Iterator[None]:
+def _session(address: str | None, num_cpus: int | None, verbose: bool) -> Iterator[None]:
     import ray
 
     if address is not None:
@@ -53,7 +51,7 @@ def _session(address: str | None, num_cpus: int | None, verbose: bool, preload: 
         yield
         return
     if address is None:  # started once, kept for the next sessions, shut down at exit
-        _KEPT.start(num_cpus, verbose, preload)
+        _KEPT.start(num_cpus, verbose)
         yield
         return
     try:
@@ -78,7 +76,6 @@ class _KeptRay:
         self.node_id: str | None = None
         self.session: Any = None  # the warm session joined (runner.warm_session.SessionState), if any
         self.starts = 0  # local Rays this process started (tests and benchmarks read it)
-        self.fresh = False  # started or joined, and no run has used the workers Ray prestarted yet
         self._lock = threading.Lock()
         self._background: concurrent.futures.Future[None] | None = None
         self._exit_hook = False
@@ -89,7 +86,7 @@ class _KeptRay:
 
         return self.node_id is not None and ray.is_initialized() and ray.get_runtime_context().get_node_id() == self.node_id
 
-    def start(self, num_cpus: int | None, verbose: bool, preload: tuple[str, ...] = ()) -> None:
+    def start(self, num_cpus: int | None, verbose: bool) -> None:
         import ray
 
         with self._lock:
@@ -99,12 +96,12 @@ class _KeptRay:
             if self._join_session(verbose):
                 return
             try:
-                temp_dir = start_local_ray(num_cpus, verbose=verbose, preload=preload)
+                temp_dir = start_local_ray(num_cpus, verbose=verbose)
             except ClusterError:
                 raise
             except Exception as exc:  # Ray raises ConnectionError, RuntimeError, ValueError...
                 raise ClusterError(f"could not start Ray: {exc}") from None
-            self.temp_dir, self.starts, self.fresh = temp_dir, self.starts + 1, True
+            self.temp_dir, self.starts = temp_dir, self.starts + 1
             self.node_id = ray.get_runtime_context().get_node_id() if ray.is_initialized() else None
             if not self._exit_hook:
                 atexit.register(stop_local_ray)
@@ -128,14 +125,13 @@ class _KeptRay:
         self.session = state
         self.node_id = ray_node_id()
         prestart_workers(state)  # the trials' worker processes boot while the driver sets up
-        self.fresh = True
         announce(state)
         if not self._exit_hook:
             atexit.register(stop_local_ray)
             self._exit_hook = True
         return True
 
-    def begin(self, num_cpus: int | None, verbose: bool, preload: tuple[str, ...] = ()) -> None:
+    def begin(self, num_cpus: int | None, verbose: bool) -> None:
         import ray  # imported here, in the caller's thread: the start thread only starts Ray
 
         if ray.is_initialized() or self._background is not None:
@@ -145,7 +141,7 @@ class _KeptRay:
 
         def run() -> None:
             try:
-                self.start(num_cpus, verbose, preload)
+                self.start(num_cpus, verbose)
             except BaseException as exc:  # raised in the session that waits for it
                 future.set_exception(exc)
                 return
@@ -182,39 +178,18 @@ class _KeptRay:
         if self.temp_dir:
             shutil.rmtree(self.temp_dir, ignore_errors=True)
         self.temp_dir = self.node_id = self.session = None
-        self.fresh = False
-
-    def warm_workers(self, num_workers: int) -> None:
-        """Worker processes booted for this run's trials (``runner.warm_workers.prestart``),
-        unless Ray has just prestarted them for this driver (its first run)."""
-        if self.fresh:
-            self.fresh = False
-        elif self.session is not None:
-            from raytuner.runner.warm_session import prestart_workers
-
-            prestart_workers(self.session)
-        elif self.up():
-            from raytuner.runner.warm_workers import prestart
-
-            prestart(num_workers)
 
 
 _KEPT = _KeptRay()
 
 
-def begin_local_ray(num_cpus: int | None = None, *, verbose: bool = False, preload: tuple[str, ...] = ()) -> None:
+def begin_local_ray(num_cpus: int | None = None, *, verbose: bool = False) -> None:
     """Start this process's local Ray in a thread now (when none is up); the next
     ``ray_session`` without an address waits for it. ``raytuner run`` calls it once the
     spec and data are checked, so Ray's start-up overlaps the driver's imports and the
     preflight sample fit. A start that fails raises its error in that session. Call it
     inside ``quiet_ray`` (Ray's processes inherit the environment it sets)."""
-    _KEPT.begin(num_cpus, verbose, preload)
-
-
-def warm_trial_workers(num_workers: int) -> None:
-    """Before a run's Tune trials: boot their worker processes now, on this process's local
-    Ray or session (``_KeptRay.warm_workers``); nothing on a cluster given by address."""
-    _KEPT.warm_workers(num_workers)
+    _KEPT.begin(num_cpus, verbose)
 
 
 def _stop_monitor() -> None:
@@ -270,13 +245,9 @@ def local_ray_starts() -> int:
     return _KEPT.starts
 
 
-def start_local_ray(num_cpus: int | None, *, verbose: bool = False, prefix: str = "rt",
-                    preload: tuple[str, ...] = ()) -> str:
-    """Start a quiet local Ray (no dashboard) in a short temp dir of its own; return that dir.
-    Its worker processes import ``preload`` when they boot (``runner.warm_workers``)."""
+def start_local_ray(num_cpus: int | None, *, verbose: bool = False, prefix: str = "rt") -> str:
+    """Start a quiet local Ray (no dashboard) in a short temp dir of its own; return that dir."""
     import ray
-
-    from raytuner.runner.warm_workers import preload_config
 
     temp_dir = tempfile.mkdtemp(prefix=prefix, dir="/tmp")
     ray.init(
@@ -286,7 +257,6 @@ def start_local_ray(num_cpus: int | None, *, verbose: bool = False, prefix: str 
         log_to_driver=verbose,
         logging_level=logging.INFO if verbose else logging.ERROR,
         configure_logging=True,
-        _system_config=preload_config(preload) or None,
     )
     return temp_dir
 

@@ -1,43 +1,21 @@
-"""Trial worker processes booted and imported before the trials ask for them.
+"""Worker processes booted for a driver before its trials ask for them (Ray's PrestartWorkers).
 
-A Ray Tune trial is an actor, and an actor takes an *idle* worker process of the raylet when
-one is there (a worker that has run tasks or another actor is not reused: every trial of a
-run without ``reuse_actors`` costs a process). What a trial pays first is that process's
-boot (~1 s here) and its imports: Ray Tune's function trainable, raytuner's trial code,
-scikit-learn's estimator module or torch (~1-3 s). Two Ray features move both off the
-trials' path:
+Ray prestarts one worker per CPU for the first driver of a raylet only; a driver joining the
+user's warm session (``raytuner session start``) gets none. ``prestart(n)`` asks the raylet
+for them with Ray's own ``PrestartWorkers`` RPC (exposed to no Python API; best effort: a
+failure leaves the trials to boot their workers), in a thread, while the driver sets up.
 
-- ``preload_python_modules`` (a raylet setting, given when this process starts its local
-  Ray): every worker the raylet starts imports those modules right after it boots, before
-  it is handed any work. ``worker_modules(trainable)`` names them; a module that does not
-  import is skipped by Ray (its worker still starts).
-- Ray prestarts one worker per CPU for the first driver of a raylet. A later run in the same
-  process (a second ``TuneSearchCV.fit``, a notebook's next ``raytuner.run``) gets none:
-  ``prestart(n)`` asks the raylet for them with Ray's own ``PrestartWorkers`` RPC (exposed
-  to no Python API; best effort: a failure leaves the trials to boot their workers), in a
-  thread, while the driver builds its Tuner.
+Measured and not kept: preloading the trials' modules in every worker the raylet starts
+(Ray's ``preload_python_modules``) and prestarting workers for each later run in a process.
+Ray Tune's trial actors mostly do not take the idle workers (they start their own), so the
+prestarted workers' imports were CPU taken from the run: the quickstart took 1-2 s longer
+with them (15.4 s against 13.3-14.5 s, 2 runs each, load 2).
 """
 
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable, Sequence
-
-# what every Tune trial imports before the user's code runs (Tune's function trainable)
-BASE_MODULES = ("ray.tune",)
-
-
-def worker_modules(trainable: Any) -> tuple[str, ...]:
-    """The modules a trial of this trainable imports first (``Trainable.worker_modules``),
-    after Ray Tune's own; no duplicates, order kept."""
-    names = [*BASE_MODULES, *trainable.worker_modules()]
-    return tuple(dict.fromkeys(name for name in names if name))
-
-
-def preload_config(modules: Sequence[str]) -> dict[str, Any]:
-    """The ``_system_config`` of a local Ray whose workers import ``modules`` at boot."""
-    return {"preload_python_modules": list(modules)} if modules else {}
-
+from typing import Callable, Sequence
 
 def prestart(num_workers: int, *, keep_alive_s: int = 60,
              metadata: Callable[[], Sequence[tuple[str, str]]] | None = None) -> threading.Thread | None:
@@ -84,16 +62,3 @@ def _ray_metadata() -> Sequence[tuple[str, str]]:
         return ()
     return _get_authentication_metadata_tuple()
 
-
-def trial_slots(plan: Any) -> int:
-    """How many of the plan's trials run at once on this Ray: its CPUs over a trial's, at most
-    ``budget.max_concurrent`` and the number of trials (a trial asking for a placement group
-    or no CPU counts as one CPU)."""
-    import ray
-
-    cpus = float(ray.cluster_resources().get("CPU", 1))
-    request = plan.trainable.trial_resources()
-    per_trial = float(request.get("cpu", request.get("CPU", 1))) if isinstance(request, dict) else 1.0
-    slots = int(cpus // per_trial) if per_trial > 0 else int(cpus)
-    limit = plan.spec.budget.max_concurrent or slots
-    return max(1, min(slots, limit, plan.num_samples))

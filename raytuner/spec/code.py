@@ -112,14 +112,3 @@ def use_code_dirs(dirs: tuple[str, ...]) -> None:
         if path not in sys.path:
             sys.path.append(path)
 
-
-def library_module(obj: Any) -> str | None:
-    """The module an object (class, function) is defined in when that module belongs to an
-    installed package (site-packages), else None: the user's own code, ``__main__``, a notebook.
-    Worker processes may import it before the user's code folders are on their path."""
-    module = getattr(obj, "__module__", None)
-    if not isinstance(module, str) or module == "__main__":
-        return None
-    top = sys.modules.get(module.split(".", 1)[0])
-    path = str(getattr(top, "__file__", None) or "")
-    return module if ("site-packages" in path or "dist-packages" in path) else None

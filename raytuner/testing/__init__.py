@@ -302,19 +302,7 @@ def start_test_ray(num_cpus: int = 2) -> str:
 
     stop_local_ray()
     with quiet_ray():  # Ray's processes start quiet; this process is left as it was
-        return start_local_ray(num_cpus, prefix="rtt", preload=TEST_PRELOAD)
-
-
-# what the test Ray's workers import at boot (runner.warm_workers): Tune's trainable, which
-# every trial imports, and a marker module that only the preload imports (preload_probe)
-TEST_PRELOAD = ("ray.tune", "raytuner.testing.preloaded")
-
-
-def preload_probe(config: dict[str, Any]) -> dict[str, Any]:
-    """A function trainable reporting whether its worker preloaded ``raytuner.testing.preloaded``."""
-    import sys
-
-    return {"loss": float(config.get("x", 0.0)), "preloaded": float("raytuner.testing.preloaded" in sys.modules)}
+        return start_local_ray(num_cpus, prefix="rtt")
 
 
 # -- torch trainable helpers (torch is imported only when called) ----------------

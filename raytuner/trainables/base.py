@@ -44,9 +44,6 @@ class Trainable:
     # a trial steps until something ends it (a class trainable without ``steps``): the plan
     # refuses a run where nothing would (no max_steps, target or time limit)
     runs_until_stopped: ClassVar[bool] = False
-    # the modules its trials import first (raytuner.runner.warm_workers preloads them in
-    # the local Ray's worker processes at boot); library modules only, never the user's
-    preload: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self, spec: Any, *, metric: MetricSpec, seed: int | None, resources: ResourcesSpec
@@ -55,11 +52,6 @@ class Trainable:
         self.metric = metric
         self.seed = seed
         self.resources = resources
-
-    def worker_modules(self) -> tuple[str, ...]:
-        """The modules a trial of this run imports before its first step (``preload``, and
-        what the spec names, e.g. the estimator's module)."""
-        return self.preload
 
     def take_inputs(self, inputs: Any) -> None:
         """Use in-memory inputs (data, estimator) given from Python instead of the spec's paths.

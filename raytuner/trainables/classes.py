@@ -102,7 +102,6 @@ def load_class(ref: Any) -> tuple[type, ClassShape]:
 
 class ClassTrainable(Trainable):
     kind = "class"
-    preload = ("raytuner.trainables.classes", "raytuner.trainables.reporting")
     spec: ClassTrainableSpec
     runs_until_stopped = True  # a step is asked for until something ends the trial
 

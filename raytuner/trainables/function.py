@@ -35,7 +35,6 @@ class FunctionTrainable(Trainable):
     kind = "function"
     spec: FunctionTrainableSpec
     batchable = True  # a plain function of its config: many trials per call on a warm actor
-    preload = ("raytuner.trainables.function", "raytuner.trainables.reporting")
 
     def batch_job(self, objectives: Any, max_steps: int | None, target: float | None) -> Any:
         from raytuner.trainables.batch import BatchJob

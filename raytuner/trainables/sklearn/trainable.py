@@ -34,24 +34,6 @@ class SklearnTrainable(Trainable):
     _prep: Any = None  # the preprocessing's column plan (PreprocessSetup), once the data is loaded
 
     requires = BoostingRequires()  # type: ignore[assignment]  # xgboost / lightgbm when the estimator is theirs
-    preload = ("raytuner.trainables.sklearn.trainable", "sklearn.metrics", "sklearn.model_selection")
-
-    def worker_modules(self) -> tuple[str, ...]:
-        """raytuner's trial code, and the module of each estimator the trials build."""
-        from raytuner.spec.code import library_module
-
-        try:
-            if self.inputs is not None:
-                classes = [type(self.inputs.estimator)]
-            elif self._choice is not None:
-                from raytuner.trainables.sklearn.families import family_class
-
-                classes = [family_class(f) for f in self._choice.families]
-            else:
-                classes = [self.estimator_class()]
-        except Exception:  # noqa: BLE001 - refused by check, which reports it
-            classes = []
-        return self.preload + tuple(m for m in map(library_module, classes) if m)
 
     def take_inputs(self, inputs: Any) -> None:
         """In-memory X, y and estimator (TuneSearchCV): ``inputs`` checks and builds the trial."""

@@ -60,7 +60,6 @@ def _check_args(cls: type, fixed: dict[str, Any], tuned: Any) -> None:
 
 class TorchTrainable(Trainable):
     kind = "torch"
-    preload = ("torch", "raytuner.trainables.torch.trial")
     requires = (("torch", "torch"),)
     exports_checkpoints = True
     spec: TorchTrainableSpec
