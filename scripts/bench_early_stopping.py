@@ -292,8 +292,10 @@ def summarise(runs: list[Run], target: float, trials: int, epochs: int, per_step
              "to raytuner's rows; Optuna and scikit-learn start nothing)."]
     fifo, asha = medians.get("raytuner fifo"), medians.get("raytuner asha")
     optuna = medians.get("optuna successive halving")
-    gap = ("what would close it: the trial workers' start-up (first report) is most of the gap: warm "
-           "trial processes kept across fits (a persistent local cluster), then Tune's per-result driver work")
+    gap = ("what would close it: the trial workers' start-up (first report) is most of the gap: each Ray "
+           "Tune trial boots a worker process of its own (Tune's trial actors do not take idle or prestarted "
+           "workers, measured), so: ASHA's rung decisions taken in the driver on reports streamed from the "
+           "batched path's warm actors, then Tune's per-result driver work")
     if asha is not None and optuna:
         ratio = asha / optuna
         notes.append(benchlib.goal(ratio <= 1.0, f"ASHA / Optuna successive halving, time to target, Ray up: "

@@ -220,8 +220,9 @@ def everyday_section(quick: bool) -> benchlib.Section:
                          benchlib.goal(b_ratio <= 1.0, "≤ 1.0x")])
             notes.append(f"{'met' if b_ratio <= 1.0 else 'MISSED'}: goal 1, quickstart with `--set {BATCHED}` (sklearn "
                          f"k-fold trials on warm actors, no probe): {b_ratio:.2f}x RandomizedSearchCV, against "
-                         f"{r:.2f}x as Ray Tune trials; what remains: Ray's start-up and the actors' boot and "
-                         "scikit-learn import, paid once per process")
+                         f"{r:.2f}x as Ray Tune trials; what would close it: Ray's start-up and the actors' boot "
+                         "and scikit-learn import are left, paid once per process: the pool held by the session "
+                         "across processes (detached actors)")
             rows.append(session_row["row"])
             notes.append(session_row["note"])
     startup_gap = ("Ray's start-up (`ray.init` ~3 s here) and each trial worker's boot and first import of "
