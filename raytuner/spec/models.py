@@ -256,6 +256,15 @@ class ExecutionSpec(_Model):
         "stops it at once)",
     )
 
+    @field_validator("batch", mode="before")
+    @classmethod
+    def _yaml_off(cls, value: Any) -> Any:
+        """YAML reads an unquoted ``off`` (``batch: off``, ``--set execution.batch=off``) as false,
+        and ``on``/``yes``/``true`` as true, which is no batch size (pydantic would read it as 1)."""
+        if value is True:
+            raise ValueError("'auto', 'off' or a number of trials per batch (YAML reads on/yes/true as true)")
+        return "off" if value is False else value
+
 
 class ExperimentSpec(_Model):
     """One tuning experiment: what to train, over which space, how, with what budget."""

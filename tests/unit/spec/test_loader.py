@@ -60,6 +60,13 @@ def test_overrides_set_nested_values_with_yaml_types() -> None:
     assert spec.budget.trials == 20 and spec.strategy.seed == 3
 
 
+def test_execution_batch_off_unquoted_in_yaml_is_off_and_on_is_refused() -> None:
+    assert load_spec(QUICKSTART, ["execution.batch=off"]).execution.batch == "off"  # YAML: false
+    with pytest.raises(SpecError) as caught:
+        load_spec(QUICKSTART, ["execution.batch=on"])  # YAML: true, not a batch size of 1
+    assert "execution.batch" in str(caught.value) and "'auto', 'off' or a number" in str(caught.value)
+
+
 def test_schema_describes_the_spec_and_the_space_dsl(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["schema"]) == 0
     schema = json.loads(capsys.readouterr().out)
