@@ -47,7 +47,6 @@ def warm_imports() -> None:
 
     for name in WARM_IMPORTS:
         importlib.import_module(name)
-    light_usage_tags()
 
 
 def light_usage_tags() -> None:

@@ -43,7 +43,10 @@ class EnsembleStep:
         from raytuner.ensemble import build_ensemble
         from raytuner.ensemble.core import distinct_top
         from raytuner.results.export import ENSEMBLE_DIR
+        from raytuner.runner.batched import release_pool
         from raytuner.runner.refit import model_meta, sklearn_parts
+
+        release_pool()  # a batched run's warm actors give their CPUs to the ensemble's Ray tasks
 
         spec = ctx.spec.ensemble
         ranked = ctx.ranked()

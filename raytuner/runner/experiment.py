@@ -280,10 +280,7 @@ def _run_batched(plan: Plan, info: RunInfo, partial: PartialSummary, view: Any) 
         write_partial(info.summary(records, INTERRUPTED, time.monotonic() - start), info.storage)
         raise Interrupted(info.experiment_path) from None
     finally:
-        from raytuner.runner.ensemble_step import EnsembleStep
-
-        # stopped now, or kept for the next batched run; the ensemble step's Ray tasks need the CPUs
-        keep_warm(0 if EnsembleStep.applies(plan) else plan.spec.execution.warm_s)
+        keep_warm(plan.spec.execution.warm_s)  # stopped now, or kept for the next batched run
     return info.experiment_path, records
 
 
